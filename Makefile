@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo` and `make test` (each sets up .venv/ first).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+REQS := $(wildcard requirements/*.txt)
+STAMP := $(VENV)/.installed-$(shell cat $(REQS) | md5sum | cut -c1-12)
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): $(REQS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip==24.3.1
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	$(PY) -m backend setup-models
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: setup
+	$(PY) -m backend reconstruct examples/apple.jpg -o out/demo
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) scripts/bench_backend.py
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

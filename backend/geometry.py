@@ -1,0 +1,88 @@
+"""The geometry contract every part shares (DESIGN.md section 4), defined once.
+
+View frame: the camera frame (x right, y up, camera looking along -z) shifted by +CAMERA_DISTANCE
+along z, so the object centre is at the origin, +y is image-up and +z points toward the camera.
+Image coordinates: normalised device coordinates in [-1, 1] with +x right and +y DOWN (the
+convention of ``torch.nn.functional.grid_sample`` with ``align_corners=False``); pixel (i, j) of a
+W-wide image covers [j, j+1) x [i, i+1) in pixel units, so NDC -1 is the left edge of pixel 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LENS_MM = 35.0
+SENSOR_MM = 32.0
+CAMERA_DISTANCE = 1.2
+FOCAL_NDC = 2.0 * LENS_MM / SENSOR_MM  # focal length in NDC units (image half-width = 1)
+FOV_DEG = float(np.degrees(2.0 * np.arctan(SENSOR_MM / (2.0 * LENS_MM))))
+
+SDF_BOUND = 0.5  # the SDF is evaluated in [-SDF_BOUND, SDF_BOUND]^3 of the view frame
+SDF_PAD = 0.05  # a little padding so surfaces touching the cube still close
+
+MODEL_INPUT_SIZE = 128
+SLICE_AXES = ("X", "Y", "Z")
+SLICES_PER_AXIS = 4
+SLICE_NAMES = tuple(f"{a}{k}" for a in SLICE_AXES for k in range(1, SLICES_PER_AXIS + 1))
+
+# Fraction of the square frame that the object's longer mask side fills after framing. Chosen to
+# match the median of the training renders (objects of bbox diagonal 0.75..1.1 at 1.2 units).
+FRAMING_FILL = 0.72
+
+
+def project_ndc(points_view: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project view-frame points to NDC (x right, y down) and return (ndc[N,2], depth[N])."""
+    pts = np.asarray(points_view, dtype=np.float64)
+    depth = CAMERA_DISTANCE - pts[:, 2]
+    ndc = np.stack([FOCAL_NDC * pts[:, 0] / depth, -FOCAL_NDC * pts[:, 1] / depth], axis=1)
+    return ndc, depth
+
+
+def ndc_to_pixel(ndc: np.ndarray, size: int) -> np.ndarray:
+    """NDC to continuous pixel coordinates (col, row), origin at the image's top-left corner."""
+    return (np.asarray(ndc) + 1.0) * 0.5 * size
+
+
+def pixel_rays(size: int) -> np.ndarray:
+    """Unit-depth view-frame directions through every pixel centre, shape [size, size, 3].
+
+    A point at depth d along pixel (i, j) is ``camera_origin + d * ray[i, j]`` with
+    ``camera_origin = (0, 0, CAMERA_DISTANCE)``.
+    """
+    centres = (np.arange(size) + 0.5) / size * 2.0 - 1.0
+    gx, gy = np.meshgrid(centres, centres)
+    return np.stack([gx / FOCAL_NDC, -gy / FOCAL_NDC, -np.ones_like(gx)], axis=-1)
+
+
+def frustum_half_width(depth: float) -> float:
+    """Half the width of the square frustum at a given depth from the camera."""
+    return depth / FOCAL_NDC
+
+
+@dataclass(frozen=True)
+class Slab:
+    """One slice slab: geometry with ``lo <= p[axis] < hi`` (view frame) is rendered in it."""
+
+    name: str
+    axis: int  # 0 = X, 1 = Y, 2 = Z
+    index: int  # 0..3 in the DESIGN order (X left to right, Y top to bottom, Z near to far)
+    lo: float
+    hi: float
+
+
+def slabs_for_bounds(bmin: np.ndarray, bmax: np.ndarray) -> list[Slab]:
+    """The 12 slabs cutting the object's view-frame bounding box into equal thicknesses.
+
+    Y runs top to bottom (from +y down) and Z near to far (from +z, the camera side, down).
+    """
+    out: list[Slab] = []
+    for axis, letter in enumerate(SLICE_AXES):
+        edges = np.linspace(float(bmin[axis]), float(bmax[axis]), SLICES_PER_AXIS + 1)
+        if axis in (1, 2):  # top-to-bottom and near-to-far both walk from the high end down
+            edges = edges[::-1]
+        for k in range(SLICES_PER_AXIS):
+            lo, hi = sorted((float(edges[k]), float(edges[k + 1])))
+            out.append(Slab(f"{letter}{k + 1}", axis, k, lo, hi))
+    return out

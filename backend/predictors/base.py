@@ -1,0 +1,54 @@
+"""The Predictor interface: one framed image in, slice images and an SDF function out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..geometry import Slab
+
+SdfFunction = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class Prediction:
+    """What a predictor says about one image.
+
+    slices: uint8 [12, S, S, 4] RGBA slice images in DESIGN order (X1..X4, Y1..Y4, Z1..Z4).
+    slabs: the 12 view-frame slabs those images stand for.
+    sdf: maps float32 view-frame points [N, 3] on ``device`` to signed distances [N]
+        (negative inside). Image features are computed once in ``predict`` and captured here,
+        so calling it chunk after chunk costs only the per-point part.
+    """
+
+    slices: np.ndarray
+    slabs: list[Slab]
+    sdf: SdfFunction
+
+
+class Predictor(ABC):
+    """Turns a framed model input into a Prediction.
+
+    The input is float32 [S, S, 4] RGBA in [0, 1], S = MODEL_INPUT_SIZE, straight alpha, RGB
+    composited on white where alpha is 0 (``backend.framing`` makes it).
+    """
+
+    name: str
+    is_baseline: bool
+    weights_sha256: str | None = None
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    @abstractmethod
+    def predict(self, image: np.ndarray) -> Prediction:
+        """Predict slices and an SDF function for one framed image."""
+
+    @property
+    def label(self) -> str:
+        """Human-facing name; a baseline always says so."""
+        return f"{self.name} (baseline)" if self.is_baseline else self.name
