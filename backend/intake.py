@@ -1,0 +1,98 @@
+"""Image intake: bytes from a user or a request become an 8-bit RGBA array, or a clear error."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import BackendError
+
+SUPPORTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "TIFF"}
+MAX_PIXELS = 64_000_000
+MIN_SIDE = 16
+
+# Let our own limit speak first; Pillow's bomb check would otherwise raise its own message.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS * 4
+
+
+@dataclass
+class LoadedImage:
+    """Decoded pixels plus what we learnt about the file on the way."""
+
+    rgba: np.ndarray  # uint8 [H, W, 4]
+    has_alpha: bool  # the file carried an alpha channel or a transparent palette entry
+    format: str
+    original_size: tuple[int, int]  # (width, height) after EXIF orientation
+
+
+def load_image(data: bytes) -> LoadedImage:
+    """Decode PNG/JPEG/WebP/TIFF bytes (any bit depth or colour mode) into RGBA uint8."""
+    if not data:
+        raise BackendError("bad_image", "The upload is empty (0 bytes); choose an image file.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise BackendError(
+            "not_an_image",
+            "This file is not an image Slice3D can read; use PNG, JPEG, WebP or TIFF.",
+        ) from exc
+    except Image.DecompressionBombError as exc:
+        raise BackendError("too_large", _too_large_message(None)) from exc
+    if img.format not in SUPPORTED_FORMATS:
+        raise BackendError(
+            "not_an_image",
+            f"{img.format} images are not supported; use PNG, JPEG, WebP or TIFF.",
+        )
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise BackendError("too_large", _too_large_message((width, height)))
+    if min(width, height) < MIN_SIDE:
+        raise BackendError(
+            "image_too_small",
+            f"The image is only {width}x{height} pixels; Slice3D needs at least "
+            f"{MIN_SIDE}x{MIN_SIDE} (128x128 or more gives a useful result).",
+        )
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BackendError(
+            "bad_image", "The image file is truncated or corrupt and cannot be decoded."
+        ) from exc
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        img.mode == "P" and "transparency" in img.info
+    )
+    rgba = _to_rgba8(img)
+    return LoadedImage(rgba, has_alpha, img.format or "", (rgba.shape[1], rgba.shape[0]))
+
+
+def _too_large_message(size: tuple[int, int] | None) -> str:
+    limit = f"the limit is {MAX_PIXELS // 1_000_000} megapixels"
+    if size is None:
+        return f"The image is far too large to decode safely; {limit}."
+    w, h = size
+    return f"The image is {w}x{h} ({w * h / 1e6:.0f} megapixels); {limit}. Scale it down first."
+
+
+def _to_rgba8(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode to RGBA uint8, scaling high bit depths rather than clipping them."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if img.mode == "F":
+            top = 1.0 if arr.max() <= 1.0 else max(arr.max(), 1e-9)
+        else:
+            top = 65535.0 if arr.max() > 255 else 255.0
+        grey = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        alpha = np.full_like(grey, 255)
+        return np.stack([grey, grey, grey, alpha], axis=-1)
+    if img.mode == "CMYK":
+        img = img.convert("RGB")
+    if img.mode in ("RGBa", "La"):
+        img = img.convert(img.mode.upper())
+    return np.ascontiguousarray(np.asarray(img.convert("RGBA"), dtype=np.uint8))

@@ -1,0 +1,263 @@
+"""Slice3D-compact: one image -> 12 slice images + a pixel-aligned SDF decoder (DESIGN section 7).
+
+Layout (all sizes come from ``ModelConfig``):
+
+* U-Net encoder-decoder on the 128 px RGBA input. The stem is strided, so the decoder's last
+  feature map ``fmap`` is at ``size / 2`` (64 px by default); its channels are split into 12 groups,
+  one per slice. A grouped 3x3 conv turns each group into that slice's (grey, alpha) image.
+  A small head on the bottleneck regresses the object's view-frame bounding box, which fixes
+  the 12 slabs (``backend.geometry.slabs_for_bounds``).
+* Per query point (view frame): projected into the image ONCE (``backend.geometry`` convention,
+  grid_sample NDC, y down), then sampled from ``fmap`` (every slice's channel group), from the
+  predicted slice images, from a coarser decoder map and from the input itself.
+* Tokens: one per slice (its features, its predicted grey/alpha there, and where the point lies
+  relative to that slice's slab) plus an index embedding, and one coordinate token (Fourier
+  features of the point + coarse context). A small transformer mixes them; the coordinate token
+  (first) is regressed to the SDF.
+
+``mixer = "self"``: a standard pre-norm transformer over all 13 tokens. ``mixer = "cross"``: only
+the coordinate token is updated; it attends to the slice tokens (keys/values computed once per
+point and shared by every layer), which costs several times less per point at inference.
+
+``slices = False`` is the ablation: the same network without the slice branch (no slice head, no
+slice loss, no slab features); the 12 channel groups are still tokens, but only image features.
+
+Image features are computed once per image (``encode``) and reused for every chunk of query points
+(``query``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..geometry import CAMERA_DISTANCE, FOCAL_NDC, SLICES_PER_AXIS
+
+N_SLICES = 12
+
+
+@dataclass
+class ModelConfig:
+    slices: bool = True  # False: the no-slice ablation
+    input_size: int = 128
+    channels: tuple[int, ...] = (32, 48, 64, 96)  # encoder widths at size/2, /4, /8, /16
+    group: int = 8  # decoder channels per slice group (fmap has 12 * group channels)
+    d_model: int = 64
+    heads: int = 4
+    layers: int = 3
+    ff: int = 128
+    fourier: int = 6  # frequencies per coordinate
+    mixer: str = "cross"  # "cross" or "self"
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        d = dict(d)
+        if "channels" in d:
+            d["channels"] = tuple(d["channels"])
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
+        nn.GroupNorm(min(8, cout // 4) if cout >= 8 else 1, cout),
+        nn.SiLU(inplace=True),
+    )
+
+
+class _Block(nn.Sequential):
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__(_conv(cin, cout, stride), _conv(cout, cout))
+
+
+def project_points(points: torch.Tensor) -> torch.Tensor:
+    """View-frame points [..., 3] -> grid_sample NDC [..., 2] (x right, y down)."""
+    depth = (CAMERA_DISTANCE - points[..., 2]).clamp_min(1e-3)
+    u = FOCAL_NDC * points[..., 0] / depth
+    v = -FOCAL_NDC * points[..., 1] / depth
+    return torch.stack([u, v], dim=-1)
+
+
+def sample_maps(fmap: torch.Tensor, ndc: torch.Tensor) -> torch.Tensor:
+    """Bilinear features of fmap [B,C,H,W] at ndc [B,N,2] -> [B,N,C]."""
+    out = F.grid_sample(
+        fmap, ndc.unsqueeze(2).to(fmap.dtype), mode="bilinear", padding_mode="border",
+        align_corners=False,
+    )
+    return out.squeeze(-1).transpose(1, 2)
+
+
+def slab_coords(points: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
+    """Where each point lies relative to each of the 12 slabs: [B,N,12], -1..1 inside the slab.
+
+    Same slab order and bounds as ``backend.geometry.slabs_for_bounds`` (X left to right,
+    Y top to bottom, Z near to far).
+    """
+    bmin, bmax = bbox[:, 0], bbox[:, 1]  # [B,3]
+    w = ((bmax - bmin) / SLICES_PER_AXIS).clamp_min(1e-4)  # [B,3]
+    k = torch.arange(SLICES_PER_AXIS, device=points.device, dtype=points.dtype)
+    out = []
+    for axis in range(3):
+        p = points[..., axis : axis + 1]  # [B,N,1]
+        if axis == 0:
+            lo = bmin[:, 0:1, None] + k * w[:, 0:1, None]  # [B,1,4]
+        else:
+            lo = bmax[:, axis : axis + 1, None] - (k + 1) * w[:, axis : axis + 1, None]
+        lo = lo.squeeze(1).unsqueeze(1)  # [B,1,4]
+        t = (p - lo) / w[:, axis, None, None] * 2.0 - 1.0
+        out.append(t)
+    return torch.cat(out, dim=-1).clamp(-4.0, 4.0)
+
+
+def fourier_features(points: torch.Tensor, n: int) -> torch.Tensor:
+    freqs = (2.0 ** torch.arange(n, device=points.device, dtype=points.dtype)) * math.pi
+    ang = points.unsqueeze(-1) * freqs  # [..., 3, n]
+    ang = ang.flatten(-2)
+    return torch.cat([points, torch.sin(ang), torch.cos(ang)], dim=-1)
+
+
+class _CrossLayer(nn.Module):
+    def __init__(self, d: int, heads: int, ff: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm_q = nn.LayerNorm(d)
+        self.q = nn.Linear(d, d)
+        self.o = nn.Linear(d, d)
+        self.norm_f = nn.LayerNorm(d)
+        self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
+
+    def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        # x [M,1,d]; k, v [M,h,T,dh]
+        m, _, d = x.shape
+        q = self.q(self.norm_q(x)).view(m, 1, self.heads, d // self.heads).transpose(1, 2)
+        a = F.scaled_dot_product_attention(q, k, v)  # [M,h,1,dh]
+        x = x + self.o(a.transpose(1, 2).reshape(m, 1, d))
+        return x + self.ff(self.norm_f(x))
+
+
+class Slice3DCompact(nn.Module):
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or ModelConfig()
+        c0, c1, c2, c3 = cfg.channels
+        fch = N_SLICES * cfg.group
+        self.enc0 = _Block(4, c0, stride=2)  # size/2
+        self.enc1 = _Block(c0, c1, stride=2)  # size/4
+        self.enc2 = _Block(c1, c2, stride=2)  # size/8
+        self.enc3 = _Block(c2, c3, stride=2)  # size/16
+        self.dec2 = _Block(c3 + c2, c2)
+        self.dec1 = _Block(c2 + c1, c1)
+        self.dec0 = nn.Sequential(_conv(c1 + c0, fch), nn.Conv2d(fch, fch, 3, 1, 1))
+        self.bbox_head = nn.Sequential(nn.Linear(c3, 64), nn.SiLU(), nn.Linear(64, 6))
+        if cfg.slices:
+            self.slice_head = nn.Sequential(
+                nn.SiLU(), nn.Conv2d(fch, 2 * N_SLICES, 3, 1, 1, groups=N_SLICES)
+            )
+            tok_in = cfg.group + 2 + 1
+        else:
+            self.slice_head = None
+            tok_in = cfg.group
+        d = cfg.d_model
+        self.slice_tok = nn.Sequential(nn.Linear(tok_in, d), nn.GELU(), nn.Linear(d, d))
+        self.slice_emb = nn.Parameter(torch.randn(N_SLICES, d) * 0.02)
+        coord_in = 3 + 6 * cfg.fourier + c1 + 4 + 3
+        self.coord_tok = nn.Sequential(nn.Linear(coord_in, d), nn.GELU(), nn.Linear(d, d))
+        if cfg.mixer == "self":
+            layer = nn.TransformerEncoderLayer(
+                d, cfg.heads, cfg.ff, dropout=0.0, activation="gelu", batch_first=True,
+                norm_first=True,
+            )
+            self.mixer = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+        elif cfg.mixer == "cross":
+            self.kv = nn.Linear(d, 2 * d)
+            self.mixer = nn.ModuleList(
+                [_CrossLayer(d, cfg.heads, cfg.ff) for _ in range(cfg.layers)]
+            )
+        else:
+            raise ValueError(f"unknown mixer {cfg.mixer!r}")
+        self.out_norm = nn.LayerNorm(d)
+        self.sdf_head = nn.Linear(d, 1)
+
+    # ----------------------------------------------------------------------------- image part
+    def encode(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """image [B,4,S,S] in [0,1] (RGB composited on white, alpha) -> cached features."""
+        x = image * 2.0 - 1.0
+        e0 = self.enc0(x)
+        e1 = self.enc1(e0)
+        e2 = self.enc2(e1)
+        e3 = self.enc3(e2)
+        d2 = self.dec2(torch.cat([F.interpolate(e3, scale_factor=2.0, mode="nearest"), e2], 1))
+        d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2.0, mode="nearest"), e1], 1))
+        fmap = self.dec0(torch.cat([F.interpolate(d1, scale_factor=2.0, mode="nearest"), e0], 1))
+        raw = self.bbox_head(e3.float().mean(dim=(2, 3)))
+        centre = raw[:, :3] * 0.1
+        half = F.softplus(raw[:, 3:] + 1.0) * 0.25
+        bbox = torch.stack([centre - half, centre + half], dim=1)  # [B,2,3]
+        feats = {
+            "fmap": fmap,
+            "ctx": d1,
+            "image": F.avg_pool2d(image, 2),
+            "bbox": bbox,
+        }
+        if self.slice_head is not None:
+            feats["slices"] = torch.sigmoid(self.slice_head(fmap).float())  # [B,24,S/2,S/2]
+        return feats
+
+    # ----------------------------------------------------------------------------- point part
+    def query(
+        self, feats: dict[str, torch.Tensor], points: torch.Tensor, bbox: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """SDF at view-frame points [B,N,3] -> [B,N]. ``bbox`` overrides the predicted one."""
+        cfg = self.config
+        b, n, _ = points.shape
+        ndc = project_points(points)
+        fm = sample_maps(feats["fmap"], ndc).view(b, n, N_SLICES, cfg.group)
+        ctx = sample_maps(feats["ctx"], ndc)
+        img = sample_maps(feats["image"], ndc)
+        bb = (feats["bbox"] if bbox is None else bbox).detach().to(points.dtype)
+        centre = bb.mean(dim=1, keepdim=True)
+        extent = (bb[:, 1:] - bb[:, :1]).clamp_min(1e-3)
+        rel = (points - centre) / extent
+        parts = [fm.to(points.dtype)]
+        if self.slice_head is not None:
+            sv = sample_maps(feats["slices"], ndc).view(b, n, N_SLICES, 2)
+            parts += [sv.to(points.dtype), slab_coords(points, bb).unsqueeze(-1)]
+        tok_in = torch.cat(parts, dim=-1).reshape(b * n, N_SLICES, -1)
+        tok_in = tok_in.to(self.slice_emb.dtype)
+        slice_tokens = self.slice_tok(tok_in) + self.slice_emb  # [M,12,d]
+        cin = torch.cat(
+            [fourier_features(points, cfg.fourier), ctx.to(points.dtype), img.to(points.dtype),
+             rel], dim=-1
+        ).reshape(b * n, 1, -1)
+        coord = self.coord_tok(cin.to(self.slice_emb.dtype))  # [M,1,d]
+        if cfg.mixer == "self":
+            x = self.mixer(torch.cat([coord, slice_tokens], dim=1))[:, :1]
+        else:
+            m, t, d = slice_tokens.shape
+            kv = self.kv(slice_tokens).view(m, t, 2, cfg.heads, d // cfg.heads)
+            k = kv[:, :, 0].transpose(1, 2)
+            v = kv[:, :, 1].transpose(1, 2)
+            x = coord
+            for layer in self.mixer:
+                x = layer(x, k, v)
+        sdf = self.sdf_head(self.out_norm(x)).view(b, n)
+        return sdf.float()
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor):
+        feats = self.encode(image)
+        return self.query(feats, points), feats
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,71 @@
+"""Reconstruction options, validated once for the command line and the HTTP server alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+
+from .errors import BackendError
+
+BACKGROUND_MODES = ("auto", "alpha", "remove")
+PREDICTOR_KINDS = ("auto", "network", "baseline")
+MIN_RESOLUTION, MAX_RESOLUTION = 32, 256
+MAX_FACE_BUDGET = 5_000_000
+
+
+@dataclass(frozen=True)
+class ReconstructOptions:
+    resolution: int = 256  # effective marching-cubes grid size
+    face_budget: int = 200_000  # 0 keeps every face
+    background: str = "auto"
+    predictor: str = "auto"
+    name: str = ""
+    keep_sdf: bool = False
+
+    def __post_init__(self) -> None:
+        r = self.resolution
+        if not (MIN_RESOLUTION <= r <= MAX_RESOLUTION) or r & (r - 1):
+            raise BackendError(
+                "bad_options",
+                f"resolution must be a power of two from {MIN_RESOLUTION} to {MAX_RESOLUTION} "
+                f"(got {r}).",
+            )
+        if not (0 <= self.face_budget <= MAX_FACE_BUDGET):
+            raise BackendError(
+                "bad_options", f"face_budget must be 0 (no limit) to {MAX_FACE_BUDGET}."
+            )
+        if self.background not in BACKGROUND_MODES:
+            raise BackendError("bad_options", f"background must be one of {BACKGROUND_MODES}.")
+        if self.predictor not in PREDICTOR_KINDS:
+            raise BackendError("bad_options", f"predictor must be one of {PREDICTOR_KINDS}.")
+        if len(self.name) > 200:
+            raise BackendError("bad_options", "name must be at most 200 characters.")
+
+    @classmethod
+    def from_strings(cls, raw: Mapping[str, str]) -> ReconstructOptions:
+        """Build from query-string values, naming the option that is wrong."""
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(raw) - set(known))
+        if unknown:
+            raise BackendError(
+                "bad_options", f"Unknown option(s): {', '.join(unknown)}; known: {sorted(known)}."
+            )
+        values: dict = {}
+        for key, text in raw.items():
+            kind = known[key]
+            if kind == "int":
+                try:
+                    values[key] = int(text)
+                except ValueError:
+                    raise BackendError("bad_options", f"{key} must be a whole number.") from None
+            elif kind == "bool":
+                lowered = text.strip().lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                    raise BackendError("bad_options", f"{key} must be true or false.")
+                values[key] = lowered in ("true", "1", "yes")
+            else:
+                values[key] = text
+        return cls(**values)
+
+    def to_json(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,151 @@
+"""The path of one image: decode, mask, frame, predict, SDF grid, mesh, clean-up, bundle."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import trimesh
+
+from . import __version__
+from .bundle import write_bundle
+from .errors import Cancelled
+from .foreground import extract_foreground
+from .framing import frame_object, to_model_input
+from .geometry import CAMERA_DISTANCE, FOCAL_NDC, LENS_MM, SENSOR_MM, SLICE_AXES
+from .intake import load_image
+from .mesh_cleanup import clean_mesh
+from .meshing import evaluate_coarse_to_fine, marching_cubes
+from .options import ReconstructOptions
+from .predictors import Predictor, load_predictor
+
+# Share of the whole job each stage stands for, so one progress bar moves evenly.
+STAGES = {
+    "decode": 0.02, "mask": 0.08, "frame": 0.02, "predict": 0.08,
+    "sdf": 0.55, "mesh": 0.1, "cleanup": 0.1, "bundle": 0.05,
+}
+ProgressFn = Callable[[str, float], None]
+CancelFn = Callable[[], bool]
+
+
+class Reconstructor:
+    """Keeps predictors loaded on one device so warm jobs pay only for their own work."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._predictors: dict[str, Predictor] = {}
+        self._lock = threading.Lock()
+
+    def predictor(self, kind: str) -> Predictor:
+        with self._lock:
+            if kind not in self._predictors:
+                self._predictors[kind] = load_predictor(kind, self.device)
+            return self._predictors[kind]
+
+    def run(
+        self,
+        image_bytes: bytes,
+        options: ReconstructOptions,
+        out_dir: Path,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> dict:
+        """Reconstruct one image into a bundle folder; returns result.json's content."""
+        timings: dict[str, float] = {}
+        done = 0.0
+
+        @contextmanager
+        def stage(name: str):
+            nonlocal done
+            if cancel and cancel():
+                raise Cancelled()
+            if progress:
+                progress(name, done)
+            start = time.perf_counter()
+            yield lambda frac: progress and progress(name, done + STAGES[name] * frac)
+            timings[name] = round(time.perf_counter() - start, 4)
+            done += STAGES[name]
+
+        warnings: list[str] = []
+        with stage("decode"):
+            loaded = load_image(image_bytes)
+        with stage("mask"):
+            cutout, mask_method = extract_foreground(loaded.rgba, loaded.has_alpha,
+                                                     options.background)
+        with stage("frame"):
+            framed = frame_object(cutout)
+            model_input = to_model_input(framed)
+            if _touches_border(cutout):
+                warnings.append("The object touches the image border; hidden parts are guessed.")
+        with stage("predict"):
+            predictor = self.predictor(options.predictor)
+            prediction = predictor.predict(model_input)
+        with stage("sdf") as report:
+            grid = evaluate_coarse_to_fine(prediction.sdf, options.resolution, self.device,
+                                           progress=report, cancel=cancel)
+        with stage("mesh"):
+            verts, faces = marching_cubes(grid)
+        with stage("cleanup"):
+            mesh = clean_mesh(verts, faces, options.face_budget)
+            mesh.visual = trimesh.visual.ColorVisuals(
+                mesh, vertex_colors=vertex_colours(mesh.vertices, model_input)
+            )
+        with stage("bundle"):
+            result = {
+                "version": __version__,
+                "model": predictor.label,
+                "model_kind": "baseline" if predictor.is_baseline else "network",
+                "weights_sha256": predictor.weights_sha256,
+                "device": str(self.device),
+                "source": options.name,
+                "options": options.to_json(),
+                "mask_method": mask_method,
+                "input_size": list(loaded.original_size),
+                "timings_s": timings,
+                "camera": {"lens_mm": LENS_MM, "sensor_mm": SENSOR_MM,
+                           "distance": CAMERA_DISTANCE},
+                "slices": [
+                    {"name": s.name, "axis": SLICE_AXES[s.axis], "index": s.index,
+                     "plane_min": round(s.lo, 6), "plane_max": round(s.hi, 6)}
+                    for s in prediction.slabs
+                ],
+                "mesh": {"vertices": len(mesh.vertices), "faces": len(mesh.faces),
+                         "watertight": bool(mesh.is_watertight)},
+                "sdf": ({"file": "sdf.npy", "bounds": [grid.lo, grid.hi],
+                         "resolution": grid.resolution} if options.keep_sdf else None),
+                "evaluations": grid.evaluations,
+                "warnings": warnings,
+            }
+            timings["total"] = round(sum(timings.values()), 4)
+            write_bundle(out_dir, mesh, prediction.slices, (framed_input_uint8(model_input)),
+                         result, grid.values if options.keep_sdf else None)
+        if progress:
+            progress("done", 1.0)
+        return result
+
+
+def _touches_border(rgba: np.ndarray) -> bool:
+    alpha = rgba[..., 3] > 127
+    return bool(alpha[0].any() or alpha[-1].any() or alpha[:, 0].any() or alpha[:, -1].any())
+
+
+def framed_input_uint8(model_input: np.ndarray) -> np.ndarray:
+    return np.clip(model_input * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def vertex_colours(vertices: np.ndarray, model_input: np.ndarray) -> np.ndarray:
+    """Colour each vertex with the input pixel it projects to (the front view's colours)."""
+    pts = torch.from_numpy(np.asarray(vertices, dtype=np.float32))
+    depth = CAMERA_DISTANCE - pts[:, 2]
+    grid = torch.stack([FOCAL_NDC * pts[:, 0] / depth, -FOCAL_NDC * pts[:, 1] / depth], -1)
+    image = torch.from_numpy(model_input[..., :3]).permute(2, 0, 1)[None]
+    rgb = F.grid_sample(image, grid[None, None], mode="bilinear", padding_mode="border",
+                        align_corners=False)[0, :, 0].T.numpy()
+    alpha = np.full((len(rgb), 1), 1.0, dtype=np.float32)
+    return np.clip(np.concatenate([rgb, alpha], 1) * 255 + 0.5, 0, 255).astype(np.uint8)
