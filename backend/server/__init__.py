@@ -1,0 +1,1 @@
+"""The local job server the Blender extension talks to (FastAPI on uvicorn)."""

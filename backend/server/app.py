@@ -1,0 +1,128 @@
+"""HTTP routes (docs/API.md): token on every route, bounded uploads, errors as JSON."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import BackendError
+from ..options import ReconstructOptions
+from .jobs import Job, JobManager
+
+MAX_UPLOAD_BYTES = 128 * 1024 * 1024
+
+
+def create_app(
+    manager: JobManager, token: str, request_shutdown: Callable[[], None] = lambda: None,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+) -> FastAPI:
+    app = FastAPI(title="Slice3D backend", version=__version__, docs_url=None, redoc_url=None)
+    expected = f"Bearer {token}".encode()
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next):
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return _error(BackendError("unauthorized", "Missing or wrong token."))
+        return await call_next(request)
+
+    @app.exception_handler(BackendError)
+    async def backend_error(_: Request, exc: BackendError):
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(BackendError("bad_options", f"{where}: {first.get('msg', 'invalid')}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = {"error": {"code": code, "message": str(exc.detail)}}
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception):
+        return _error(BackendError("internal", "The backend hit an unexpected error."))
+
+    @app.get("/health", summary="Version, device, model and readiness")
+    def health() -> dict:
+        predictor = manager.reconstructor.predictor("auto")
+        return {
+            "version": __version__,
+            "device": str(manager.reconstructor.device),
+            "model": predictor.label,
+            "model_kind": "baseline" if predictor.is_baseline else "network",
+            "ready": True,
+            "queue": manager.pending(),
+        }
+
+    @app.post("/jobs", status_code=202, summary="Queue one image (raw bytes in the body)",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/octet-stream": {"schema": {"type": "string",
+                                                          "format": "binary"}}}}})
+    async def submit(request: Request) -> JSONResponse:
+        options = ReconstructOptions.from_strings(dict(request.query_params))
+        image = await _read_bounded(request, max_upload_bytes)
+        job = await run_in_threadpool(manager.submit, image, options)
+        return JSONResponse({"id": job.id, "state": job.state}, status_code=202)
+
+    @app.get("/jobs/{job_id}", summary="State, stage and progress of a job")
+    def status(job_id: str) -> dict:
+        job = manager.get(job_id)
+        return _job_json(job, manager.queue_position(job))
+
+    @app.get("/jobs/{job_id}/result", summary="The result bundle as a zip",
+             responses={200: {"content": {"application/zip": {}}}})
+    def result(job_id: str) -> Response:
+        data = manager.result_zip(job_id)
+        return Response(data, media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="slice3d-{job_id}.zip"'})
+
+    @app.delete("/jobs/{job_id}", summary="Cancel a job, or forget a finished one")
+    def cancel(job_id: str) -> dict:
+        job = manager.cancel(job_id)
+        return {"id": job.id, "state": "cancelled" if job.state != "done" else "forgotten"}
+
+    @app.post("/shutdown", summary="Stop the server gracefully")
+    def shutdown() -> dict:
+        request_shutdown()
+        return {"state": "stopping"}
+
+    return app
+
+
+def _job_json(job: Job, position: int) -> dict:
+    return {
+        "id": job.id, "state": job.state, "stage": job.stage, "progress": job.progress,
+        "error": job.error, "queue_position": position, "timings_s": job.timings_s,
+    }
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed the limit."""
+    too_large = BackendError(
+        "too_large", f"The upload is larger than the {limit // (1024 * 1024)} MiB limit."
+    )
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(exc: BackendError) -> JSONResponse:
+    return JSONResponse(exc.to_json(), status_code=exc.http_status)

@@ -1,0 +1,115 @@
+"""Starting and stopping the server: token, socket, state file, graceful shutdown."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+
+from .. import __version__
+from ..device import resolve_device
+from ..errors import BackendError
+from ..pipeline import Reconstructor
+from .app import create_app
+from .jobs import JobManager
+
+
+def read_or_create_token(path: Path) -> str:
+    """The shared secret: read it, or create the file (owner-only) with a fresh random token."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    token = path.read_text().strip()
+    if len(token) < 16:
+        raise BackendError("bad_options", f"The token in {path} is empty or shorter than 16 "
+                           "characters; delete the file to have a new one made.")
+    return token
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise BackendError("bad_options", f"Cannot listen on {host}:{port}: {exc.strerror}.")
+    sock.listen(64)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    host: str, port: int, token_file: Path, state_file: Path | None, device: str = "auto",
+    work_dir: Path | None = None,
+) -> int:
+    token = read_or_create_token(token_file)
+    if not _is_loopback(host):
+        print(f"warning: serving on {host}, reachable beyond this machine; anyone with the token "
+              "can use it.", file=sys.stderr)
+    sock = bind_socket(host, port)
+    actual_port = sock.getsockname()[1]
+    url_host = f"[{host}]" if ":" in host else host
+    url = f"http://{url_host}:{actual_port}"
+    own_work_dir = work_dir is None
+    work = Path(work_dir or tempfile.mkdtemp(prefix="slice3d-jobs-"))
+    manager = JobManager(Reconstructor(resolve_device(device)), work)
+    server: uvicorn.Server | None = None
+
+    def request_shutdown() -> None:
+        if server is not None:
+            server.should_exit = True
+
+    app = create_app(manager, token, request_shutdown)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        manager.start()
+        if state_file:
+            _write_atomically(state_file, {"url": url, "port": actual_port, "pid": os.getpid(),
+                                           "version": __version__})
+        print(f"Slice3D backend listening on {url}", flush=True)
+        try:
+            yield
+        finally:
+            manager.stop()
+            if state_file:
+                Path(state_file).unlink(missing_ok=True)
+            if own_work_dir:
+                shutil.rmtree(work, ignore_errors=True)
+
+    app.router.lifespan_context = lifespan
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _write_atomically(path: Path, data: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
