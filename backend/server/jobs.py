@@ -118,7 +118,7 @@ class JobManager:
     def result_zip(self, job_id: str) -> bytes:
         job = self.get(job_id)
         if job.state != "done" or job.bundle_dir is None:
-            raise BackendError("not_ready", f"Job {job_id} is {job.state}; its result is not ready.")
+            raise BackendError("not_ready", f"Job {job_id} is {job.state}; no result yet.")
         return zip_bundle(job.bundle_dir)
 
     def pending(self) -> int:

@@ -46,7 +46,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise BackendError("bad_options", f"Cannot listen on {host}:{port}: {exc.strerror}.")
+        message = f"Cannot listen on {host}:{port}: {exc.strerror}."
+        raise BackendError("bad_options", message) from exc
     sock.listen(64)
     sock.set_inheritable(True)
     return sock
