@@ -1,0 +1,111 @@
+"""A small HTTP client for the backend API (docs/API.md), stdlib only so no wheel is needed."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+
+class BackendError(RuntimeError):
+    """The backend answered with an error ({error: {code, message}}) or not at all."""
+
+    def __init__(self, message: str, code: str = "error", status: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class BackendUnreachable(BackendError):
+    """No answer at all: not started, crashed, or the wrong address."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="unreachable", status=0)
+
+
+class Client:
+    """Talks to one backend at `url` with a bearer token."""
+
+    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def _request(self, method: str, path: str, body: bytes | None = None,
+                 timeout: float | None = None) -> tuple[bytes, str]:
+        req = urllib.request.Request(self.url + path, data=body, method=method)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        if body is not None:
+            req.add_header("Content-Type", "application/octet-stream")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return resp.read(), resp.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            raise _http_error(exc) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            msg = f"No answer from the backend at {self.url} ({reason})"
+            raise BackendUnreachable(msg) from None
+
+    def _json(self, method: str, path: str, body: bytes | None = None,
+              timeout: float | None = None) -> dict[str, Any]:
+        data, _ = self._request(method, path, body, timeout)
+        try:
+            return json.loads(data.decode("utf-8"))
+        except ValueError:
+            msg = "The backend sent an answer that is not JSON"
+            raise BackendError(msg, "bad_answer") from None
+
+    def health(self, timeout: float = 2.0) -> dict[str, Any]:
+        """GET /health: {version, device, model, model_kind, ready, queue}."""
+        return self._json("GET", "/health", timeout=timeout)
+
+    def submit(self, image: bytes, **options: Any) -> str:
+        """POST /jobs with the image bytes; returns the job id (a bad image raises at once)."""
+        query = urllib.parse.urlencode({k: _fmt(v) for k, v in options.items() if v is not None})
+        answer = self._json("POST", "/jobs?" + query, body=image, timeout=max(self.timeout, 60.0))
+        return str(answer["id"])
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        """GET /jobs/{id}: state, stage, progress, error, timings_s."""
+        return self._json("GET", f"/jobs/{urllib.parse.quote(job_id)}")
+
+    def result(self, job_id: str) -> bytes:
+        """GET /jobs/{id}/result: the bundle as zip bytes."""
+        data, _ = self._request("GET", f"/jobs/{urllib.parse.quote(job_id)}/result",
+                                timeout=max(self.timeout, 120.0))
+        return data
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """DELETE /jobs/{id}: cancel a queued/running job or forget a finished one."""
+        return self._json("DELETE", f"/jobs/{urllib.parse.quote(job_id)}")
+
+    def shutdown(self) -> None:
+        """POST /shutdown: ask the server to exit."""
+        self._request("POST", "/shutdown", body=b"", timeout=3.0)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _http_error(exc: urllib.error.HTTPError) -> BackendError:
+    """Turn an HTTP error into a BackendError carrying the server's own message."""
+    code, message = "http_error", f"HTTP {exc.code} {exc.reason}"
+    try:
+        payload = json.loads(exc.read().decode("utf-8"))
+        err = payload.get("error") or {}
+        if isinstance(err, dict):
+            code = str(err.get("code") or code)
+            message = str(err.get("message") or message)
+        elif isinstance(payload.get("detail"), str):
+            message = payload["detail"]
+    except (ValueError, AttributeError, OSError):
+        pass
+    if exc.code == 401:
+        message = f"The backend refused the token ({message})"
+    return BackendError(message, code, exc.code)

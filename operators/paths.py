@@ -1,0 +1,47 @@
+"""Where the extension lives and where it may write (its per-extension user folder)."""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+
+# The add-on's package name ("bl_ext.<repo>.slice3d" when installed as an extension).
+ADDON_PACKAGE = __package__.rpartition(".")[0]
+
+# The extension's own folder; it also carries a copy of backend/ and requirements/.
+ADDON_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_dir(*parts: str) -> str:
+    """A writable folder for this extension (created on demand).
+
+    Extensions get one from Blender; when loaded some other way (a legacy add-on, or the batch
+    script importing the source tree) fall back to Blender's user config folder.
+    """
+    base = os.environ.get("SLICE3D_USER_DIR")
+    if not base:
+        try:
+            base = bpy.utils.extension_path_user(ADDON_PACKAGE, create=True)
+        except (ValueError, KeyError, AttributeError, ImportError):
+            base = os.path.join(bpy.utils.user_resource("CONFIG"), "slice3d")
+    path = os.path.join(base, *parts)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def backend_root() -> str:
+    """The folder whose backend/ package the managed server runs (the extension itself)."""
+    return ADDON_ROOT
+
+
+def venv_dir() -> str:
+    """The backend environment created by "Install Backend Environment"."""
+    return os.path.join(user_dir(), "venv")
+
+
+def venv_python() -> str:
+    """The interpreter inside the installed backend environment (may not exist yet)."""
+    if os.name == "nt":
+        return os.path.join(venv_dir(), "Scripts", "python.exe")
+    return os.path.join(venv_dir(), "bin", "python")

@@ -1,0 +1,50 @@
+"""Per-scene settings shown in the sidebar (the image to send and the reconstruction options)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty
+
+RESOLUTIONS = [("64", "Draft (64)", "Coarse grid, fastest"),
+               ("128", "Normal (128)", "Good balance on a CPU"),
+               ("256", "High (256)", "Finest grid; slow without a GPU")]
+BACKGROUNDS = [("auto", "Auto", "Use the image's alpha if it has one, else remove the background"),
+               ("alpha", "Alpha", "Trust the image's alpha channel"),
+               ("remove", "Remove", "Always remove the background with a segmentation network")]
+
+
+class Slice3DSceneSettings(bpy.types.PropertyGroup):
+    """What the next Reconstruct sends, and which slices it imports."""
+
+    image: PointerProperty(type=bpy.types.Image, name="Image",
+                           description="The picture of one object to reconstruct")
+    resolution: EnumProperty(items=RESOLUTIONS, name="Mesh Resolution", default="128",
+                             description="Size of the SDF grid that marching cubes meshes")
+    face_budget: IntProperty(name="Face Budget", default=200000, min=0, soft_max=1000000,
+                             description="Simplify to at most this many faces (0 = keep all)")
+    background: EnumProperty(items=BACKGROUNDS, name="Background", default="auto",
+                             description="How to separate the object from its background")
+    import_x: BoolProperty(name="X", default=True, description="Import the X (left-right) slices")
+    import_y: BoolProperty(name="Y", default=True, description="Import the Y (top-bottom) slices")
+    import_z: BoolProperty(name="Z", default=True, description="Import the Z (near-far) slices")
+    square_render: BoolProperty(
+        name="Square Render", default=False,
+        description="Make the scene's render resolution square so the camera reproduces the input")
+
+    def axes(self) -> tuple[str, ...]:
+        return tuple(a for a in "XYZ" if getattr(self, f"import_{a.lower()}"))
+
+
+def settings(context: bpy.types.Context) -> Slice3DSceneSettings:
+    return context.scene.slice3d
+
+
+CLASSES = (Slice3DSceneSettings,)
+
+
+def register() -> None:
+    bpy.types.Scene.slice3d = PointerProperty(type=Slice3DSceneSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.slice3d

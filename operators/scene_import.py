@@ -1,0 +1,253 @@
+"""Build DESIGN section 6's scene from a result bundle: mesh, camera, slice planes, one collection.
+
+Everything is created inside a fresh collection; on any exception every datablock created since
+the start is removed again, so a failed import leaves no orphan meshes, images or materials.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import bpy
+
+LENS_MM = 35.0
+SENSOR_MM = 32.0
+CAMERA_DISTANCE = 1.2
+FOCAL_NDC = 2.0 * LENS_MM / SENSOR_MM  # image half-width = 1 at depth FOCAL_NDC
+SLICE_AXES = ("X", "Y", "Z")
+FACING_CAMERA = (math.pi / 2.0, 0.0, 0.0)  # local -Z looks along world +Y, local +Y is world +Z
+
+# bpy.data collections whose new members are removed again when an import fails.
+_TRACKED = ("objects", "meshes", "materials", "images", "cameras", "collections", "node_groups",
+            "textures", "actions", "lights", "armatures", "curves")
+
+
+class BundleError(RuntimeError):
+    """The bundle is missing a file or its result.json does not make sense."""
+
+
+def read_result(bundle_dir: str) -> dict:
+    """Load and sanity-check result.json of a bundle folder."""
+    path = os.path.join(bundle_dir, "result.json")
+    if not os.path.isfile(path):
+        raise BundleError(f"Not a Slice3D result bundle (no result.json): {bundle_dir}")
+    with open(path, encoding="utf-8") as fh:
+        result = json.load(fh)
+    if not os.path.isfile(os.path.join(bundle_dir, "mesh.glb")):
+        raise BundleError(f"The bundle has no mesh.glb: {bundle_dir}")
+    return result
+
+
+@contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Remove every datablock created inside the block if the block raises."""
+    before = {name: set(getattr(bpy.data, name)) for name in _TRACKED}
+    try:
+        yield
+    except BaseException:
+        new = [idb for name in _TRACKED for idb in getattr(bpy.data, name)
+               if idb not in before[name]]
+        if new:
+            bpy.data.batch_remove(new)
+        raise
+
+
+def build_scene(context: bpy.types.Context, bundle_dir: str, *, source: str, name: str = "",
+                job_id: str = "", axes: Iterable[str] = SLICE_AXES,
+                square_render: bool = False) -> bpy.types.Collection:
+    """Import one bundle into the scene; returns the new `Slice3D <name>` collection."""
+    result = read_result(bundle_dir)
+    base = _display_name(name or source or result.get("source") or os.path.basename(bundle_dir))
+    props = {"slice3d_source": source or str(result.get("source", "")),
+             "slice3d_job": job_id or os.path.basename(os.path.normpath(bundle_dir)),
+             "slice3d_model": str(result.get("model", ""))}
+    scene = context.scene
+    with all_or_nothing():
+        root = bpy.data.collections.new(f"Slice3D {base}")
+        scene.collection.children.link(root)
+        mesh_obj = _import_mesh(context, root, os.path.join(bundle_dir, "mesh.glb"), base)
+        cam_obj = _add_camera(root, base, result.get("camera") or {})
+        _add_slices(context, root, bundle_dir, result, base, set(axes))
+        for obj in [mesh_obj, cam_obj, *_all_objects(root)]:
+            obj.update_tag()
+            for key, value in props.items():
+                obj[key] = value
+        for key, value in props.items():
+            root[key] = value
+        root["slice3d_timings"] = json.dumps(result.get("timings_s") or {})
+        if scene.camera is None:
+            scene.camera = cam_obj
+        if square_render:
+            size = max(scene.render.resolution_x, scene.render.resolution_y)
+            scene.render.resolution_x = scene.render.resolution_y = size
+            scene.render.pixel_aspect_x = scene.render.pixel_aspect_y = 1.0
+    return root
+
+
+def _display_name(source: str) -> str:
+    name = os.path.splitext(os.path.basename(source.replace("\\", "/")))[0] or "image"
+    return name[:40]
+
+
+def _all_objects(coll: bpy.types.Collection) -> list[bpy.types.Object]:
+    return list(coll.all_objects)
+
+
+def _find_layer_collection(layer: bpy.types.LayerCollection,
+                           coll: bpy.types.Collection) -> bpy.types.LayerCollection | None:
+    if layer.collection == coll:
+        return layer
+    for child in layer.children:
+        found = _find_layer_collection(child, coll)
+        if found is not None:
+            return found
+    return None
+
+
+def _import_mesh(context: bpy.types.Context, root: bpy.types.Collection, glb: str,
+                 base: str) -> bpy.types.Object:
+    """Import mesh.glb (the importer maps glTF +Y up to world (x, -z, y)) into `root`."""
+    if not hasattr(bpy.ops.import_scene, "gltf"):
+        raise BundleError("Blender's glTF importer is not enabled (add-on io_scene_gltf2)")
+    view_layer = context.view_layer
+    previous = view_layer.active_layer_collection
+    layer = _find_layer_collection(view_layer.layer_collection, root)
+    before = set(bpy.data.objects)
+    try:
+        if layer is not None:
+            view_layer.active_layer_collection = layer
+        outcome = bpy.ops.import_scene.gltf(filepath=glb)
+    finally:
+        view_layer.active_layer_collection = previous
+    new = [obj for obj in bpy.data.objects if obj not in before]
+    if "FINISHED" not in outcome or not new:
+        raise BundleError(f"Could not import the mesh {glb}")
+    for obj in new:
+        for coll in list(obj.users_collection):
+            if coll != root:
+                coll.objects.unlink(obj)
+        if root not in obj.users_collection:
+            root.objects.link(obj)
+    meshes = [obj for obj in new if obj.type == "MESH"]
+    if not meshes:
+        raise BundleError("mesh.glb holds no mesh")
+    _drop_empties([obj for obj in new if obj.type == "EMPTY"])
+    mesh_obj = max(meshes, key=lambda o: len(o.data.vertices))
+    mesh_obj.name = f"{base} Mesh"
+    return mesh_obj
+
+
+def _drop_empties(empties: list[bpy.types.Object]) -> None:
+    """glTF scene nodes (trimesh writes a "world" node) become empties: keep only the mesh."""
+    for empty in empties:
+        for child in empty.children:
+            matrix = child.matrix_world.copy()
+            child.parent = None
+            child.matrix_world = matrix
+    if empties:
+        bpy.data.batch_remove(empties)
+
+
+def _add_camera(root: bpy.types.Collection, base: str, cam: dict) -> bpy.types.Object:
+    """The input view: world (0, -distance, 0) looking along +Y, +Z up, 35 mm on 32 mm."""
+    data = bpy.data.cameras.new(f"{base} Camera")
+    data.lens = float(cam.get("lens_mm", LENS_MM))
+    data.sensor_width = float(cam.get("sensor_mm", SENSOR_MM))
+    data.sensor_fit = "AUTO"  # a square render then uses the full 32 mm both ways
+    data.clip_start, data.clip_end = 0.01, 100.0
+    obj = bpy.data.objects.new(f"{base} Camera", data)
+    obj.location = (0.0, -float(cam.get("distance", CAMERA_DISTANCE)), 0.0)
+    obj.rotation_euler = FACING_CAMERA
+    root.objects.link(obj)
+    return obj
+
+
+def _add_slices(context: bpy.types.Context, root: bpy.types.Collection, bundle_dir: str,
+                result: dict, base: str, axes: set[str]) -> None:
+    """A `Slices` collection with X, Y, Z children; one camera-facing plane per slice image."""
+    slices = result.get("slices") or []
+    if not slices:
+        return
+    cam = result.get("camera") or {}
+    distance = float(cam.get("distance", CAMERA_DISTANCE))
+    focal = 2.0 * float(cam.get("lens_mm", LENS_MM)) / float(cam.get("sensor_mm", SENSOR_MM))
+    z_slabs = [s for s in slices if s.get("axis") == "Z"]
+    centre_z = (0.5 * (min(s["plane_min"] for s in z_slabs) + max(s["plane_max"] for s in z_slabs))
+                if z_slabs else 0.0)
+    holder = bpy.data.collections.new("Slices")
+    root.children.link(holder)
+    per_axis = {}
+    for axis in (a for a in SLICE_AXES if a in axes):
+        sub = bpy.data.collections.new(axis)
+        holder.children.link(sub)
+        per_axis[axis] = sub
+    for info in slices:
+        axis, name = str(info["axis"]), str(info["name"])
+        if axis not in per_axis:
+            continue
+        path = os.path.join(bundle_dir, "slices", f"{name}.png")
+        if not os.path.isfile(path):
+            raise BundleError(f"The bundle lacks slices/{name}.png")
+        depth_z = 0.5 * (float(info["plane_min"]) + float(info["plane_max"])) if axis == "Z" \
+            else centre_z
+        _add_plane(per_axis[axis], path, f"{base} {name}", depth_z, distance, focal)
+    for axis, sub in per_axis.items():
+        visible = axis == "Z"
+        sub.hide_render = not visible
+        layer = _find_layer_collection(context.view_layer.layer_collection, sub)
+        if layer is not None:
+            layer.hide_viewport = not visible
+
+
+def _add_plane(coll: bpy.types.Collection, image_path: str, name: str, view_z: float,
+               distance: float, focal: float) -> bpy.types.Object:
+    """A square plane at view-frame depth `view_z` that exactly fills the camera's frustum."""
+    half = (distance - view_z) / focal
+    mesh = bpy.data.meshes.new(name)
+    corners = [(-half, -half, 0.0), (half, -half, 0.0), (half, half, 0.0), (-half, half, 0.0)]
+    mesh.from_pydata(corners, [], [(0, 1, 2, 3)])
+    uv = mesh.uv_layers.new(name="UVMap")
+    for loop, coord in zip(mesh.loops, ((0, 0), (1, 0), (1, 1), (0, 1)), strict=True):
+        uv.data[loop.index].uv = coord
+    mesh.materials.append(_slice_material(image_path, name))
+    obj = bpy.data.objects.new(name, mesh)
+    obj.location = (0.0, -view_z, 0.0)  # view frame (x, y, z) -> world (x, -z, y)
+    obj.rotation_euler = FACING_CAMERA
+    coll.objects.link(obj)
+    return obj
+
+
+def _slice_material(image_path: str, name: str) -> bpy.types.Material:
+    """Unlit, alpha-blended image material (the slice renders are already shaded)."""
+    image = bpy.data.images.load(image_path, check_existing=False)
+    image.name = name
+    image.pack()  # the downloaded bundle folder may be deleted afterwards
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes.clear()
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.image = image
+    tex.extension = "CLIP"
+    emit = nodes.new("ShaderNodeEmission")
+    clear = nodes.new("ShaderNodeBsdfTransparent")
+    mix = nodes.new("ShaderNodeMixShader")
+    out = nodes.new("ShaderNodeOutputMaterial")
+    links.new(tex.outputs["Color"], emit.inputs["Color"])
+    links.new(tex.outputs["Alpha"], mix.inputs["Fac"])
+    links.new(clear.outputs["BSDF"], mix.inputs[1])
+    links.new(emit.outputs["Emission"], mix.inputs[2])
+    links.new(mix.outputs["Shader"], out.inputs["Surface"])
+    nodes.active = tex
+    for node, x in ((tex, -600), (emit, -300), (clear, -300), (mix, -100), (out, 100)):
+        node.location = (x, 300 if node is clear else 0)
+    if hasattr(mat, "surface_render_method"):
+        mat.surface_render_method = "BLENDED"
+    if hasattr(mat, "blend_method"):
+        mat.blend_method = "BLEND"
+    mat.use_backface_culling = False
+    return mat

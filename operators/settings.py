@@ -1,0 +1,55 @@
+"""One place to read the settings: preferences, with environment overrides for headless runs.
+
+Headless runs (tests, `blender -b` batches) may have no saved preferences, so every value also has
+an environment variable: SLICE3D_PYTHON, SLICE3D_SERVER_URL, SLICE3D_TOKEN, SLICE3D_DEVICE.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import bpy
+
+from . import paths
+
+
+@dataclass
+class BackendSettings:
+    """How to reach the backend."""
+
+    mode: str  # "LOCAL" (we start it) or "REMOTE" (a server someone else runs)
+    python: str  # interpreter for LOCAL
+    device: str  # auto | cuda | cpu
+    server_url: str  # for REMOTE
+    token: str  # for REMOTE
+    startup_timeout_s: float
+
+
+def addon_prefs():
+    """The AddonPreferences instance, or None when the add-on is not enabled through Blender."""
+    addon = bpy.context.preferences.addons.get(paths.ADDON_PACKAGE)
+    return addon.preferences if addon else None
+
+
+def backend_settings() -> BackendSettings:
+    """The effective backend settings (environment variables win over preferences)."""
+    prefs = addon_prefs()
+    mode = getattr(prefs, "backend_mode", "LOCAL")
+    python = getattr(prefs, "python_path", "") or ""
+    if mode == "INSTALLED" or (not python and os.path.exists(paths.venv_python())):
+        python = paths.venv_python()
+    mode = "REMOTE" if mode == "REMOTE" else "LOCAL"
+    url = getattr(prefs, "server_url", "") or ""
+    token = getattr(prefs, "server_token", "") or ""
+    device = getattr(prefs, "device", "auto") or "auto"
+    timeout = float(getattr(prefs, "startup_timeout", 180.0))
+    env = os.environ
+    if env.get("SLICE3D_PYTHON"):
+        python, mode = env["SLICE3D_PYTHON"], "LOCAL"
+    if env.get("SLICE3D_SERVER_URL"):
+        url, mode = env["SLICE3D_SERVER_URL"], "REMOTE"
+        token = env.get("SLICE3D_TOKEN", token)
+    device = env.get("SLICE3D_DEVICE", device)
+    python = bpy.path.abspath(python) if python else ""
+    return BackendSettings(mode, python, device, url.rstrip("/"), token, timeout)

@@ -1,0 +1,1 @@
+"""Sidebar panels and the add-on preferences."""

@@ -1,0 +1,83 @@
+"""The add-on preferences: where the backend comes from, device, and default options."""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from ..operators import installer, paths, props
+from ..operators.process import MANAGER
+
+MODES = [("LOCAL", "Python Interpreter", "Run the backend with a Python that has its packages"),
+         ("INSTALLED", "Installed Environment",
+          "Run the backend in an environment installed by this add-on"),
+         ("REMOTE", "Remote Server", "Use a backend someone else runs (URL and token)")]
+DEVICES = [("auto", "Auto", "CUDA when available, else CPU"), ("cuda", "CUDA", "NVIDIA GPU"),
+           ("cpu", "CPU", "Processor only")]
+
+
+class Slice3DPreferences(bpy.types.AddonPreferences):
+    """Backend source, device and the defaults new scenes start from."""
+
+    bl_idname = paths.ADDON_PACKAGE
+
+    backend_mode: EnumProperty(items=MODES, name="Backend", default="LOCAL")
+    python_path: StringProperty(name="Python", subtype="FILE_PATH",
+                                description="Python interpreter with the backend's packages")
+    server_url: StringProperty(name="Server URL", default="http://127.0.0.1:8765")
+    server_token: StringProperty(name="Token", subtype="PASSWORD")
+    device: EnumProperty(items=DEVICES, name="Device", default="auto")
+    startup_timeout: FloatProperty(name="Startup Timeout", default=180.0, min=10.0, max=1800.0,
+                                   subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
+    default_resolution: EnumProperty(items=props.RESOLUTIONS, name="Mesh Resolution",
+                                     default="128")
+    default_face_budget: IntProperty(name="Face Budget", default=200000, min=0)
+    default_background: EnumProperty(items=props.BACKGROUNDS, name="Background", default="auto")
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.use_property_split = True
+        layout.prop(self, "backend_mode")
+        box = layout.box()
+        if self.backend_mode == "LOCAL":
+            box.prop(self, "python_path")
+        elif self.backend_mode == "INSTALLED":
+            self._draw_install(box)
+        else:
+            box.prop(self, "server_url")
+            box.prop(self, "server_token")
+            if not bpy.app.online_access:
+                box.label(text="Online access is off: only a server on this computer works",
+                          icon="ERROR")
+        layout.prop(self, "device")
+        layout.prop(self, "startup_timeout")
+        row = layout.row(align=True)
+        row.operator("slice3d.backend_start", icon="PLAY")
+        row.operator("slice3d.backend_restart", icon="FILE_REFRESH")
+        row.operator("slice3d.backend_stop", icon="PAUSE")
+        layout.label(text=f"Backend: {MANAGER.status.state} {MANAGER.status.message}".strip())
+        col = layout.column(heading="Defaults")
+        col.prop(self, "default_resolution")
+        col.prop(self, "default_face_budget")
+        col.prop(self, "default_background")
+
+    def _draw_install(self, box: bpy.types.UILayout) -> None:
+        exists = os.path.exists(paths.venv_python())
+        box.label(text=("Installed: " if exists else "Not installed yet: ") + paths.venv_dir(),
+                  icon="CHECKMARK" if exists else "INFO")
+        current = installer.INSTALL.get("current")
+        if current is not None and not current.done:
+            box.progress(factor=current.progress, type="BAR", text=current.label)
+            box.operator("slice3d.install_cancel", icon="CANCEL")
+        else:
+            if current is not None and current.error:
+                box.label(text=current.error, icon="ERROR")
+            box.operator("slice3d.install_backend", icon="IMPORT",
+                         text="Reinstall Backend Environment" if exists
+                         else "Install Backend Environment")
+        box.label(text="Downloads about 1-3 GB (PyTorch); the log is install.log in that folder")
+
+
+CLASSES = (Slice3DPreferences,)
