@@ -1,0 +1,152 @@
+"""Backend benchmark: per-stage timings, coarse-to-fine vs dense, warm server vs cold CLI.
+
+Prints figures and ratios measured in this one run; docs/BENCHMARKS.md records them with the
+machine. Not a test: nothing here asserts a time.
+
+    .venv/bin/python scripts/bench_backend.py [--image examples/apple.jpg] [--predictor auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+import torch
+import trimesh
+from scipy.spatial import cKDTree
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from backend.foreground import extract_foreground  # noqa: E402
+from backend.framing import frame_object, to_model_input  # noqa: E402
+from backend.intake import load_image  # noqa: E402
+from backend.meshing import evaluate_coarse_to_fine, evaluate_dense, marching_cubes  # noqa: E402
+from backend.options import ReconstructOptions  # noqa: E402
+from backend.pipeline import Reconstructor  # noqa: E402
+
+
+def chamfer_l1(a: trimesh.Trimesh, b: trimesh.Trimesh, n: int = 20_000) -> float:
+    """DESIGN section 9 Chamfer-L1: mean of both directions' mean nearest-neighbour distances."""
+    pa = trimesh.sample.sample_surface(a, n, seed=0)[0]
+    pb = trimesh.sample.sample_surface(b, n, seed=1)[0]
+    return float(0.5 * (cKDTree(pb).query(pa)[0].mean() + cKDTree(pa).query(pb)[0].mean()))
+
+
+def stage_timings(image: bytes, predictor: str, resolution: int) -> dict:
+    rec = Reconstructor(torch.device("cpu"))
+    opts = ReconstructOptions(resolution=resolution, predictor=predictor)
+    with tempfile.TemporaryDirectory() as tmp:
+        rec.run(image, opts, Path(tmp) / "warmup")
+        start = time.perf_counter()
+        result = rec.run(image, opts, Path(tmp) / "warm")
+        wall = time.perf_counter() - start
+    return {"wall_s": round(wall, 3), "stages_s": result["timings_s"], "model": result["model"]}
+
+
+def grid_comparison(image: bytes, predictor: str, n: int) -> dict:
+    loaded = load_image(image)
+    cutout, _ = extract_foreground(loaded.rgba, loaded.has_alpha)
+    model_input = to_model_input(frame_object(cutout))
+    rec = Reconstructor(torch.device("cpu"))
+    sdf = rec.predictor(predictor).predict(model_input).sdf
+    evaluate_coarse_to_fine(sdf, 64, torch.device("cpu"))  # warm both paths' kernels
+    start = time.perf_counter()
+    fine = evaluate_coarse_to_fine(sdf, n, torch.device("cpu"))
+    t_fine = time.perf_counter() - start
+    start = time.perf_counter()
+    dense = evaluate_dense(sdf, n, torch.device("cpu"))
+    t_dense = time.perf_counter() - start
+    m_fine = trimesh.Trimesh(*marching_cubes(fine))
+    m_dense = trimesh.Trimesh(*marching_cubes(dense))
+    near = np.abs(dense.values) < 2 * (dense.hi - dense.lo) / n
+    return {
+        "resolution": n,
+        "dense_evals": dense.evaluations, "c2f_evals": fine.evaluations,
+        "eval_ratio": round(dense.evaluations / fine.evaluations, 2),
+        "dense_s": round(t_dense, 3), "c2f_s": round(t_fine, 3),
+        "time_ratio": round(t_dense / t_fine, 2),
+        "max_abs_diff_near_surface": float(np.abs(fine.values - dense.values)[near].max()),
+        "chamfer_l1_c2f_vs_dense": chamfer_l1(m_fine, m_dense),
+        "chamfer_l1_dense_vs_itself": chamfer_l1(m_dense, m_dense),  # the sampling noise floor
+        "identical_meshes": bool(np.array_equal(m_fine.vertices, m_dense.vertices)
+                                 and np.array_equal(m_fine.faces, m_dense.faces)),
+        "faces": [len(m_fine.faces), len(m_dense.faces)],
+    }
+
+
+def server_vs_cli(image_path: Path, predictor: str, resolution: int, runs: int = 3) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with tempfile.TemporaryDirectory() as tmp:
+        token_file, state_file = Path(tmp) / "token", Path(tmp) / "state.json"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backend", "serve", "--token-file", str(token_file),
+             "--state-file", str(state_file)], cwd=ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while not state_file.exists():
+                time.sleep(0.1)
+            url = json.loads(state_file.read_text())["url"]
+            headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+            data = image_path.read_bytes()
+            params = {"resolution": resolution, "predictor": predictor}
+            latencies = [_one_job(url, headers, data, params) for _ in range(runs + 1)][1:]
+            requests.post(f"{url}/shutdown", headers=headers, timeout=10)
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "backend", "reconstruct", str(image_path), "-o",
+                        str(Path(tmp) / "cli"), "--resolution", str(resolution),
+                        "--predictor", predictor],
+                       cwd=ROOT, env=env, check=True, capture_output=True)
+        cold = time.perf_counter() - start
+    warm = float(np.median(latencies))
+    return {"resolution": resolution, "warm_server_s": round(warm, 3),
+            "warm_runs_s": [round(x, 3) for x in latencies], "cold_cli_s": round(cold, 3),
+            "cold_over_warm": round(cold / warm, 2)}
+
+
+def _one_job(url: str, headers: dict, data: bytes, params: dict) -> float:
+    start = time.perf_counter()
+    job = requests.post(f"{url}/jobs", params=params, data=data,
+                        headers=headers, timeout=30).json()
+    while True:
+        state = requests.get(f"{url}/jobs/{job['id']}", headers=headers, timeout=10).json()
+        if state["state"] in ("done", "failed", "cancelled"):
+            break
+        time.sleep(0.02)
+    requests.get(f"{url}/jobs/{job['id']}/result", headers=headers, timeout=30).raise_for_status()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--image", type=Path, default=ROOT / "examples" / "apple.jpg")
+    parser.add_argument("--predictor", default="baseline")
+    parser.add_argument("--resolution", type=int, default=256)
+    args = parser.parse_args()
+    image = args.image.read_bytes()
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                   f"torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "image": args.image.name,
+        "stages": stage_timings(image, args.predictor, args.resolution),
+        "grid": grid_comparison(image, args.predictor, args.resolution),
+        "server_vs_cli": server_vs_cli(args.image, args.predictor, args.resolution),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
