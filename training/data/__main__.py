@@ -1,0 +1,66 @@
+"""Command line: ``python -m training.data build|sheet|install|bench`` (see docs/DATA.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from training.data.sources import SOURCE_NAMES
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.data", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    b = sub.add_parser("build", help="render a data set into shards (resumable)")
+    b.add_argument("--out", type=Path, required=True)
+    b.add_argument("--shapes", type=int, required=True, help="shapes per source (capped by size)")
+    b.add_argument("--views", type=int, default=4, help="views per shape")
+    b.add_argument("--sources", nargs="+", default=list(SOURCE_NAMES), choices=SOURCE_NAMES)
+    b.add_argument("--workers", type=int, default=1)
+    b.add_argument("--points", type=int, default=8192, help="SDF points per sample")
+
+    s = sub.add_parser("sheet", help="draw a contact sheet PNG (input, 12 slices, SDF section)")
+    s.add_argument("--sources", nargs="+", default=["procedural"], choices=SOURCE_NAMES)
+    s.add_argument("--count", type=int, default=6, help="samples per source")
+    s.add_argument("--out", type=Path, default=Path("out/sheet.png"))
+    s.add_argument("--seed", type=int, default=0)
+
+    i = sub.add_parser("install", help="fetch the real-mesh sources by package name")
+    i.add_argument(
+        "--sources", nargs="+", default=["cgal", "pybullet", "0ad"], choices=SOURCE_NAMES
+    )
+
+    n = sub.add_parser("bench", help="samples per second, split by stage")
+    n.add_argument("--sources", nargs="+", default=["procedural"], choices=SOURCE_NAMES)
+    n.add_argument("--shapes", type=int, default=8)
+    n.add_argument("--views", type=int, default=4)
+    n.add_argument("--workers", type=int, default=1)
+
+    a = ap.parse_args(argv)
+    if a.cmd == "build":
+        from training.data.build import build
+
+        m = build(a.out, a.sources, a.shapes, a.views, a.workers, a.points)
+        print(json.dumps({"counts": m["counts"], "dropped": m["dropped"]}, indent=1))
+    elif a.cmd == "sheet":
+        from training.data.sheet import contact_sheet
+
+        contact_sheet(a.sources, a.count, a.out, a.seed)
+        print(f"wrote {a.out}")
+    elif a.cmd == "install":
+        from training.data.sources.install import install
+
+        for name in a.sources:
+            print(f"{name}: {install(name)}")
+    elif a.cmd == "bench":
+        from training.data.bench import bench
+
+        bench(a.sources, a.shapes, a.views, a.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""``build``: plan shards over the chosen sources, render them in worker processes, resumably.
+
+The plan (which shape goes to which split and shard) is written first to ``DIR/plan.json`` so a
+re-run with the same arguments skips finished shards; every shard has a JSON sidecar with its
+counts, drops and stage timings, and the manifest is rebuilt from those sidecars.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+import traceback
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from training.data.pipeline import POINTS, Timer, make_samples
+from training.data.shards import (
+    SPLITS,
+    assign_splits,
+    write_json,
+    write_manifest,
+    write_mesh,
+    write_shard,
+)
+from training.data.sources import get_source
+from training.data.sources.base import Dropped, stable_seed
+
+SHAPES_PER_SHARD = 8
+MESH_SPLITS = ("val", "test")  # evaluation meshes are kept for these splits
+
+
+@dataclass
+class Unit:
+    """One shard to make: its path relative to DIR and the shapes in it."""
+
+    path: str
+    split: str
+    source: str
+    shapes: list[tuple[str, str]]
+    views: int
+    points: int
+
+
+def plan_units(
+    sources: list[str], shapes: int, views: int, points: int, per_shard: int = SHAPES_PER_SHARD
+) -> list[Unit]:
+    """Up to ``shapes`` shapes from each source, split by shape, grouped into shards."""
+    units: list[Unit] = []
+    for name in sources:
+        src = get_source(name)
+        listed = src.list_shapes(shapes)
+        split = assign_splits([i for i, _ in listed])
+        for s in SPLITS:
+            mine = [(i, f) for i, f in listed if split[i] == s]
+            for k in range(0, len(mine), per_shard):
+                path = f"{s}/{name}-{k // per_shard:05d}.npz"
+                units.append(Unit(path, s, name, mine[k : k + per_shard], views, points))
+    return units
+
+
+def run_unit(out: Path, unit: Unit) -> dict:
+    """Make one shard (and its sidecar); returns the sidecar."""
+    src = get_source(unit.source)
+    timer = Timer()
+    samples: list[dict] = []
+    dropped: dict[str, int] = defaultdict(int)
+    families: dict[str, int] = defaultdict(int)
+    for shape_id, _ in unit.shapes:
+        rng = np.random.default_rng(stable_seed(shape_id, "build"))
+        t = time.perf_counter()
+        try:
+            shape = src.load(shape_id, rng)
+        except Exception as exc:  # a broken file must not stop a long build
+            shape = Dropped(shape_id, f"load_error:{type(exc).__name__}")
+        timer.add("prep", t)
+        if isinstance(shape, Dropped):
+            dropped[shape.reason] += 1
+            continue
+        got = make_samples(shape, unit.views, rng, timer, unit.points)
+        samples += got
+        families[shape.family] += len(got)
+        if unit.split in MESH_SPLITS:
+            write_mesh(out / "meshes" / f"{shape_id}.npz", shape.mesh)
+    if samples:
+        write_shard(out / unit.path, samples)
+    side = {
+        "split": unit.split,
+        "source": unit.source,
+        "samples": len(samples),
+        "families": dict(families),
+        "dropped": dict(dropped),
+        "seconds": dict(timer.seconds),
+        "shapes": [i for i, _ in unit.shapes],
+    }
+    write_json((out / unit.path).with_suffix(".json"), side)
+    return side
+
+
+def _work(args: tuple[str, dict]) -> tuple[dict, dict | None, str | None]:
+    out, unit = args
+    try:
+        return unit, run_unit(Path(out), Unit(**unit)), None
+    except Exception:
+        return unit, None, traceback.format_exc()
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def build(
+    out: Path, sources: list[str], shapes: int, views: int, workers: int = 1, points: int = POINTS
+) -> dict:
+    """Build (or resume) a data set in ``out``; returns the manifest."""
+    out.mkdir(parents=True, exist_ok=True)
+    plan_path = out / "plan.json"
+    units = plan_units(sources, shapes, views, points)
+    if plan_path.exists():  # keep earlier units (other sources or sizes) in the plan
+        old = {u["path"]: u for u in json.loads(plan_path.read_text())["units"]}
+        old.update({u.path: asdict(u) for u in units})
+        all_units = list(old.values())
+    else:
+        all_units = [asdict(u) for u in units]
+    write_json(plan_path, {"units": all_units})
+    todo = [u for u in all_units if not (out / u["path"]).with_suffix(".json").exists()]
+    total = sum(len(u["shapes"]) * u["views"] for u in todo)
+    print(
+        f"{len(all_units) - len(todo)} of {len(all_units)} shards done; "
+        f"{len(todo)} to make (<= {total} samples) in {out}"
+    )
+    failures = 0
+    with tqdm(total=total, unit="sample", smoothing=0.05) as bar:
+        if workers <= 1:
+            _init_worker()
+            results = (_work((str(out), u)) for u in todo)
+            pool = None
+        else:
+            pool = mp.get_context("fork").Pool(workers, initializer=_init_worker)
+            results = pool.imap_unordered(_work, [(str(out), u) for u in todo])
+        for unit, side, err in results:
+            bar.update(len(unit["shapes"]) * unit["views"])
+            if err:
+                failures += 1
+                tqdm.write(f"shard {unit['path']} failed:\n{err}")
+            elif side["dropped"]:
+                tqdm.write(f"{unit['path']}: dropped {side['dropped']}")
+        if pool is not None:
+            pool.close()
+            pool.join()
+    manifest = write_manifest(out, points)
+    if failures:
+        print(f"{failures} shard(s) failed; re-run the same command to retry them")
+    return manifest

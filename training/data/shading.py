@@ -1,0 +1,211 @@
+"""Surface attributes at ray hits and the two looks: a varied "photo" look for the input image and
+the fixed grey Lambertian look of the slices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.data.mesh import ShapeMesh
+
+SLICE_LIGHT = np.array([-0.35, 0.55, 1.0]) / np.linalg.norm([-0.35, 0.55, 1.0])  # view frame
+SLICE_AMBIENT = 0.25
+SLICE_BACKFACE = 0.55  # inner (back-facing) surfaces seen through an open cut are darker
+
+
+def barycentric(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Barycentric weights [N, 3] of points ``p`` [N, 3] in triangles ``tri`` [N, 3, 3]."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    v0, v1, v2 = b - a, c - a, p - a
+    d00 = np.einsum("ij,ij->i", v0, v0)
+    d01 = np.einsum("ij,ij->i", v0, v1)
+    d11 = np.einsum("ij,ij->i", v1, v1)
+    d20 = np.einsum("ij,ij->i", v2, v0)
+    d21 = np.einsum("ij,ij->i", v2, v1)
+    den = d00 * d11 - d01 * d01
+    den = np.where(np.abs(den) < 1e-30, 1e-30, den)
+    v = (d11 * d20 - d01 * d21) / den
+    w = (d00 * d21 - d01 * d20) / den
+    return np.clip(np.stack([1 - v - w, v, w], axis=1), 0.0, 1.0)
+
+
+def shading_normals(
+    mesh: ShapeMesh, vnormals: np.ndarray | None, face: np.ndarray, bary: np.ndarray
+) -> np.ndarray:
+    """Object-frame normals at hits: smooth where the vertex normals agree with the face, the
+    face normal across sharp edges (a 45 degree crease rule), so blocky parts stay crisp."""
+    fn = mesh.face_normals[face]
+    if vnormals is None:
+        return fn
+    sn = np.einsum("nk,nkd->nd", bary, vnormals[mesh.faces[face]])
+    sn = sn / np.maximum(np.linalg.norm(sn, axis=1, keepdims=True), 1e-12)
+    sharp = np.einsum("ij,ij->i", sn, fn) < 0.707
+    sn[sharp] = fn[sharp]
+    return sn
+
+
+def slice_grey(normals_view: np.ndarray, dirs_view: np.ndarray) -> np.ndarray:
+    """Two-sided Lambertian grey in 0..1 for the slices; back faces are darkened."""
+    facing = np.einsum("ij,ij->i", normals_view, dirs_view) < 0
+    n = np.where(facing[:, None], normals_view, -normals_view)
+    g = SLICE_AMBIENT + (1 - SLICE_AMBIENT) * np.clip(n @ SLICE_LIGHT, 0, 1)
+    return np.where(facing, g, SLICE_BACKFACE * g)
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    c = np.clip(c, 0, 1)
+    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)
+
+
+@dataclass
+class Look:
+    """One random material + lighting set-up for an input image (view-frame light directions)."""
+
+    base: np.ndarray  # sRGB base colour for untextured meshes
+    second: np.ndarray  # second pattern colour
+    pattern: str  # none | stripes | checker | noise
+    pattern_freq: float
+    pattern_axis: int
+    tint_strength: float  # how much the base colour tints a given texture / vertex colours
+    shininess: float
+    specular: float
+    metallic: bool
+    lights: list[tuple[np.ndarray, np.ndarray]]  # (direction toward light, linear rgb intensity)
+    sky: np.ndarray
+    ground: np.ndarray
+    exposure: float
+    shadows: bool
+
+
+def _hsv(h: float, s: float, v: float) -> np.ndarray:
+    i = int(h * 6) % 6
+    f = h * 6 - int(h * 6)
+    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
+    return np.array([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i])
+
+
+def random_colour(rng: np.random.Generator) -> np.ndarray:
+    """sRGB colour biased toward real object colours: many muted tones, some saturated, greys."""
+    r = rng.random()
+    if r < 0.2:
+        return np.full(3, rng.uniform(0.1, 0.95))
+    s = rng.uniform(0.05, 0.5) if r < 0.7 else rng.uniform(0.5, 1.0)
+    return _hsv(rng.random(), s, rng.uniform(0.25, 0.95))
+
+
+def _light_colour(rng: np.random.Generator) -> np.ndarray:
+    warm = rng.uniform(-1, 1) * 0.15
+    return np.array([1 + warm, 1.0, 1 - warm])
+
+
+def _direction(rng: np.random.Generator, front: bool) -> np.ndarray:
+    az = np.radians(rng.uniform(-80, 80) if front else rng.uniform(100, 260))
+    el = np.radians(rng.uniform(0, 70))
+    return np.array([np.sin(az) * np.cos(el), np.sin(el), np.cos(az) * np.cos(el)])
+
+
+def random_look(rng: np.random.Generator) -> Look:
+    """A new material and studio/outdoor-like lighting so the model does not learn one look."""
+    key = rng.uniform(1.1, 2.0)
+    lights = [(_direction(rng, True), key * _light_colour(rng))]
+    for _ in range(rng.integers(0, 3)):
+        lights.append(
+            (_direction(rng, rng.random() < 0.5), rng.uniform(0.2, 0.9) * _light_colour(rng))
+        )
+    sky_level = rng.uniform(0.12, 0.4)
+    sky = sky_level * (np.array([0.9, 0.95, 1.1]) if rng.random() < 0.5 else np.ones(3))
+    return Look(
+        base=random_colour(rng),
+        second=random_colour(rng),
+        pattern=str(rng.choice(["none", "none", "stripes", "checker", "noise"])),
+        pattern_freq=float(rng.uniform(4, 20)),
+        pattern_axis=int(rng.integers(0, 3)),
+        tint_strength=float(rng.uniform(0, 0.35) if rng.random() < 0.3 else 0.0),
+        shininess=float(np.exp(rng.uniform(np.log(6), np.log(200)))),
+        specular=float(rng.uniform(0.0, 0.6)),
+        metallic=bool(rng.random() < 0.12),
+        lights=lights,
+        sky=sky,
+        ground=sky * rng.uniform(0.2, 0.7),
+        exposure=float(rng.uniform(0.8, 1.25)),
+        shadows=bool(rng.random() < 0.7),
+    )
+
+
+def _pattern(look: Look, p_obj: np.ndarray) -> np.ndarray:
+    """Pattern mix weight in 0..1 on object-frame points (textures for untextured meshes)."""
+    f = look.pattern_freq
+    if look.pattern == "stripes":
+        return (np.sin(f * np.pi * p_obj[:, look.pattern_axis]) > 0).astype(float)
+    if look.pattern == "checker":
+        k = np.floor(p_obj * f * 0.5).astype(np.int64).sum(1)
+        return (k % 2).astype(float)
+    if look.pattern == "noise":
+        s = (
+            np.sin(f * p_obj[:, 0] + 1.3)
+            * np.sin(f * 1.3 * p_obj[:, 1] + 0.7)
+            * np.sin(f * 0.8 * p_obj[:, 2] + 2.1)
+        )
+        s += 0.5 * np.sin(2.7 * f * p_obj[:, 0] + 2.7 * f * p_obj[:, 2])
+        return np.clip(0.5 + s, 0, 1)
+    return np.zeros(len(p_obj))
+
+
+def albedo(
+    mesh: ShapeMesh, look: Look, face: np.ndarray, bary: np.ndarray, p_obj: np.ndarray
+) -> np.ndarray:
+    """Linear albedo at hits from the mesh's texture, its vertex colours, or the random look."""
+    if mesh.texture is not None and mesh.uv is not None:
+        uv = np.einsum("nk,nkd->nd", bary, mesh.uv[mesh.faces[face]])
+        tex = mesh.texture
+        h, w = tex.shape[:2]
+        x = np.mod(uv[:, 0], 1.0) * (w - 1)
+        y = (1 - np.mod(uv[:, 1], 1.0)) * (h - 1)
+        x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+        x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+        fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+        t = tex[..., :3].astype(np.float64) / 255
+        c = (
+            t[y0, x0] * (1 - fx) * (1 - fy)
+            + t[y0, x1] * fx * (1 - fy)
+            + t[y1, x0] * (1 - fx) * fy
+            + t[y1, x1] * fx * fy
+        )
+        c = (1 - look.tint_strength) * c + look.tint_strength * c * look.base * 1.5
+    elif mesh.vertex_colors is not None:
+        c = np.einsum("nk,nkd->nd", bary, mesh.vertex_colors[mesh.faces[face]])
+        c = (1 - look.tint_strength) * c + look.tint_strength * look.base
+        m = _pattern(look, p_obj)[:, None] * 0.35
+        c = c * (1 - m) + c * 0.6 * m
+    else:
+        m = _pattern(look, p_obj)[:, None]
+        c = look.base[None] * (1 - m) + look.second[None] * m
+    return srgb_to_linear(np.clip(c, 0, 1))
+
+
+def shade_photo(
+    look: Look, alb: np.ndarray, n: np.ndarray, view_dir: np.ndarray, shadow: np.ndarray | None
+) -> np.ndarray:
+    """Blinn-Phong with a hemisphere ambient; returns sRGB 0..1. ``view_dir`` points to the eye."""
+    facing = np.einsum("ij,ij->i", n, view_dir) < 0
+    n = np.where(facing[:, None], -n, n)  # two-sided: open meshes show their inner side lit
+    up = 0.5 + 0.5 * n[:, 1:2]
+    amb = look.sky[None] * up + look.ground[None] * (1 - up)
+    diff_w = 0.15 if look.metallic else 1.0
+    col = alb * amb * diff_w
+    for i, (ldir, lcol) in enumerate(look.lights):
+        ndl = np.clip(n @ ldir, 0, None)[:, None]
+        if i == 0 and shadow is not None:
+            ndl = ndl * (1 - 0.85 * shadow[:, None])
+        h = ldir[None] + view_dir
+        h = h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12)
+        spec = np.clip(np.einsum("ij,ij->i", n, h), 0, None)[:, None] ** look.shininess
+        spec_col = alb * 1.5 if look.metallic else np.ones((1, 3))
+        spec_w = look.specular * (2.0 if look.metallic else 1.0)
+        col = col + lcol[None] * (alb * ndl * diff_w + spec_w * spec_col * spec * (ndl > 0))
+    return linear_to_srgb(col * look.exposure)

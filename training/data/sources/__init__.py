@@ -1,0 +1,31 @@
+"""Shape sources behind one small interface (``base.Source``); ``get_source`` builds one by name."""
+
+from __future__ import annotations
+
+from training.data.sources.base import Dropped, Shape, Source
+
+SOURCE_NAMES = ("procedural", "cgal", "pybullet", "0ad")
+
+
+def get_source(name: str) -> Source:
+    """Instantiate a source by name (imports lazily: real sources need their installed data)."""
+    if name == "procedural":
+        from training.data.sources.procedural import ProceduralSource
+
+        return ProceduralSource()
+    if name == "cgal":
+        from training.data.sources.cgal import CgalSource
+
+        return CgalSource()
+    if name == "pybullet":
+        from training.data.sources.pybullet import PybulletSource
+
+        return PybulletSource()
+    if name == "0ad":
+        from training.data.sources.zeroad import ZeroAdSource
+
+        return ZeroAdSource()
+    raise ValueError(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
+
+
+__all__ = ["SOURCE_NAMES", "Dropped", "Shape", "Source", "get_source"]
