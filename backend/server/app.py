@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -69,7 +69,16 @@ def create_app(
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/octet-stream": {"schema": {"type": "string",
                                                           "format": "binary"}}}}})
-    async def submit(request: Request) -> JSONResponse:
+    async def submit(
+        request: Request,
+        resolution: int = Query(256, description="effective grid size, a power of 2, 32..256"),
+        face_budget: int = Query(200_000, description="0 keeps every face"),
+        background: str = Query("auto", description="auto | alpha | remove"),
+        predictor: str = Query("auto", description="auto | network | baseline"),
+        name: str = Query("", description="the source's name, stored in result.json"),
+        keep_sdf: bool = Query(False, description="also write sdf.npy"),
+    ) -> JSONResponse:
+        # Declared above so the OpenAPI description is complete; validated in one place here.
         options = ReconstructOptions.from_strings(dict(request.query_params))
         image = await _read_bounded(request, max_upload_bytes)
         job = await run_in_threadpool(manager.submit, image, options)
