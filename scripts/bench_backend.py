@@ -78,8 +78,9 @@ def grid_comparison(image: bytes, predictor: str, n: int) -> dict:
         "max_abs_diff_near_surface": float(np.abs(fine.values - dense.values)[near].max()),
         "chamfer_l1_c2f_vs_dense": chamfer_l1(m_fine, m_dense),
         "chamfer_l1_dense_vs_itself": chamfer_l1(m_dense, m_dense),  # the sampling noise floor
-        "identical_meshes": bool(np.array_equal(m_fine.vertices, m_dense.vertices)
-                                 and np.array_equal(m_fine.faces, m_dense.faces)),
+        "same_topology": bool(np.array_equal(m_fine.faces, m_dense.faces)),
+        "max_vertex_shift": float(np.abs(m_fine.vertices - m_dense.vertices).max())
+        if len(m_fine.vertices) == len(m_dense.vertices) else None,
         "faces": [len(m_fine.faces), len(m_dense.faces)],
     }
 
