@@ -50,14 +50,16 @@ def load_weights(
     """Rebuild the network from a safetensors file, in eval mode, on ``device``."""
     meta = read_metadata(path)
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a Slice3D-compact weights file (format {meta.get('format')})")
+        raise ValueError(f"{path}: not Slice3D-compact weights (format {meta.get('format')})")
     config = ModelConfig.from_dict(json.loads(meta["slice3d_config"]))
     model = Slice3DCompact(config)
     state = {}
     with safe_open(str(path), framework="pt") as f:
         for k in f.keys():  # noqa: SIM118 - safe_open has no __iter__
             state[k] = f.get_tensor(k)
-    model.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()})
+    model.load_state_dict(
+        {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    )
     return model.to(device=device, dtype=dtype).eval()
 
 

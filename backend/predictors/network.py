@@ -1,0 +1,69 @@
+"""The Slice3D-compact network as a Predictor: slices and a cached-feature SDF closure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..geometry import slabs_for_bounds
+from ..model import load_weights, read_metadata, sha256_file
+from .base import Prediction, Predictor
+
+QUERY_CHUNK = 32768  # points per network call inside the sdf closure (bounds peak memory)
+
+
+class NetworkPredictor(Predictor):
+    name = "slice3d-compact"
+    is_baseline = False
+
+    def __init__(self, device: torch.device, weights: str | Path) -> None:
+        super().__init__(device)
+        self.weights = Path(weights)
+        self.model = load_weights(self.weights, device=device)
+        self.weights_sha256 = sha256_file(self.weights)
+        self.metadata = read_metadata(self.weights)
+        self.has_slices = self.model.config.slices
+
+    @torch.no_grad()
+    def encode(self, image: np.ndarray) -> dict[str, torch.Tensor]:
+        x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+        x = x.permute(2, 0, 1)[None].to(self.device)
+        size = self.model.config.input_size
+        if x.shape[-1] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                              align_corners=False)
+        return self.model.encode(x)
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        feats = self.encode(image)  # computed ONCE; the closure below reuses it for every chunk
+        model = self.model
+        bbox = feats["bbox"][0].float().cpu().numpy().astype(np.float64)
+        slabs = slabs_for_bounds(bbox[0], bbox[1])
+        slices = _slice_rgba(feats.get("slices"), image.shape[0])
+
+        @torch.no_grad()
+        def sdf(points: torch.Tensor) -> torch.Tensor:
+            pts = points.to(self.device, torch.float32)
+            out = [
+                model.query(feats, pts[i : i + QUERY_CHUNK][None])[0]
+                for i in range(0, pts.shape[0], QUERY_CHUNK)
+            ]
+            return torch.cat(out) if out else pts.new_zeros(0)
+
+        return Prediction(slices=slices, slabs=slabs, sdf=sdf)
+
+
+def _slice_rgba(slices: torch.Tensor | None, size: int) -> np.ndarray:
+    """[1,24,s,s] (grey, alpha per slice) -> uint8 [12,size,size,4] RGBA (grey in RGB)."""
+    if slices is None:  # the no-slice ablation predicts none: empty, transparent images
+        return np.zeros((12, size, size, 4), np.uint8)
+    s = slices[0].float().view(12, 2, slices.shape[-2], slices.shape[-1])
+    if s.shape[-1] != size:
+        s = F.interpolate(s, size=(size, size), mode="bilinear", align_corners=False)
+    s = s.clamp(0, 1).cpu().numpy()
+    grey, alpha = s[:, 0], s[:, 1]
+    rgba = np.stack([grey, grey, grey, alpha], axis=-1)
+    return (rgba * 255.0 + 0.5).astype(np.uint8)

@@ -1,0 +1,55 @@
+"""Evaluation metrics against hand-computed cases (DESIGN section 9)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+from scipy import integrate
+
+from training import metrics as M
+
+
+def sphere(r=0.3, shift=0.0):
+    m = trimesh.creation.icosphere(6, radius=r)
+    m.apply_translation([shift, 0, 0])
+    return m
+
+
+def test_identical_meshes():
+    m = sphere()
+    out = M.compare(m, m.copy())
+    assert out["chamfer_l1"] == 0.0 and out["norm/chamfer_l1"] == 0.0
+    for key in ("f@0.01", "f@0.05", "norm/f@0.01", "norm/f@0.05"):
+        assert out[key] == 1.0
+    assert out["iou"] == pytest.approx(1.0)
+
+
+def test_shifted_sphere_chamfer_and_iou():
+    r, d = 0.3, 0.1
+    # a point r*u on sphere A is | |r*u - d*e| - r | from sphere B; u.e is uniform on [-1, 1]
+    expected = integrate.quad(lambda t: abs(np.sqrt(r * r + d * d - 2 * r * d * t) - r), -1, 1)[0]
+    expected /= 2.0
+    out = M.compare(sphere(r), sphere(r, d))
+    assert out["chamfer_l1"] == pytest.approx(expected, rel=0.05)
+    lens = np.pi * (4 * r + d) * (2 * r - d) ** 2 / 12.0
+    ball = 4.0 / 3.0 * np.pi * r**3
+    assert out["iou"] == pytest.approx(lens / (2 * ball - lens), abs=0.01)
+    # normalised: both centred on their bounding box, so the shift disappears
+    assert out["norm/chamfer_l1"] < 0.002
+    assert out["norm/f@0.01"] > 0.99
+
+
+def test_concentric_spheres_fscore():
+    a, b = sphere(0.3), sphere(0.33)  # every sample is 0.03 from the other surface
+    out = M.compare(a, b, iou=False)
+    assert out["f@0.01"] == 0.0
+    assert out["f@0.05"] == 1.0
+    assert out["chamfer_l1"] == pytest.approx(0.03, abs=0.002)
+    assert "iou" not in out
+
+
+def test_open_mesh_has_no_iou():
+    m = sphere()
+    open_mesh = trimesh.Trimesh(m.vertices, m.faces[:-10])
+    assert M.compare(open_mesh, m)["iou"] is None
