@@ -12,6 +12,8 @@ from . import __version__
 from .errors import BackendError, Cancelled
 from .options import BACKGROUND_MODES, PREDICTOR_KINDS
 
+MAX_UPLOAD_MB = 128  # the server's default upload limit (backend.server.app.MAX_UPLOAD_BYTES)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend", description=__doc__)
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--state-file", type=Path, help="write {url, port, pid, version} here")
     srv.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     srv.add_argument("--work-dir", type=Path, help="where job results live (default: a temp dir)")
+    srv.add_argument("--max-upload-mb", type=_positive_int, default=MAX_UPLOAD_MB, metavar="MB",
+                     help=f"refuse uploads larger than this with 413 (default {MAX_UPLOAD_MB})")
 
     sub.add_parser("info", help="version, device, model and weights checksum")
     sub.add_parser("setup-models", help="install the offline background-removal model")
@@ -105,7 +109,14 @@ def _serve(args: argparse.Namespace) -> int:
     from .server.run import serve
 
     return serve(args.host, args.port, args.token_file, args.state_file, args.device,
-                 args.work_dir)
+                 args.work_dir, args.max_upload_mb * 1024 * 1024)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
+    return value
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from .errors import BackendError
 SUPPORTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "TIFF"}
 MAX_PIXELS = 64_000_000
 MIN_SIDE = 16
+CORRUPT_MESSAGE = "The image file is truncated or corrupt and cannot be decoded."
 
 # Let our own limit speak first; Pillow's bomb check would otherwise raise its own message.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS * 4
@@ -44,11 +45,16 @@ def load_image(data: bytes) -> LoadedImage:
         ) from exc
     except Image.DecompressionBombError as exc:
         raise BackendError("too_large", _too_large_message(None)) from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # A known header followed by too few bytes: some Pillow plugins (WebP, TIFF, truncated
+        # PNG chunks) already fail inside open(), before load() below would get the chance.
+        raise BackendError("bad_image", CORRUPT_MESSAGE) from exc
     if img.format not in SUPPORTED_FORMATS:
         raise BackendError(
             "not_an_image",
             f"{img.format} images are not supported; use PNG, JPEG, WebP or TIFF.",
         )
+    file_format = img.format  # exif_transpose returns a copy that no longer knows its format
     width, height = img.size
     if width * height > MAX_PIXELS:
         raise BackendError("too_large", _too_large_message((width, height)))
@@ -62,14 +68,12 @@ def load_image(data: bytes) -> LoadedImage:
         img.load()
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise BackendError(
-            "bad_image", "The image file is truncated or corrupt and cannot be decoded."
-        ) from exc
+        raise BackendError("bad_image", CORRUPT_MESSAGE) from exc
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         img.mode == "P" and "transparency" in img.info
     )
     rgba = _to_rgba8(img)
-    return LoadedImage(rgba, has_alpha, img.format or "", (rgba.shape[1], rgba.shape[0]))
+    return LoadedImage(rgba, has_alpha, file_format, (rgba.shape[1], rgba.shape[0]))
 
 
 def _too_large_message(size: tuple[int, int] | None) -> str:
@@ -86,6 +90,8 @@ def _to_rgba8(img: Image.Image) -> np.ndarray:
         arr = np.asarray(img, dtype=np.float64)
         if img.mode == "F":
             top = 1.0 if arr.max() <= 1.0 else max(arr.max(), 1e-9)
+        elif img.mode.startswith("I;16"):
+            top = 65535.0  # 16-bit by definition, however dark this image happens to be
         else:
             top = 65535.0 if arr.max() > 255 else 255.0
         grey = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -19,7 +19,7 @@ from .. import __version__
 from ..device import resolve_device
 from ..errors import BackendError
 from ..pipeline import Reconstructor
-from .app import create_app
+from .app import MAX_UPLOAD_BYTES, create_app
 from .jobs import JobManager
 
 
@@ -55,7 +55,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 def serve(
     host: str, port: int, token_file: Path, state_file: Path | None, device: str = "auto",
-    work_dir: Path | None = None,
+    work_dir: Path | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> int:
     token = read_or_create_token(token_file)
     if not _is_loopback(host):
@@ -74,7 +74,7 @@ def serve(
         if server is not None:
             server.should_exit = True
 
-    app = create_app(manager, token, request_shutdown)
+    app = create_app(manager, token, request_shutdown, max_upload_bytes)
 
     @asynccontextmanager
     async def lifespan(_app):

@@ -1,0 +1,35 @@
+"""Shared fixtures for the backend tests: a real job server subprocess, a device, test images."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from backend_test_support import APPLE, ServerProcess, cutout_png
+
+UPLOAD_LIMIT_MB = 2  # the session server's upload limit, small so the 413 test stays cheap
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One `python -m backend serve` for the server tests; every test leaves its queue empty."""
+    proc = ServerProcess(
+        tmp_path_factory.mktemp("server"), ("--max-upload-mb", str(UPLOAD_LIMIT_MB))
+    )
+    yield proc
+    proc.kill()
+
+
+@pytest.fixture(scope="session")
+def cpu() -> torch.device:
+    return torch.device("cpu")
+
+
+@pytest.fixture(scope="session")
+def apple_bytes() -> bytes:
+    return APPLE.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def cutout_bytes() -> bytes:
+    """A 128x128 PNG with a transparent background (alpha is used, so no rembg)."""
+    return cutout_png()
