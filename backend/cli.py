@@ -73,7 +73,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
         )
         out_dir = args.output / path.stem
         bar = tqdm(total=100, desc=path.name, unit="%", leave=True,
-                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+                   disable=not sys.stderr.isatty())
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -82,9 +83,14 @@ def _reconstruct(args: argparse.Namespace) -> int:
             failures += 1
             continue
 
-        def progress(stage: str, fraction: float, bar=bar) -> None:
+        seen: set[str] = set()
+
+        def progress(stage: str, fraction: float, bar=bar, seen=seen, name=path.name) -> None:
+            if bar.disable and stage not in seen:  # a log, not a terminal: one line per stage
+                seen.add(stage)
+                print(f"{name}: {stage}", file=sys.stderr, flush=True)
             bar.n = round(fraction * 100)
-            bar.set_postfix_str(stage)
+            bar.set_postfix_str(stage, refresh=True)
 
         try:
             result = reconstructor.run(data, options, out_dir, progress)
