@@ -1,0 +1,141 @@
+"""backend.bundle: exactly the DESIGN files, written whole or not at all."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from backend_test_support import cutout_png
+from PIL import Image
+
+from backend.bundle import write_bundle, zip_bundle
+from backend.geometry import MODEL_INPUT_SIZE, SLICE_NAMES
+from backend.options import ReconstructOptions
+from backend.pipeline import Reconstructor
+
+DESIGN_FILES = {"mesh.glb", "input.png", "result.json"} | {f"slices/{n}.png" for n in SLICE_NAMES}
+RESULT_KEYS = {"version", "model", "model_kind", "weights_sha256", "device", "source", "timings_s",
+               "camera", "slices", "mesh", "sdf", "warnings"}
+
+
+def files_in(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> tuple[Path, dict]:
+    """A real bundle from the pipeline (baseline predictor, 32^3: fast)."""
+    out = tmp_path_factory.mktemp("bundle") / "disc"
+    options = ReconstructOptions(resolution=32, predictor="baseline", name="disc.png")
+    result = Reconstructor(torch.device("cpu")).run(cutout_png(), options, out)
+    return out, result
+
+
+def parts(size: int = MODEL_INPUT_SIZE):
+    mesh = trimesh.creation.icosphere(subdivisions=2, radius=0.3)
+    slices = np.zeros((12, size, size, 4), dtype=np.uint8)
+    model_input = np.full((size, size, 4), 255, dtype=np.uint8)
+    return mesh, slices, model_input
+
+
+def test_exactly_the_design_files(bundle):
+    folder, _ = bundle
+    assert files_in(folder) == DESIGN_FILES
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_result_json(bundle):
+    folder, returned = bundle
+    result = json.loads((folder / "result.json").read_text())
+    assert set(result) >= RESULT_KEYS
+    assert result["model_kind"] == "baseline" and "baseline" in result["model"]
+    assert result["source"] == "disc.png"
+    assert result["camera"] == {"lens_mm": 35.0, "sensor_mm": 32.0, "distance": 1.2}
+    assert result["sdf"] is None and isinstance(result["warnings"], list)
+    assert [s["name"] for s in result["slices"]] == list(SLICE_NAMES)
+    for i, s in enumerate(result["slices"]):
+        assert set(s) == {"name", "axis", "index", "plane_min", "plane_max"}
+        assert s["axis"] == "XYZ"[i // 4] and s["index"] == i % 4
+        assert s["plane_min"] < s["plane_max"]
+    mesh = trimesh.load(folder / "mesh.glb", force="mesh")
+    assert result["mesh"]["vertices"] == len(mesh.vertices) > 0
+    assert result["mesh"]["faces"] == len(mesh.faces) > 0
+    assert isinstance(result["mesh"]["watertight"], bool)
+    for stage in ("decode", "mask", "frame", "predict", "sdf", "mesh", "cleanup", "total"):
+        assert result["timings_s"][stage] >= 0
+    assert result["slices"] == returned["slices"]
+
+
+def test_slabs_cover_the_mesh(bundle):
+    """plane_min/plane_max are view-frame bounds: the mesh lies within each axis' span."""
+    folder, result = bundle
+    mesh = trimesh.load(folder / "mesh.glb", force="mesh")
+    for axis in range(3):
+        group = result["slices"][4 * axis : 4 * axis + 4]
+        lo = min(s["plane_min"] for s in group)
+        hi = max(s["plane_max"] for s in group)
+        span = hi - lo
+        assert mesh.vertices[:, axis].min() >= lo - 0.1 * span
+        assert mesh.vertices[:, axis].max() <= hi + 0.1 * span
+
+
+def test_images_are_rgba_at_model_resolution(bundle):
+    folder, _ = bundle
+    for rel in ["input.png"] + [f"slices/{n}.png" for n in SLICE_NAMES]:
+        with Image.open(folder / rel) as img:
+            assert img.mode == "RGBA" and img.size == (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE), rel
+    with Image.open(folder / "slices" / "X1.png") as img:
+        assert np.asarray(img)[..., 3].any()  # a slice of a real object shows something
+
+
+def test_keep_sdf_writes_float16_grid(tmp_path):
+    out = tmp_path / "with_sdf"
+    options = ReconstructOptions(resolution=32, predictor="baseline", keep_sdf=True)
+    result = Reconstructor(torch.device("cpu")).run(cutout_png(), options, out)
+    assert files_in(out) == DESIGN_FILES | {"sdf.npy"}
+    grid = np.load(out / "sdf.npy")
+    assert grid.dtype == np.float16 and grid.shape == (33, 33, 33)
+    assert result["sdf"]["file"] == "sdf.npy" and result["sdf"]["resolution"] == 32
+    lo, hi = result["sdf"]["bounds"]
+    assert lo < -0.5 and hi > 0.5
+    assert grid.min() < 0 < grid.max()
+
+
+def test_zip_has_files_at_the_root(bundle):
+    folder, _ = bundle
+    with zipfile.ZipFile(io.BytesIO(zip_bundle(folder))) as zf:
+        assert set(zf.namelist()) == DESIGN_FILES
+        assert json.loads(zf.read("result.json"))["source"] == "disc.png"
+
+
+def test_failure_midway_leaves_nothing(tmp_path):
+    mesh, slices, model_input = parts()
+    with pytest.raises(ValueError):  # 11 slices: zip(strict=True) fails after mesh.glb is written
+        write_bundle(tmp_path / "b", mesh, slices[:11], model_input, {"version": "x"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_leaves_an_existing_bundle_untouched(tmp_path):
+    mesh, slices, model_input = parts()
+    out = write_bundle(tmp_path / "b", mesh, slices, model_input, {"run": 1})
+    before = {rel: (out / rel).read_bytes() for rel in files_in(out)}
+    with pytest.raises(ValueError):
+        write_bundle(out, mesh, slices[:11], model_input, {"run": 2})
+    assert {rel: (out / rel).read_bytes() for rel in files_in(out)} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["b"]
+
+
+def test_rewrite_replaces_whole(tmp_path):
+    mesh, slices, model_input = parts()
+    out = write_bundle(tmp_path / "b", mesh, slices, model_input, {"run": 1},
+                       sdf=np.zeros((3, 3, 3)))
+    write_bundle(out, mesh, slices, model_input, {"run": 2})
+    assert json.loads((out / "result.json").read_text()) == {"run": 2}
+    assert not (out / "sdf.npy").exists()  # nothing of the old bundle survives
+    assert [p.name for p in tmp_path.iterdir()] == ["b"]

@@ -1,0 +1,97 @@
+"""backend.foreground: the image's alpha when it means something, else rembg u2netp (offline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from backend_test_support import disc_cutout, disc_mask, disc_on_background
+
+from backend.errors import BackendError
+from backend.foreground import alpha_is_meaningful, extract_foreground
+from backend.u2net_model import model_present
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
+
+
+def test_offline_model_is_installed():
+    """`python -m backend setup-models` put u2netp where rembg looks, with rembg's checksum."""
+    assert model_present()
+
+
+def test_meaningful_alpha_is_used_as_is():
+    rgba = disc_cutout(128)
+    out, method = extract_foreground(rgba, has_alpha=True)
+    assert method == "alpha"
+    np.testing.assert_array_equal(out, rgba)
+
+
+def test_alpha_without_a_cutout_is_not_meaningful():
+    opaque = disc_cutout(64)
+    opaque[..., 3] = 255
+    clear = np.zeros((64, 64, 4), dtype=np.uint8)
+    assert not alpha_is_meaningful(opaque)
+    assert not alpha_is_meaningful(clear)
+    assert alpha_is_meaningful(disc_cutout(64))
+
+
+def test_alpha_specks_are_dropped():
+    rgba = disc_cutout(128)
+    rgba[2:4, 2:4] = (0, 0, 0, 255)  # a 4-pixel speck far from the object
+    out, _ = extract_foreground(rgba, has_alpha=True)
+    assert (out[2:4, 2:4, 3] == 0).all()
+    assert (out[disc_mask(128), 3] == 255).all()
+
+
+@pytest.mark.parametrize(
+    ("fg", "bg"),
+    [((200, 40, 40), (235, 235, 235)), ((30, 90, 200), (255, 255, 255)),
+     ((240, 200, 30), (40, 40, 40))],
+)
+def test_opaque_image_goes_through_rembg(fg, bg):
+    rgba, truth = disc_on_background(256, 0.3, fg, bg)
+    out, method = extract_foreground(rgba, has_alpha=False)
+    assert method == "rembg"
+    assert iou(out[..., 3] > 127, truth) > 0.8
+    np.testing.assert_array_equal(out[..., :3], rgba[..., :3])  # colours untouched
+
+
+def test_remove_mode_ignores_a_meaningful_alpha():
+    """background=remove runs rembg even when alpha exists (it must then find the object)."""
+    rgba, truth = disc_on_background(256, 0.3)
+    rgba[..., 3] = np.where(disc_mask(256, 0.45), 255, 0)  # an alpha larger than the disc
+    out, method = extract_foreground(rgba, has_alpha=True, mode="remove")
+    assert method == "rembg"
+    assert iou(out[..., 3] > 127, truth) > 0.8
+
+
+@pytest.mark.parametrize("value", [255, 128])
+def test_no_object_is_an_error(value):
+    plain = np.full((200, 200, 4), value, dtype=np.uint8)
+    with pytest.raises(BackendError) as info:
+        extract_foreground(plain, has_alpha=False)
+    assert info.value.code == "no_object" and info.value.http_status == 422
+    assert "No object" in info.value.message
+
+
+def test_fully_transparent_image_has_no_object():
+    clear = np.zeros((100, 100, 4), dtype=np.uint8)
+    clear[..., :3] = 255  # white, transparent: not a meaningful alpha, rembg finds nothing
+    with pytest.raises(BackendError) as info:
+        extract_foreground(clear, has_alpha=True)
+    assert info.value.code == "no_object"
+
+
+def test_alpha_mode_on_an_opaque_image_is_a_clear_error():
+    rgba, _ = disc_on_background(128)
+    with pytest.raises(BackendError) as info:
+        extract_foreground(rgba, has_alpha=False, mode="alpha")
+    assert info.value.code == "bad_image" and info.value.http_status == 400
+    assert "transparen" in info.value.message
+
+
+def test_unknown_mode():
+    with pytest.raises(BackendError) as info:
+        extract_foreground(disc_cutout(64), has_alpha=True, mode="magic")
+    assert info.value.code == "bad_options"

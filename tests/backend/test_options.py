@@ -1,0 +1,44 @@
+"""backend.options: one validation for the command line and the server, naming what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.errors import BackendError
+from backend.options import ReconstructOptions
+
+
+def test_defaults_match_the_api():
+    opts = ReconstructOptions()
+    assert opts.to_json() == {"resolution": 256, "face_budget": 200_000, "background": "auto",
+                              "predictor": "auto", "name": "", "keep_sdf": False}
+
+
+def test_from_strings_parses_types():
+    opts = ReconstructOptions.from_strings({
+        "resolution": "64", "face_budget": "0", "background": "remove", "predictor": "baseline",
+        "name": "my apple.jpg", "keep_sdf": "true"})
+    assert opts == ReconstructOptions(64, 0, "remove", "baseline", "my apple.jpg", True)
+    for text, value in [("1", True), ("yes", True), ("FALSE", False), ("0", False)]:
+        assert ReconstructOptions.from_strings({"keep_sdf": text}).keep_sdf is value
+
+
+@pytest.mark.parametrize(
+    ("raw", "names"),
+    [({"resolution": "abc"}, "resolution"), ({"resolution": "100"}, "power of two"),
+     ({"resolution": "16"}, "resolution"), ({"resolution": "512"}, "resolution"),
+     ({"resolution": "1.5"}, "resolution"), ({"face_budget": "-1"}, "face_budget"),
+     ({"face_budget": "99999999"}, "face_budget"), ({"background": "green"}, "background"),
+     ({"predictor": "magic"}, "predictor"), ({"keep_sdf": "maybe"}, "keep_sdf"),
+     ({"name": "x" * 201}, "name"), ({"colour": "red"}, "colour")],
+)
+def test_bad_values_name_the_option(raw, names):
+    with pytest.raises(BackendError) as info:
+        ReconstructOptions.from_strings(raw)
+    assert info.value.code == "bad_options" and info.value.http_status == 422
+    assert names in info.value.message
+
+
+def test_every_power_of_two_in_range():
+    for r in (32, 64, 128, 256):
+        assert ReconstructOptions(resolution=r).resolution == r

@@ -1,0 +1,115 @@
+"""backend.pipeline.Reconstructor.run: the whole path of one image, with progress and cancel."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from backend_test_support import cutout_png, encode
+from PIL import Image
+
+from backend.errors import BackendError, Cancelled
+from backend.options import ReconstructOptions
+from backend.pipeline import STAGES, Reconstructor
+
+STAGE_ORDER = ["decode", "mask", "frame", "predict", "sdf", "mesh", "cleanup", "bundle"]
+
+
+@pytest.fixture(scope="module")
+def reconstructor() -> Reconstructor:
+    return Reconstructor(torch.device("cpu"))
+
+
+def baseline(**kwargs) -> ReconstructOptions:
+    return ReconstructOptions(predictor="baseline", **{"resolution": 32, **kwargs})
+
+
+def test_stage_shares_sum_to_one():
+    assert list(STAGES) == STAGE_ORDER
+    assert sum(STAGES.values()) == pytest.approx(1.0)
+
+
+def test_progress_is_monotonic_and_reaches_one(reconstructor, tmp_path):
+    events: list[tuple[str, float]] = []
+    result = reconstructor.run(cutout_png(), baseline(resolution=64), tmp_path / "out",
+                               progress=lambda stage, frac: events.append((stage, frac)))
+    fractions = [f for _, f in events]
+    assert all(b >= a for a, b in zip(fractions, fractions[1:], strict=False)), fractions
+    assert all(0.0 <= f <= 1.0 for f in fractions)
+    assert events[-1] == ("done", 1.0)
+    stages = list(dict.fromkeys(s for s, _ in events))
+    assert stages == STAGE_ORDER + ["done"]
+    assert len([s for s, _ in events if s == "sdf"]) > 2  # the grid reports as it goes
+    for stage in STAGE_ORDER:
+        assert result["timings_s"][stage] >= 0
+    assert result["timings_s"]["total"] > 0
+    assert result["mask_method"] == "alpha"
+    assert (tmp_path / "out" / "mesh.glb").is_file()
+
+
+def test_mesh_sits_where_the_picture_shows_it(reconstructor, tmp_path):
+    """A tall box off to the right: framing centres it, and the mesh stands upright (+y up)."""
+    rgba = np.zeros((256, 256, 4), dtype=np.uint8)
+    rgba[40:200, 150:230] = (0, 120, 255, 255)  # a tall box in the right part of the picture
+    out = tmp_path / "box"
+    reconstructor.run(encode(Image.fromarray(rgba, "RGBA"), "PNG"), baseline(resolution=64), out)
+    mesh = trimesh.load(out / "mesh.glb", force="mesh")
+    extent = mesh.bounds[1] - mesh.bounds[0]
+    assert extent[1] > 1.5 * extent[0]  # tall stays tall: framing keeps the aspect, +y is up
+    # Framing centres the object, so the mesh is centred on the origin in x and y.
+    centre = (mesh.bounds[0] + mesh.bounds[1]) / 2
+    assert abs(centre[0]) < 0.05 and abs(centre[1]) < 0.05
+    assert mesh.is_watertight
+
+
+def test_opaque_photo_goes_through_background_removal(reconstructor, tmp_path, apple_bytes):
+    result = reconstructor.run(apple_bytes, baseline(), tmp_path / "apple")
+    assert result["mask_method"] == "rembg"
+    assert result["mesh"]["faces"] > 100
+
+
+def test_face_budget_reaches_the_bundle(reconstructor, tmp_path):
+    result = reconstructor.run(cutout_png(), baseline(resolution=64, face_budget=300),
+                               tmp_path / "small")
+    assert 0 < result["mesh"]["faces"] <= 300
+    on_disk = json.loads((tmp_path / "small" / "result.json").read_text())
+    assert on_disk["mesh"]["faces"] == result["mesh"]["faces"]
+
+
+def test_cancel_during_the_grid_leaves_no_bundle(reconstructor, tmp_path):
+    stages: list[str] = []
+    with pytest.raises(Cancelled):
+        reconstructor.run(cutout_png(), baseline(resolution=128), tmp_path / "c",
+                          progress=lambda s, f: stages.append(s),
+                          cancel=lambda: "sdf" in stages)
+    assert "mesh" not in stages
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cancel_before_start(reconstructor, tmp_path):
+    with pytest.raises(Cancelled):
+        reconstructor.run(cutout_png(), baseline(), tmp_path / "c", cancel=lambda: True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_object_is_reported_and_nothing_written(reconstructor, tmp_path):
+    white = encode(Image.new("RGB", (128, 128), "white"), "PNG")
+    with pytest.raises(BackendError) as info:
+        reconstructor.run(white, baseline(), tmp_path / "white")
+    assert info.value.code == "no_object"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_border_warning(reconstructor, tmp_path):
+    rgba = np.zeros((128, 128, 4), dtype=np.uint8)
+    rgba[30:128, 30:100] = (200, 200, 0, 255)  # runs off the bottom edge
+    result = reconstructor.run(encode(Image.fromarray(rgba, "RGBA"), "PNG"), baseline(),
+                               tmp_path / "cut")
+    assert any("border" in w for w in result["warnings"])
+
+
+def test_predictors_are_kept_warm(reconstructor):
+    assert reconstructor.predictor("baseline") is reconstructor.predictor("baseline")
