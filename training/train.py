@@ -155,9 +155,9 @@ def make_batch(data: ShardSet, idx: np.ndarray, n_points: int, rng: np.random.Ge
 
 # ---------------------------------------------------------------------------------------- loss
 def compute_loss(model: Slice3DCompact, batch: dict, cfg: dict, autocast) -> dict:
-    with autocast():
+    with autocast():  # the image network only: point features and the SDF stay float32
         feats = model.encode(batch["image"])
-        pred = model.query(feats, batch["points"])
+    pred = model.query(feats, batch["points"])
     c = cfg["sdf_clamp"]
     l_sdf = (pred.clamp(-c, c) - batch["sdf"].clamp(-c, c)).abs().mean()
     l_bbox = (feats["bbox"].float() - batch["bbox"]).abs().mean()
