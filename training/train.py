@@ -40,6 +40,7 @@ DEFAULTS = {
     "lr": 3e-4,
     "min_lr_frac": 0.1,
     "warmup_steps": 100,
+    "decay_from": 0,  # constant lr until this step, then cosine down to min_lr_frac at max_steps
     "max_steps": 100_000,
     "grad_clip": 1.0,
     "sdf_clamp": 0.1,
@@ -126,6 +127,19 @@ def load_split(
     return out
 
 
+def concat_sets(sets: list[ShardSet]) -> ShardSet:
+    if len(sets) == 1:
+        return sets[0]
+    p = min(s.points.shape[1] for s in sets)
+    out = {}
+    for k in ShardSet.__dataclass_fields__:
+        arrs = [getattr(s, k) for s in sets]
+        if k in ("points", "sdf"):  # different points per sample: keep a random common subset
+            arrs = [a[:, np.random.default_rng(0).permutation(a.shape[1])[:p]] for a in arrs]
+        out[k] = np.concatenate(arrs)
+    return ShardSet(**out)
+
+
 def batch_indices(n: int, step: int, batch: int, seed: int) -> np.ndarray:
     """Sample indices of ``step``: epochs are seeded permutations, so resume is exact."""
     start = step * batch
@@ -176,7 +190,8 @@ def compute_loss(model: Slice3DCompact, batch: dict, cfg: dict, autocast) -> dic
 def lr_at(step: int, cfg: dict) -> float:
     if step < cfg["warmup_steps"]:
         return cfg["lr"] * (step + 1) / cfg["warmup_steps"]
-    frac = min(1.0, (step - cfg["warmup_steps"]) / max(1, cfg["max_steps"] - cfg["warmup_steps"]))
+    start = max(cfg["warmup_steps"], cfg.get("decay_from", 0))
+    frac = min(1.0, max(0, step - start) / max(1, cfg["max_steps"] - start))
     lo = cfg["min_lr_frac"]
     return cfg["lr"] * (lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * frac)))
 
@@ -326,9 +341,12 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
         (run_dir / "log.jsonl").unlink()
 
     if train_data is None:
-        data_dir = REPO / cfg["data"] if not Path(cfg["data"]).is_absolute() else cfg["data"]
-        train_data = load_split(data_dir, "train", mcfg.input_size, cfg["max_train_samples"])
-        val_data = load_split(data_dir, "val", mcfg.input_size, cfg["val_samples"])
+        dirs = cfg["data"] if isinstance(cfg["data"], list) else [cfg["data"]]
+        dirs = [REPO / d for d in dirs]  # an absolute path stays as it is
+        train_data = concat_sets(
+            [load_split(d, "train", mcfg.input_size, cfg["max_train_samples"]) for d in dirs]
+        )
+        val_data = load_split(dirs[0], "val", mcfg.input_size, cfg["val_samples"])
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model {n_params / 1e6:.2f}M params, {len(train_data)} train samples, device {device}",
           flush=True)

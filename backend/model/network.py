@@ -91,9 +91,10 @@ def project_points(points: torch.Tensor) -> torch.Tensor:
 
 def sample_maps(fmap: torch.Tensor, ndc: torch.Tensor) -> torch.Tensor:
     """Bilinear features of fmap [B,C,H,W] at ndc [B,N,2] -> [B,N,C]."""
+    if fmap.dtype != ndc.dtype:  # sample in the points' precision (bf16 grid_sample is unsafe)
+        fmap = fmap.to(ndc.dtype)
     out = F.grid_sample(
-        fmap, ndc.unsqueeze(2).to(fmap.dtype), mode="bilinear", padding_mode="border",
-        align_corners=False,
+        fmap, ndc.unsqueeze(2), mode="bilinear", padding_mode="border", align_corners=False,
     )
     return out.squeeze(-1).transpose(1, 2)
 

@@ -1,0 +1,92 @@
+"""Inference benchmark of the network predictor: image to bundle (warm) and the feature-cache gain.
+
+    python -m training.bench_inference [--weights backend/weights/slice3d_compact.safetensors]
+        [--image examples/apple.jpg] [--threads 2]
+
+Prints one JSON object: warm image-to-bundle wall time at 128^3 and 256^3 effective resolution
+(through ``backend.pipeline.Reconstructor``, stage by stage), and, from the same run, the time of
+the SDF grid at 128^3 with image features cached once (what the predictor does) against
+re-running the image network for every chunk of query points (what the original does, with
+3000-point chunks), as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from backend.foreground import extract_foreground
+from backend.framing import frame_object, to_model_input
+from backend.intake import load_image
+from backend.meshing import evaluate_coarse_to_fine
+from backend.options import ReconstructOptions
+from backend.pipeline import Reconstructor
+from backend.predictors.network import NetworkPredictor
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default=str(REPO / "backend/weights/slice3d_compact.safetensors"))
+    ap.add_argument("--image", default=str(REPO / "examples/apple.jpg"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--chunk", type=int, default=3000)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device("cpu")
+    data = Path(args.image).read_bytes()
+    out: dict = {"machine": platform.processor() or platform.machine(),
+                 "threads": torch.get_num_threads(), "image": args.image}
+
+    rec = Reconstructor(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        for res in (128, 256):
+            opts = ReconstructOptions(resolution=res, predictor="network")
+            rec.run(data, opts, Path(tmp) / f"warmup{res}")
+            t0 = time.perf_counter()
+            result = rec.run(data, opts, Path(tmp) / f"warm{res}")
+            out[f"bundle_{res}"] = {"wall_s": round(time.perf_counter() - t0, 3),
+                                    "stages_s": result["timings_s"]}
+
+    loaded = load_image(data)
+    cutout, _ = extract_foreground(loaded.rgba, loaded.has_alpha)
+    image = to_model_input(frame_object(cutout))
+    pred = NetworkPredictor(device, Path(args.weights))
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+
+    def cached_run():
+        p = pred.predict(image)
+        return evaluate_coarse_to_fine(p.sdf, 128, device)
+
+    @torch.no_grad()
+    def rerun_sdf(points: torch.Tensor) -> torch.Tensor:
+        res = []
+        for i in range(0, points.shape[0], args.chunk):  # the image network again per chunk
+            feats = pred.model.encode(x)
+            res.append(pred.model.query(feats, points[i : i + args.chunk][None])[0])
+        return torch.cat(res)
+
+    cached_run()
+    t0 = time.perf_counter()
+    grid = cached_run()
+    cached = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    evaluate_coarse_to_fine(rerun_sdf, 128, device)
+    rerun = time.perf_counter() - t0
+    out["feature_cache_128"] = {
+        "evaluations": grid.evaluations, "cached_s": round(cached, 3),
+        f"rerun_per_{args.chunk}_points_s": round(rerun, 3), "speedup": round(rerun / cached, 2),
+    }
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
