@@ -1,0 +1,61 @@
+"""Shared by the scenario scripts, which run in a fresh process with the bpy module."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+import addon_utils
+import bpy  # noqa: F401 - imported first so addon_utils sees Blender's modules
+
+ADDON = "bl_ext.user_default.slice3d"
+ARGS: dict = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+EXAMPLE = ARGS.get("example", "")
+
+
+def enable():
+    """Enable the installed extension (like ticking it in Preferences); returns its module."""
+    addon_utils.enable(ADDON, default_set=True, handle_error=None)
+    return sys.modules[ADDON]
+
+
+def disable() -> None:
+    addon_utils.disable(ADDON, default_set=True)
+
+
+def done(**result) -> None:
+    """Report the scenario's findings as one JSON line."""
+    print("RESULT:" + json.dumps(result, default=str), flush=True)
+
+
+def finish(code: int = 0) -> None:
+    """Leave at once: bpy 4.5 as a module can deadlock in a C++ destructor on a normal exit."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def run(main) -> None:
+    """Run main(); any exception is printed and gives exit code 3."""
+    try:
+        main()
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        finish(3)
+    finish(0)
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return ") Z" not in fh.read()
+    except OSError:
+        return True
