@@ -92,7 +92,8 @@ def main() -> None:
     opts.resolution = "64"
     out["next_outcome"], out["next_error"] = reconstruct()
     out["pids"] = [first_pid, manager.pid]
-    out["collections"] = sorted(c.name for c in bpy.data.collections if c.name.startswith("Slice3D"))
+    out["collections"] = sorted(c.name for c in bpy.data.collections
+                                if c.name.startswith("Slice3D"))
     pid = manager.pid
     disable()
     out["backend_alive_after"] = pid_alive(pid)
