@@ -274,23 +274,31 @@ class BackendManager:
             return False
         except PermissionError:
             return True
+        try:  # a zombie (exited, not yet reaped) counts as dead
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                if fh.read().rpartition(")")[2].split()[:1] == ["Z"]:
+                    return False
+        except OSError:
+            pass
         try:  # a zombie child of ours counts as dead
             done, _ = os.waitpid(pid, os.WNOHANG)
             return done == 0
         except ChildProcessError:
             return True
 
-    @staticmethod
-    def _kill_pid(pid: int) -> None:
-        """Stop a backend found via the state file (not our child): TERM, then KILL."""
-        try:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(30):
+    @classmethod
+    def _kill_pid(cls, pid: int) -> None:
+        """Stop a backend found via the state file (not our child): wait, TERM, then KILL."""
+        for sig in (None, signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
+            try:
+                if sig is not None:
+                    os.kill(pid, sig)
+            except OSError:
+                return
+            for _ in range(50):
+                if not cls._pid_alive(pid):
+                    return
                 time.sleep(0.1)
-                os.kill(pid, 0)
-            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-        except OSError:
-            pass
 
 
 MANAGER = BackendManager()

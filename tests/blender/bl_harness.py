@@ -38,19 +38,27 @@ def blender_env(profile: Path, **extra: str) -> dict[str, str]:
 
 
 def run_blender(profile: Path, scenario: str, args: dict | None = None, *, timeout: float = 300,
-                expect_rc: int | None = 0, **env: str) -> dict:
+                expect_rc: int | None = 0, allow_hang: bool = False, **env: str) -> dict:
     """Run scenarios/<scenario>.py in a fresh process; return the dict it passed to done()."""
     payload = {"example": str(EXAMPLE), "root": str(ROOT), **(args or {})}
-    proc = subprocess.run([sys.executable, str(SCENARIOS / f"{scenario}.py"), json.dumps(payload)],
-                          capture_output=True, text=True, timeout=timeout,
-                          env=blender_env(profile, **env), cwd=str(profile.parent))
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT:")]
-    detail = f"rc={proc.returncode}\nstdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    cmd = [sys.executable, str(SCENARIOS / f"{scenario}.py"), json.dumps(payload)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=blender_env(profile, **env), cwd=str(profile.parent))
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if not allow_hang:
+            proc.kill()
+            raise
+        proc.kill()  # bpy as a module may hang in its C++ exit handlers after our atexit ran
+        stdout, stderr = proc.communicate()
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT:")]
+    detail = f"rc={proc.returncode}\nstdout:\n{stdout[-4000:]}\nstderr:\n{stderr[-4000:]}"
     if expect_rc is not None:
         assert proc.returncode == expect_rc, detail
     assert lines, "scenario printed no RESULT line\n" + detail
     result = json.loads(lines[-1][len("RESULT:"):])
-    result["_stdout"] = proc.stdout
+    result["_stdout"] = stdout
     result["_rc"] = proc.returncode
     return result
 

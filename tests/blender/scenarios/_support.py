@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 import traceback
 
-import addon_utils
-import bpy  # noqa: F401 - imported first so addon_utils sees Blender's modules
+import bpy  # noqa: F401 - loads Blender, which makes addon_utils importable
+
+addon_utils = importlib.import_module("addon_utils")  # importable only once bpy is loaded
 
 ADDON = "bl_ext.user_default.slice3d"
 ARGS: dict = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
