@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import BackendError
 from ..options import ReconstructOptions
-from .jobs import Job, JobManager
+from .jobs import FINISHED, Job, JobManager
 
 MAX_UPLOAD_BYTES = 128 * 1024 * 1024
 
@@ -98,8 +98,11 @@ def create_app(
 
     @app.delete("/jobs/{job_id}", summary="Cancel a job, or forget a finished one")
     def cancel(job_id: str) -> dict:
+        # Judge by the state before the call: a failed or cancelled job is forgotten, not
+        # cancelled again, and the answer should say so.
+        finished = manager.get(job_id).state in FINISHED
         job = manager.cancel(job_id)
-        return {"id": job.id, "state": "cancelled" if job.state != "done" else "forgotten"}
+        return {"id": job.id, "state": "forgotten" if finished else "cancelled"}
 
     @app.post("/shutdown", summary="Stop the server gracefully")
     def shutdown() -> dict:

@@ -21,6 +21,7 @@ from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APPLE = REPO_ROOT / "examples" / "apple.jpg"
+UPLOAD_LIMIT_MB = 2  # the session server's upload limit, small so the 413 tests stay cheap
 
 
 # -- images -----------------------------------------------------------------------------------

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from backend_test_support import APPLE, ServerProcess, cutout_png
-
-UPLOAD_LIMIT_MB = 2  # the session server's upload limit, small so the 413 test stays cheap
+from backend_test_support import APPLE, UPLOAD_LIMIT_MB, ServerProcess, cutout_png
 
 
 @pytest.fixture(scope="session")

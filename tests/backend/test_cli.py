@@ -1,0 +1,103 @@
+"""`python -m backend reconstruct|info` as a user runs them: real subprocesses, repo root."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import trimesh
+from backend_test_support import APPLE, REPO_ROOT, cutout_png
+
+from backend import __version__
+from backend.geometry import SLICE_NAMES
+
+
+def backend(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "backend", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_bundle(folder) -> dict:
+    assert (folder / "mesh.glb").is_file() and (folder / "input.png").is_file()
+    assert sorted(p.stem for p in (folder / "slices").iterdir()) == sorted(SLICE_NAMES)
+    mesh = trimesh.load(folder / "mesh.glb", force="mesh")
+    assert len(mesh.faces) > 100
+    return json.loads((folder / "result.json").read_text())
+
+
+def test_reconstruct_the_example(tmp_path):
+    out = tmp_path / "out"
+    run = backend("reconstruct", str(APPLE), "-o", str(out), "--resolution", "64",
+                  "--predictor", "baseline", "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    result = assert_bundle(out / "apple")
+    assert result["source"] == "apple.jpg" and result["options"]["resolution"] == 64
+    assert result["mask_method"] == "rembg"
+    assert "1 of 1 reconstructed" in run.stdout
+    assert "apple.jpg:" in run.stdout and "mesh.glb" in run.stdout
+    assert "Traceback" not in run.stderr
+
+
+def test_a_bad_input_among_good_ones(tmp_path):
+    good = tmp_path / "disc.png"
+    good.write_bytes(cutout_png())
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"this is not a picture at all")
+    tiny = tmp_path / "tiny.png"
+    tiny.write_bytes(cutout_png(size=8))
+    missing = tmp_path / "missing.png"
+    out = tmp_path / "out"
+    run = backend("reconstruct", str(broken), str(good), str(tiny), str(missing), "-o", str(out),
+                  "--resolution", "32", "--predictor", "baseline")
+    assert run.returncode == 1
+    assert_bundle(out / "disc")  # the good one, after a bad one, is still written
+    assert sorted(p.name for p in out.iterdir()) == ["disc"]
+    lines = [ln for ln in run.stderr.splitlines() if ln.startswith("error:")]
+    assert any("broken.png" in ln and "not an image" in ln for ln in lines), run.stderr
+    assert any("tiny.png" in ln and "8x8" in ln for ln in lines), run.stderr
+    assert any("missing.png" in ln and "cannot read" in ln for ln in lines), run.stderr
+    assert "1 of 4 reconstructed" in run.stdout
+    assert "Traceback" not in run.stderr
+
+
+def test_bad_options_exit_2_with_a_message(tmp_path):
+    image = tmp_path / "disc.png"
+    image.write_bytes(cutout_png())
+    run = backend("reconstruct", str(image), "-o", str(tmp_path / "out"), "--resolution", "100",
+                  timeout=120)
+    assert run.returncode == 2
+    assert "power of two" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "out" / "disc").exists()
+
+
+def test_duplicate_names_are_refused_before_any_work(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "disc.png").write_bytes(cutout_png())
+    run = backend("reconstruct", str(tmp_path / "a" / "disc.png"), str(tmp_path / "b" / "disc.png"),
+                  "-o", str(tmp_path / "out"), timeout=120)
+    assert run.returncode == 2
+    assert "disc" in run.stderr and "overwrite" in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_info_prints_json():
+    run = backend("info", timeout=120)
+    assert run.returncode == 0, run.stderr
+    info = json.loads(run.stdout)
+    assert info["version"] == __version__
+    assert info["device"] in ("cpu", "cuda")
+    assert {"model", "weights", "weights_sha256", "torch"} <= set(info)
+    if info["weights"] is None:
+        assert "baseline" in info["model"] and info["weights_sha256"] is None
+    else:
+        assert len(info["weights_sha256"]) == 64
+
+
+def test_usage_errors():
+    run = backend("reconstruct", timeout=60)
+    assert run.returncode == 2 and "usage:" in run.stderr
+    run = backend("serve", "--token-file", "x", "--max-upload-mb", "0", timeout=60)
+    assert run.returncode == 2 and "max-upload-mb" in run.stderr
