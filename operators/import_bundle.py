@@ -17,6 +17,8 @@ from .jobs import UI, _safe_extract
 
 def bundle_folder(path: str) -> tuple[str, str]:
     """(bundle folder, temp folder to delete or '') for a folder, a file inside one, or a zip."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such file or folder: {path}")
     if zipfile.is_zipfile(path):
         tmp = tempfile.mkdtemp(prefix="slice3d-bundle-")
         with zipfile.ZipFile(path) as zf:

@@ -225,6 +225,8 @@ def _slice_material(image_path: str, name: str) -> bpy.types.Material:
     """Unlit, alpha-blended image material (the slice renders are already shaded)."""
     image = bpy.data.images.load(image_path, check_existing=False)
     image.name = name
+    if image.size[0] == 0 or image.size[1] == 0:  # size forces the load; a bad file has none
+        raise BundleError(f"Cannot read the slice image {os.path.basename(image_path)}")
     image.pack()  # the downloaded bundle folder may be deleted afterwards
     mat = bpy.data.materials.new(name)
     mat.use_nodes = True

@@ -1,0 +1,45 @@
+"""Scenario: import saved bundles (folder, result.json, zip), a subset of axes, a broken bundle."""
+
+import bpy
+from _support import ARGS, disable, done, enable, run
+
+TRACKED = ("objects", "meshes", "materials", "images", "cameras", "collections", "node_groups",
+           "textures")
+
+
+def counts() -> dict:
+    return {name: len(getattr(bpy.data, name)) for name in TRACKED}
+
+
+def attempt(**kwargs) -> str:
+    try:
+        return "+".join(sorted(bpy.ops.slice3d.import_bundle(**kwargs)))
+    except RuntimeError as exc:
+        return f"ERROR {exc}"
+
+
+def main() -> None:
+    enable()
+    out = {"menu": any(getattr(f, "__name__", "") == "menu_import"
+                       for f in bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize())}
+    out["folder"] = attempt(filepath=ARGS["bundle"])
+    out["json"] = attempt(filepath=ARGS["bundle"] + "/result.json", import_x=False,
+                          import_y=False)
+    out["zip"] = attempt(filepath=ARGS["zip"])
+    colls = {c.name: c for c in bpy.data.collections if c.name.startswith("Slice3D")}
+    out["collections"] = sorted(colls)
+    out["objects"] = {n: len(c.all_objects) for n, c in colls.items()}
+    out["axes_json"] = sorted(ch.name.split(".")[0] for ch in colls["Slice3D apple.001"]
+                              .children[0].children)
+    before = counts()
+    out["broken"] = attempt(filepath=ARGS["broken"])
+    out["broken_unchanged"] = counts() == before
+    out["orphans"] = [i.name for name in TRACKED for i in getattr(bpy.data, name)
+                      if i.users == 0 and name != "images"]
+    out["missing"] = attempt(filepath=ARGS["bundle"] + "/nothing-here")
+    out["missing_unchanged"] = counts() == before
+    disable()
+    done(**out)
+
+
+run(main)
