@@ -1,0 +1,59 @@
+"""scripts/batch.py through the bpy module: good inputs are written, bad ones fail the exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from bl_harness import EXAMPLE, ROOT, blender_env, run_blender
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, profile):
+    """Run the batch on a folder with one good and one bad image, plus a missing file."""
+    work = tmp_path_factory.mktemp("batch")
+    inputs = work / "in"
+    inputs.mkdir()
+    shutil.copy(EXAMPLE, inputs / "apple.jpg")
+    (inputs / "broken.png").write_bytes(b"this is not a picture")
+    (inputs / "notes.txt").write_text("ignored: not an image extension")
+    out, blend = work / "out", work / "all.blend"
+    # A fresh profile without the extension: the script loads this source tree itself.
+    env = blender_env(work / "empty-profile")
+    env.pop("SLICE3D_PYTHON")  # under the bpy module it defaults to its own interpreter
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "batch.py"), "--input",
+                           str(inputs), str(work / "missing.jpg"), "--output", str(out),
+                           "--blend", str(blend), "--resolution", "64"],
+                          capture_output=True, text=True, timeout=400, env=env, cwd=str(work))
+    return {"proc": proc, "out": out, "blend": blend, "work": work}
+
+
+def test_exit_code_is_non_zero_on_a_bad_input(batch):
+    assert batch["proc"].returncode == 1, batch["proc"].stdout + batch["proc"].stderr
+
+
+def test_good_inputs_are_still_written(batch):
+    bundle = batch["out"] / "apple"
+    assert (bundle / "mesh.glb").is_file() and (bundle / "result.json").is_file()
+    assert len(os.listdir(bundle / "slices")) == 12
+    assert json.loads((bundle / "result.json").read_text())["mesh"]["faces"] > 0
+    assert sorted(os.listdir(batch["out"])) == ["apple"]
+
+
+def test_summary_line_names_the_failures(batch):
+    lines = batch["proc"].stdout.strip().splitlines()
+    assert lines[-1].startswith("Slice3D batch: 1 ok, 2 failed of 3 images")
+    failed = [ln for ln in lines if " FAIL " in ln]
+    assert any("broken.png" in ln and "not an image" in ln for ln in failed)
+    assert any("missing.jpg" in ln for ln in failed)
+
+
+def test_blend_holds_the_imported_result(batch, profile):
+    assert batch["blend"].is_file()
+    result = run_blender(profile, "open_blend", {"blend": str(batch["blend"])})
+    assert result["collections"] == ["Slice3D apple"]
+    assert result["planes"] == 12
