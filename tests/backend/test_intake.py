@@ -184,6 +184,17 @@ def test_exif_orientation_is_honoured(orientation, top, bottom):
     assert np.abs(loaded.rgba[35:55, :, :3].astype(int) - bottom).max() <= 40
 
 
+@pytest.mark.parametrize(("fmt", "kwargs"), [("PNG", {}), ("WEBP", {"lossless": True}),
+                                             ("TIFF", {})])
+def test_exif_orientation_in_other_formats(fmt, kwargs):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif_arg = exif if fmt == "TIFF" else exif.tobytes()
+    loaded = load_image(encode(Image.fromarray(two_halves()), fmt, exif=exif_arg, **kwargs))
+    assert loaded.rgba.shape == (60, 40, 4) and loaded.format == fmt
+    assert tuple(loaded.rgba[0, 0, :3]) == RED and tuple(loaded.rgba[-1, 0, :3]) == BLUE
+
+
 def test_exif_mirror_orientation():
     exif = Image.Exif()
     exif[0x0112] = 2  # mirrored left-right

@@ -129,3 +129,21 @@ def test_extract_mesh_is_a_closed_outward_sphere(cpu):
     assert mesh.volume == pytest.approx(4 / 3 * np.pi * RADIUS**3, rel=0.03)  # > 0: outward
     # Normals point away from the centre.
     assert np.mean(np.sum(mesh.face_normals * mesh.triangles_center, axis=1) > 0) > 0.99
+
+
+def test_coarse_to_fine_on_the_baseline_predictor(cpu):
+    """The silhouette SDF is no exact distance (its thickness grows like a square root), yet
+    coarse-to-fine must still agree with dense on every inside/outside decision."""
+    from backend_test_support import disc_cutout
+
+    from backend.framing import frame_object, to_model_input
+    from backend.predictors import load_predictor
+
+    rgba = disc_cutout(256, 0.3)
+    rgba[40:60, 100:156] = (230, 120, 30, 255)  # a thin bar on top: a feature to lose
+    prediction = load_predictor("baseline", cpu).predict(to_model_input(frame_object(rgba)))
+    fine = evaluate_coarse_to_fine(prediction.sdf, 128, cpu)
+    dense = evaluate_dense(prediction.sdf, 128, cpu)
+    assert np.array_equal(fine.values < 0, dense.values < 0)
+    assert (dense.values < 0).sum() > 1000
+    assert fine.evaluations < dense.evaluations / 2

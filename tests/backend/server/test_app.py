@@ -6,6 +6,8 @@ import io
 import json
 import socket
 import stat
+import subprocess
+import sys
 import zipfile
 from dataclasses import fields
 
@@ -13,6 +15,7 @@ import pytest
 import requests
 from backend_test_support import (
     APPLE,
+    REPO_ROOT,
     UPLOAD_LIMIT_MB,
     ServerProcess,
     cutout_png,
@@ -279,3 +282,31 @@ def test_shutdown_stops_cleanly(tmp_path):
             assert sock.connect_ex(("127.0.0.1", port)) != 0  # nothing listens any more
     finally:
         srv.kill()
+
+
+def test_start_up_errors_are_clear(tmp_path):
+    """A token file too short to be a secret, a port already taken: exit 2 with a message."""
+    short = tmp_path / "short-token"
+    short.write_text("1234")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        runs = {
+            "token": [short, "--port", "0"],
+            "port": [tmp_path / "token", "--port", str(port)],
+        }
+        procs = {
+            key: subprocess.Popen(
+                [sys.executable, "-m", "backend", "serve", "--token-file", str(token_file),
+                 "--state-file", str(tmp_path / f"{key}.json"), *rest],
+                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for key, (token_file, *rest) in runs.items()
+        }
+        results = {key: proc.communicate(timeout=120) for key, proc in procs.items()}
+    assert procs["token"].returncode == 2 and "shorter than 16" in results["token"][1]
+    assert procs["port"].returncode == 2 and f"Cannot listen on 127.0.0.1:{port}" in (
+        results["port"][1])
+    for key in runs:
+        assert "Traceback" not in results[key][1]
+        assert not (tmp_path / f"{key}.json").exists()
