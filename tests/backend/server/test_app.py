@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import socket
 import stat
 import subprocess
@@ -310,3 +311,17 @@ def test_start_up_errors_are_clear(tmp_path):
     for key in runs:
         assert "Traceback" not in results[key][1]
         assert not (tmp_path / f"{key}.json").exists()
+
+
+def test_sigterm_removes_the_state_file(tmp_path):
+    """Stopped by a signal (as a parent process may do), the server still cleans up after itself:
+    a stale state file would send the Blender side to a dead port."""
+    srv = ServerProcess(tmp_path / "own")
+    try:
+        assert srv.get("/health").status_code == 200
+        srv.proc.send_signal(signal.SIGTERM)
+        srv.proc.wait(timeout=60)
+        assert not srv.state_file.exists()
+        assert "Traceback" not in srv.stderr()
+    finally:
+        srv.kill()
