@@ -67,6 +67,9 @@ def test_result_json(bundle):
     assert result["mesh"]["vertices"] == len(mesh.vertices) > 0
     assert result["mesh"]["faces"] == len(mesh.faces) > 0
     assert isinstance(result["mesh"]["watertight"], bool)
+    # Vertex colours come from the picture: the orange disc (230, 120, 30).
+    colours = np.asarray(mesh.visual.vertex_colors, dtype=float)
+    np.testing.assert_allclose(colours.mean(axis=0), [230, 120, 30, 255], atol=15)
     for stage in ("decode", "mask", "frame", "predict", "sdf", "mesh", "cleanup", "total"):
         assert result["timings_s"][stage] >= 0
     assert result["slices"] == returned["slices"]
