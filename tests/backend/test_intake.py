@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
@@ -129,6 +130,25 @@ def test_rgb_and_rgba_16bit():
     assert loaded.has_alpha
     assert tuple(loaded.rgba[0, 0]) == (0, 255, 0, 255)
     assert loaded.rgba[-1, 0, 3] == 0
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_rgb_and_rgba_16bit_tiff(channels):
+    """Pillow cannot write these; tifffile (scikit-image's TIFF library) can."""
+    tifffile = pytest.importorskip("tifffile")
+    arr = np.zeros((20, 30, channels), dtype=np.uint16)
+    arr[..., 0], arr[..., 2] = 65535, 32768
+    extra = {}
+    if channels == 4:
+        arr[:10, :, 3] = 65535
+        extra = {"extrasamples": ["unassalpha"]}
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, photometric="rgb", **extra)
+    loaded = load_image(buf.getvalue())
+    assert loaded.format == "TIFF" and loaded.has_alpha == (channels == 4)
+    assert tuple(loaded.rgba[0, 0]) == (255, 0, 128, 255)
+    if channels == 4:
+        assert loaded.rgba[-1, 0, 3] == 0
 
 
 def test_float_tiff():

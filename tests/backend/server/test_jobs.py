@@ -205,7 +205,8 @@ def test_stop_cancels_the_running_job_and_refuses_new_ones(manager_factory):
         time.sleep(0.005)
     manager.stop()
     assert manager.get(job.id).state in ("cancelled", "done")
-    assert manager.get(waiting.id).state == "queued"  # dropped, never run
+    assert manager.get(waiting.id).state in ("queued", "cancelled")  # dropped, never run
+    assert manager.get(waiting.id).bundle_dir is None
     with pytest.raises(BackendError) as info:
         manager.submit(cutout_png(), quick())
     assert info.value.code == "shutting_down" and info.value.http_status == 503
