@@ -22,7 +22,7 @@ from mathutils import Vector
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import batch  # noqa: E402 - the same add-on loading as the batch script
 
-SIZE = 256
+SIZE = 224
 
 
 def render(scene, camera, path: str) -> np.ndarray:
@@ -126,9 +126,11 @@ def main() -> int:
     strip = np.concatenate(panels, axis=1)
     out = bpy.data.images.new("docs", strip.shape[1], strip.shape[0], alpha=True)
     out.pixels = strip.ravel()
-    out.filepath_raw = os.path.abspath(args.out)
-    out.file_format = "PNG"
-    out.save()
+    settings = scene.render.image_settings
+    settings.file_format, settings.color_mode, settings.compression = "PNG", "RGB", 100
+    settings.color_management = "OVERRIDE"  # the pixels are already display-referred
+    settings.view_settings.view_transform = "Standard"
+    out.save_render(os.path.abspath(args.out), scene=scene)
     print(f"wrote {args.out}")
     return 0
 
