@@ -10,13 +10,32 @@ from pathlib import Path
 from training.data.sources import SOURCE_NAMES
 
 
+def parse_shapes(values: list[str], sources: list[str]) -> dict[str, int]:
+    """``["500"]`` -> 500 for every source; ``["procedural=900", "0ad=300"]`` -> per source
+    (sources not named get none)."""
+    if len(values) == 1 and "=" not in values[0]:
+        return {s: int(values[0]) for s in sources}
+    out = {s: 0 for s in sources}
+    for v in values:
+        name, _, n = v.partition("=")
+        if name not in out:
+            raise SystemExit(f"--shapes names {name!r}, which is not among --sources")
+        out[name] = int(n)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.data", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     b = sub.add_parser("build", help="render a data set into shards (resumable)")
     b.add_argument("--out", type=Path, required=True)
-    b.add_argument("--shapes", type=int, required=True, help="shapes per source (capped by size)")
+    b.add_argument(
+        "--shapes",
+        nargs="+",
+        required=True,
+        help="shapes per source (capped by its size): N, or SOURCE=N ... per source",
+    )
     b.add_argument("--views", type=int, default=4, help="views per shape")
     b.add_argument("--sources", nargs="+", default=list(SOURCE_NAMES), choices=SOURCE_NAMES)
     b.add_argument("--workers", type=int, default=1)
@@ -43,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "build":
         from training.data.build import build
 
-        m = build(a.out, a.sources, a.shapes, a.views, a.workers, a.points)
+        m = build(a.out, a.sources, parse_shapes(a.shapes, a.sources), a.views, a.workers, a.points)
         print(json.dumps({"counts": m["counts"], "dropped": m["dropped"]}, indent=1))
     elif a.cmd == "sheet":
         from training.data.sheet import contact_sheet

@@ -48,13 +48,17 @@ class Unit:
 
 
 def plan_units(
-    sources: list[str], shapes: int, views: int, points: int, per_shard: int = SHAPES_PER_SHARD
+    sources: list[str],
+    shapes: int | dict[str, int],
+    views: int,
+    points: int,
+    per_shard: int = SHAPES_PER_SHARD,
 ) -> list[Unit]:
     """Up to ``shapes`` shapes from each source, split by shape, grouped into shards."""
     units: list[Unit] = []
     for name in sources:
         src = get_source(name)
-        listed = src.list_shapes(shapes)
+        listed = src.list_shapes(shapes[name] if isinstance(shapes, dict) else shapes)
         split = assign_splits([i for i, _ in listed])
         for s in SPLITS:
             mine = [(i, f) for i, f in listed if split[i] == s]
@@ -97,6 +101,7 @@ def run_unit(out: Path, unit: Unit) -> dict:
         "dropped": dict(dropped),
         "seconds": dict(timer.seconds),
         "shapes": [i for i, _ in unit.shapes],
+        "views": unit.views,
     }
     write_json((out / unit.path).with_suffix(".json"), side)
     return side
@@ -120,8 +125,33 @@ def _init_worker() -> None:
         pass
 
 
+def _done(out: Path, unit: dict) -> bool:
+    """A shard is done when its sidecar exists and lists the same shapes and views."""
+    side = (out / unit["path"]).with_suffix(".json")
+    if not side.exists():
+        return False
+    info = json.loads(side.read_text())
+    return info["shapes"] == [i for i, _ in unit["shapes"]] and info.get("views") == unit["views"]
+
+
+def _interleave(units: list[dict]) -> list[dict]:
+    """Evaluation shards first, then round-robin over sources, so a partial build is a mix."""
+    rank: dict[tuple[str, str], int] = defaultdict(int)
+    keyed = []
+    for u in units:
+        k = rank[(u["source"], u["split"])]
+        rank[(u["source"], u["split"])] += 1
+        keyed.append((u["split"] == "train", k, u["source"], u["path"], u))
+    return [x[-1] for x in sorted(keyed, key=lambda x: x[:4])]
+
+
 def build(
-    out: Path, sources: list[str], shapes: int, views: int, workers: int = 1, points: int = POINTS
+    out: Path,
+    sources: list[str],
+    shapes: int | dict[str, int],
+    views: int,
+    workers: int = 1,
+    points: int = POINTS,
 ) -> dict:
     """Build (or resume) a data set in ``out``; returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
@@ -134,7 +164,8 @@ def build(
     else:
         all_units = [asdict(u) for u in units]
     write_json(plan_path, {"units": all_units})
-    todo = [u for u in all_units if not (out / u["path"]).with_suffix(".json").exists()]
+    todo = [u for u in all_units if not _done(out, u)]
+    todo = _interleave(todo)
     total = sum(len(u["shapes"]) * u["views"] for u in todo)
     print(
         f"{len(all_units) - len(todo)} of {len(all_units)} shards done; "
@@ -149,8 +180,10 @@ def build(
         else:
             pool = mp.get_context("fork").Pool(workers, initializer=_init_worker)
             results = pool.imap_unordered(_work, [(str(out), u) for u in todo])
-        for unit, side, err in results:
+        for done, (unit, side, err) in enumerate(results, 1):
             bar.update(len(unit["shapes"]) * unit["views"])
+            if done % 10 == 0:  # keep a usable manifest while a long build runs
+                write_manifest(out, points)
             if err:
                 failures += 1
                 tqdm.write(f"shard {unit['path']} failed:\n{err}")

@@ -47,17 +47,18 @@ class PoolSampler:
         mesh: ShapeMesh,
         sdf: ObjectSDF,
         rng: np.random.Generator,
-        n_near: int = 16384,
-        n_uniform: int = 40000,
+        n_near: int = 12288,
+        n_uniform: int = 36000,
     ) -> None:
+        self.sdf = sdf
         surf, _ = mesh.sample_surface(n_near, rng)
         sig = np.array(NEAR_SIGMAS)[rng.integers(0, len(NEAR_SIGMAS), n_near)]
         self.near = surf + rng.normal(size=surf.shape) * sig[:, None]
         d = rng.normal(size=(n_uniform, 3))
         d /= np.linalg.norm(d, axis=1, keepdims=True)
         self.uniform = d * POOL_RADIUS * rng.random(n_uniform)[:, None] ** (1 / 3)
-        self.near_sdf = sdf(self.near)
-        self.uniform_sdf = sdf(self.uniform)
+        both = sdf(np.concatenate([self.near, self.uniform]))  # one call: one winding pass
+        self.near_sdf, self.uniform_sdf = both[:n_near], both[n_near:]
 
     def sample(self, view: View, rng: np.random.Generator, p: int) -> tuple[np.ndarray, np.ndarray]:
         n_near, n_uni = _split(p)

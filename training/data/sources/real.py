@@ -1,0 +1,60 @@
+"""Shared last step of every real-mesh source: normalise, judge soundness, attach the SDF."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.data.mesh import ShapeMesh, normalise_vertices, weld
+from training.data.mesh_sdf import AMBIGUOUS_BAND, MAX_AMBIGUOUS, MeshSDF, choose_method
+from training.data.sampling import PoolSampler
+from training.data.sources.base import Dropped, Shape
+
+MIN_THICKNESS = 0.01  # smallest bbox side relative to the diagonal: flatter is a card, not a solid
+MIN_INSIDE = 0.03  # near-surface points inside: fewer means the "solid" has no volume to speak of
+
+
+def signed_volume(mesh: ShapeMesh) -> float:
+    """Volume enclosed with outward faces (negative when the faces point inward)."""
+    v = mesh.vertices[mesh.faces]
+    return float(np.einsum("ij,ij->i", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum() / 6.0)
+
+
+def finish_shape(
+    shape_id: str, source: str, family: str, mesh: ShapeMesh, rng: np.random.Generator
+) -> Shape | Dropped:
+    """Normalise ``mesh`` (in place) and build its pooled SDF sampler, or drop it with a reason."""
+    if len(mesh.faces) < 4 or len(mesh.vertices) < 4:
+        return Dropped(shape_id, "degenerate")
+    used = np.unique(mesh.faces)
+    if len(used) < len(mesh.vertices):  # drop unreferenced vertices so the bbox is the surface's
+        remap = np.full(len(mesh.vertices), -1)
+        remap[used] = np.arange(len(used))
+        mesh.faces = remap[mesh.faces]
+        mesh.vertices = mesh.vertices[used]
+        for attr in ("uv", "vertex_colors"):
+            if getattr(mesh, attr) is not None:
+                setattr(mesh, attr, getattr(mesh, attr)[used])
+        if mesh.meta.get("_vnormals") is not None:
+            mesh.meta["_vnormals"] = mesh.meta["_vnormals"][used]
+    mesh.vertices, _, _ = normalise_vertices(mesh.vertices)
+    ext = mesh.vertices.max(0) - mesh.vertices.min(0)
+    if ext.min() < MIN_THICKNESS:
+        return Dropped(shape_id, "flat")
+    if mesh.face_areas.sum() <= 0:
+        return Dropped(shape_id, "degenerate")
+    _, welded = weld(mesh.vertices, mesh.faces, 1e-6)
+    method = choose_method(ShapeMesh(mesh.vertices, welded))
+    if method is None:
+        return Dropped(shape_id, "open_mesh_too_large")
+    if signed_volume(mesh) < 0:  # inside-out files (0 A.D. winds clockwise): face outward
+        mesh.faces = mesh.faces[:, ::-1].copy()
+    sdf = MeshSDF(mesh, method)
+    sampler = PoolSampler(mesh, sdf, rng)
+    if method == "winding":
+        w = np.abs(sdf.last_winding)  # near pool first, then the uniform pool
+        amb = (w > AMBIGUOUS_BAND[0]) & (w < AMBIGUOUS_BAND[1])
+        if amb[: len(sampler.near)].mean() > MAX_AMBIGUOUS or amb.mean() > MAX_AMBIGUOUS:
+            return Dropped(shape_id, "ambiguous_sign")
+    if (sampler.near_sdf < 0).mean() < MIN_INSIDE:
+        return Dropped(shape_id, "no_volume")
+    return Shape(shape_id, source, family, mesh, sampler)
