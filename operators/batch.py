@@ -12,7 +12,7 @@ from bpy.props import StringProperty
 
 from . import image_source, props, scene_import
 from .jobs import UI, Job, JobOptions
-from .reconstruct import TIMER_STEP_S, job_options, tag_redraw
+from .reconstruct import TIMER_STEP_S, Throttle, job_options, tag_redraw
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".exr", ".tga")
 
@@ -138,6 +138,7 @@ class SLICE3D_OT_batch(bpy.types.Operator):
             self._results = run_batch(context, self._inputs, self._out, self._options, self._axes)
             return self._report()
         self._next()
+        self._throttle = Throttle()
         wm = context.window_manager
         self._timer = wm.event_timer_add(TIMER_STEP_S, window=context.window)
         wm.modal_handler_add(self)
@@ -156,7 +157,7 @@ class SLICE3D_OT_batch(bpy.types.Operator):
                 self._job = UI.job = job
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if event.type != "TIMER" or not self._throttle.ready():
             return {"PASS_THROUGH"}
         if self._job is not None:
             self._job.step()

@@ -14,6 +14,7 @@ import subprocess
 import bpy
 
 from . import paths, process
+from .reconstruct import Throttle
 
 TORCH_INDEX_CPU = "https://download.pytorch.org/whl/cpu"
 TORCH_INDEX_CUDA = "https://download.pytorch.org/whl/cu128"
@@ -162,13 +163,14 @@ class SLICE3D_OT_install_backend(bpy.types.Operator):
                     installer.proc.wait()
             return self._finish(context, installer)
         installer.poll()
+        self._throttle = Throttle(0.5)
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.5, window=context.window)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if event.type != "TIMER" or not self._throttle.ready():
             return {"PASS_THROUGH"}
         installer = INSTALL["current"]
         installer.poll()

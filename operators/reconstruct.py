@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import time
+
 import bpy
 
 from . import image_source, props, scene_import
 from .jobs import UI, Job, JobOptions
 
 TIMER_STEP_S = 0.2
+
+
+class Throttle:
+    """TIMER events come from every timer in the window: act on at most one per interval."""
+
+    def __init__(self, interval: float = TIMER_STEP_S) -> None:
+        self.interval = interval
+        self.last = 0.0
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.interval * 0.9:
+            return False
+        self.last = now
+        return True
 
 
 def job_options(settings: props.Slice3DSceneSettings) -> JobOptions:
@@ -61,6 +78,7 @@ class SLICE3D_OT_reconstruct(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     _timer = None
+    _throttle = Throttle()
     _job: Job | None = None
     _source = ""
     _name = ""
@@ -103,12 +121,13 @@ class SLICE3D_OT_reconstruct(bpy.types.Operator):
         if not self._start(context):
             return {"CANCELLED"}
         wm = context.window_manager
+        self._throttle = Throttle()
         self._timer = wm.event_timer_add(TIMER_STEP_S, window=context.window)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if event.type != "TIMER" or not self._throttle.ready():
             return {"PASS_THROUGH"}
         self._job.step()
         tag_redraw(context)

@@ -1,0 +1,67 @@
+"""Scenario: drive the UI (modal timer) code paths by hand.
+
+Under the bpy module no window exists, so Blender never calls modal(); this calls the operators'
+own invoke-side start and modal() with TIMER events, as the window manager would.
+"""
+
+import time
+from types import SimpleNamespace
+
+import bpy
+from _support import EXAMPLE, disable, done, enable, run
+
+
+class FakeOperator(SimpleNamespace):
+    """Stands in for the operator instance: attribute storage plus report()."""
+
+    def report(self, level, message):
+        self.reports.append([sorted(level)[0], message])
+
+
+def drive(cls, op, limit_s: float = 300.0) -> list[str]:
+    """Send TIMER (and other) events to modal() until it stops running."""
+    deadline = time.time() + limit_s
+    other = SimpleNamespace(type="MOUSEMOVE")
+    timer = SimpleNamespace(type="TIMER")
+    while time.time() < deadline:
+        assert cls.modal(op, bpy.context, other) == {"PASS_THROUGH"}
+        outcome = cls.modal(op, bpy.context, timer)
+        if outcome != {"PASS_THROUGH"}:
+            return sorted(outcome)
+        time.sleep(0.05)
+    return ["TIMEOUT"]
+
+
+def main() -> None:
+    ext = enable()
+    rec = ext.operators.reconstruct
+    opts = bpy.context.scene.slice3d
+    opts.image = bpy.data.images.load(EXAMPLE)
+    opts.resolution = "64"
+    op = FakeOperator(reports=[], _timer=None, _throttle=rec.Throttle())
+    op._remove_timer = lambda context: None
+    started = rec.SLICE3D_OT_reconstruct._start(op, bpy.context)
+    progress_seen = []
+    outcome = drive(rec.SLICE3D_OT_reconstruct, op)
+    progress_seen.append(ext.operators.jobs.UI.job.stage)
+    colls = sorted(c.name for c in bpy.data.collections if c.name.startswith("Slice3D"))
+
+    # The same path, cancelled from the Cancel operator while the modal runs.
+    opts.resolution = "256"
+    op2 = FakeOperator(reports=[], _timer=None, _throttle=rec.Throttle())
+    op2._remove_timer = lambda context: None
+    rec.SLICE3D_OT_reconstruct._start(op2, bpy.context)
+    for _ in range(400):
+        rec.SLICE3D_OT_reconstruct.modal(op2, bpy.context, SimpleNamespace(type="TIMER"))
+        if op2._job.phase == "poll" and op2._job.stage not in ("Queued", ""):
+            break
+        time.sleep(0.05)
+    cancel = sorted(bpy.ops.slice3d.cancel())
+    outcome2 = drive(rec.SLICE3D_OT_reconstruct, op2)
+    colls2 = sorted(c.name for c in bpy.data.collections if c.name.startswith("Slice3D"))
+    disable()
+    done(started=started, outcome=outcome, reports=op.reports, colls=colls, stage=progress_seen,
+         cancel=cancel, outcome2=outcome2, reports2=op2.reports, colls2=colls2)
+
+
+run(main)
