@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
+import struct
+import zlib
 
 import bpy
-
-from . import paths
+import numpy as np
 
 
 def editor_image(context: bpy.types.Context) -> bpy.types.Image | None:
@@ -35,18 +35,37 @@ def image_bytes(image: bpy.types.Image) -> tuple[bytes, str]:
             return fh.read(), path
     if image.size[0] == 0 or image.size[1] == 0:
         raise ValueError(f'The image "{image.name}" has no pixels (file missing?)')
-    tmp = os.path.join(paths.user_dir("tmp"), f"{uuid.uuid4().hex}.png")
-    copy = image.copy()
-    try:
-        copy.filepath_raw = tmp
-        copy.file_format = "PNG"
-        copy.save()
-        with open(tmp, "rb") as fh:
-            return fh.read(), image.name
-    finally:
-        bpy.data.images.remove(copy)
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    return png_bytes(image), image.name
+
+
+def png_bytes(image: bpy.types.Image) -> bytes:
+    """Encode the image's pixels as an 8-bit RGBA PNG, alpha kept, no colour management applied
+    beyond linear -> sRGB for float images (Blender's own save paths may drop alpha or apply the
+    scene's view transform)."""
+    width, height = image.size
+    channels = image.channels
+    px = np.empty(width * height * channels, dtype=np.float32)
+    image.pixels.foreach_get(px)
+    px = px.reshape(height, width, channels)
+    if channels == 1:
+        px = np.repeat(px, 3, axis=2)
+    if px.shape[2] == 3:
+        px = np.concatenate([px, np.ones_like(px[:, :, :1])], axis=2)
+    rgba = np.clip(px[:, :, :4], 0.0, 1.0)
+    if image.is_float:
+        rgb = rgba[:, :, :3]
+        rgba[:, :, :3] = np.where(rgb <= 0.0031308, rgb * 12.92,
+                                  1.055 * np.power(rgb, 1.0 / 2.4) - 0.055)
+    data = (rgba[::-1] * 255.0 + 0.5).astype(np.uint8)  # Blender's rows run bottom-up
+    raw = b"".join(b"\x00" + row.tobytes() for row in data)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
 
 
 def file_bytes(path: str) -> bytes:

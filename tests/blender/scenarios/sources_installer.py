@@ -1,0 +1,79 @@
+"""Scenario: image sources (file, packed, generated pixels) and the environment installer."""
+
+import os
+import sys
+import tempfile
+
+import bpy
+import numpy as np
+from _support import EXAMPLE, disable, done, enable, run
+
+
+def disc_image():
+    """A generated (never saved) RGBA image: an orange disc on a transparent background."""
+    size = 96
+    img = bpy.data.images.new("Generated Disc", size, size, alpha=True)
+    yy, xx = np.mgrid[0:size, 0:size]
+    inside = ((xx - size / 2) ** 2 + (yy - size / 2) ** 2) < (size * 0.35) ** 2
+    px = np.zeros((size, size, 4), dtype=np.float32)
+    px[inside] = (0.9, 0.5, 0.2, 1.0)
+    img.pixels.foreach_set(px.ravel())
+    return img
+
+
+def main() -> None:
+    ext = enable()
+    src = ext.operators.image_source
+    with open(EXAMPLE, "rb") as fh:
+        original = fh.read()
+    on_disk = bpy.data.images.load(EXAMPLE)
+    data, source = src.image_bytes(on_disk)
+    out = {"file_same": data == original, "file_source": source}
+    packed = bpy.data.images.load(EXAMPLE, check_existing=False)
+    packed.pack()
+    out["packed_same"] = src.image_bytes(packed)[0] == original
+    disc = disc_image()
+    images_before = len(bpy.data.images)
+    data, source = src.image_bytes(disc)
+    out["generated_png"] = data[:8] == b"\x89PNG\r\n\x1a\n"
+    out["generated_source"] = source
+    out["temp_images_left"] = len(bpy.data.images) - images_before  # no temporary copies
+    opts = bpy.context.scene.slice3d
+    opts.image, opts.resolution, opts.background = disc, "64", "alpha"
+    out["disc"] = sorted(bpy.ops.slice3d.reconstruct())
+    disc_coll = bpy.data.collections.get("Slice3D Generated Disc")
+    out["disc_dims"] = list(next(o for o in disc_coll.objects if o.type == "MESH").dimensions)
+
+    # The installer: offline by default here, so the operator explains why it is disabled.
+    out["online"] = bpy.app.online_access
+    out["install_poll"] = bpy.ops.slice3d.install_backend.poll()
+    cmds = ext.operators.installer.install_commands(sys.executable, cuda=False)
+    out["install_labels"] = [label for label, _ in cmds]
+    out["install_cpu_index"] = any("whl/cpu" in " ".join(argv) for _, argv in cmds)
+    out["install_cuda_index"] = any(
+        "whl/cu" in " ".join(argv) for _, argv in ext.operators.installer.install_commands(
+            sys.executable, cuda=True))
+    # EnvInstaller with real (harmless) subprocesses: progress, log, failure message.
+    log = os.path.join(tempfile.mkdtemp(), "install.log")
+    ok = ext.operators.installer.EnvInstaller(
+        [("Step one", [sys.executable, "-c", "print('Collecting numpy')"]),
+         ("Step two", [sys.executable, "-c", "print('done')"])], log)
+    while not ok.done:
+        ok.poll()
+        if ok.proc is not None:
+            ok.proc.wait()
+    with open(log) as fh:
+        text = fh.read()
+    bad = ext.operators.installer.EnvInstaller(
+        [("Failing step", [sys.executable, "-c", "import sys; sys.exit(4)"])], log)
+    while not bad.done:
+        bad.poll()
+        if bad.proc is not None:
+            bad.proc.wait()
+    out["installer_ok"] = [ok.error, ok.progress, "Collecting numpy" in text, ok.label]
+    out["installer_bad"] = [bad.error, bad.label]
+    disable()
+    done(**out)
+
+
+run(main)

@@ -1,0 +1,39 @@
+"""Image sources sent to the backend, and the backend-environment installer's machinery."""
+
+from __future__ import annotations
+
+import pytest
+from bl_harness import run_blender
+
+
+@pytest.fixture(scope="module")
+def run(profile):
+    return run_blender(profile, "sources_installer", timeout=300)
+
+
+def test_original_file_bytes_are_sent(run):
+    assert run["file_same"] and run["file_source"].endswith("apple.jpg")
+    assert run["packed_same"]
+
+
+def test_generated_pixels_are_sent_as_png_and_reconstruct(run):
+    assert run["generated_png"] and run["generated_source"] == "Generated Disc"
+    assert run["temp_images_left"] == 0
+    assert run["disc"] == ["FINISHED"]
+    assert 0.2 < max(run["disc_dims"]) < 1.5
+
+
+def test_installer_respects_online_access(run):
+    assert run["online"] is False and run["install_poll"] is False
+
+
+def test_install_commands(run):
+    assert run["install_labels"][0] == "Creating the environment"
+    assert "Installing the background-removal model" in run["install_labels"]
+    assert run["install_cpu_index"] and run["install_cuda_index"]
+
+
+def test_installer_runs_steps_and_reports_failures(run):
+    assert run["installer_ok"] == ["", 1.0, True, "Installed"]
+    assert "Failing step failed (exit code 4)" in run["installer_bad"][0]
+    assert run["installer_bad"][1] == "Failed"
