@@ -87,9 +87,10 @@ class ProcResult:
 
 
 def to_shape_mesh(
-    shape: ProcShape, rng: np.random.Generator, cells: int = MESH_CELLS
+    shape: ProcShape, rng: np.random.Generator, cells: int | None = None
 ) -> ProcResult | None:
     """Mesh and normalise a procedural shape; ``None`` if it is empty or touches the design box."""
+    cells = cells or MESH_CELLS
     b = DESIGN_BOX
     hc = 2 * b / 48
     coarse = _eval_chunked(
