@@ -7,7 +7,6 @@ import struct
 import zlib
 
 import bpy
-import numpy as np
 
 
 def editor_image(context: bpy.types.Context) -> bpy.types.Image | None:
@@ -42,6 +41,8 @@ def png_bytes(image: bpy.types.Image) -> bytes:
     """Encode the image's pixels as an 8-bit RGBA PNG, alpha kept, no colour management applied
     beyond linear -> sRGB for float images (Blender's own save paths may drop alpha or apply the
     scene's view transform)."""
+    import numpy as np  # only needed here; keeps add-on registration light
+
     width, height = image.size
     channels = image.channels
     px = np.empty(width * height * channels, dtype=np.float32)
