@@ -125,15 +125,22 @@ class SLICE3D_OT_batch(bpy.types.Operator):
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def _prepare(self, context: bpy.types.Context) -> bool:
+        """Collect the inputs and options; False (reported) if there is nothing to do."""
         self._inputs = collect_inputs([bpy.path.abspath(self.directory)])
         if not self._inputs:
             self.report({"ERROR"}, f"No images in {self.directory}")
-            return {"CANCELLED"}
+            return False
         settings = props.settings(context)
         self._options, self._axes = job_options(settings), settings.axes()
         self._out = bpy.path.abspath(self.output) if self.output else ""
         self._results: list[BatchItem] = []
+        self._job = None
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if not self._prepare(context):
+            return {"CANCELLED"}
         if bpy.app.background or context.window is None:
             self._results = run_batch(context, self._inputs, self._out, self._options, self._axes)
             return self._report()
@@ -171,14 +178,18 @@ class SLICE3D_OT_batch(bpy.types.Operator):
             self._next()
         if self._job is not None:
             return {"PASS_THROUGH"}
-        context.window_manager.event_timer_remove(self._timer)
+        self._remove_timer(context)
         return self._report()
 
     def cancel(self, context: bpy.types.Context) -> None:
         if self._job is not None:
             self._job.cancel()
+        self._remove_timer(context)
+
+    def _remove_timer(self, context: bpy.types.Context) -> None:
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
 
     def _report(self) -> set[str]:
         good = sum(r.ok for r in self._results)

@@ -8,7 +8,7 @@ import time
 from types import SimpleNamespace
 
 import bpy
-from _support import EXAMPLE, disable, done, enable, run
+from _support import ARGS, EXAMPLE, disable, done, enable, run
 
 
 class FakeOperator(SimpleNamespace):
@@ -59,9 +59,23 @@ def main() -> None:
     cancel = sorted(bpy.ops.slice3d.cancel())
     outcome2 = drive(rec.SLICE3D_OT_reconstruct, op2)
     colls2 = sorted(c.name for c in bpy.data.collections if c.name.startswith("Slice3D"))
+
+    # Batch Folder in the UI: one good image, one bad, bundles kept in the output folder.
+    batch_cls = ext.operators.batch.SLICE3D_OT_batch
+    opts.resolution = "64"
+    op3 = FakeOperator(reports=[], _timer=None, _throttle=rec.Throttle(),
+                       directory=ARGS["batch_dir"], output=ARGS["batch_out"])
+    for name in ("_next", "_report", "_remove_timer"):
+        setattr(op3, name, getattr(batch_cls, name).__get__(op3))
+    prepared = batch_cls._prepare(op3, bpy.context)
+    op3._next()
+    outcome3 = drive(batch_cls, op3)
+    colls3 = sorted(c.name for c in bpy.data.collections if c.name.startswith("Slice3D"))
     disable()
     done(started=started, outcome=outcome, reports=op.reports, colls=colls, stage=progress_seen,
-         cancel=cancel, outcome2=outcome2, reports2=op2.reports, colls2=colls2)
+         cancel=cancel, outcome2=outcome2, reports2=op2.reports, colls2=colls2,
+         prepared=prepared, outcome3=outcome3, reports3=op3.reports, colls3=colls3,
+         results3=[[r.path.rsplit("/", 1)[-1], r.ok] for r in op3._results])
 
 
 run(main)
