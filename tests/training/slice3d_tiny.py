@@ -61,8 +61,14 @@ def make_sample(rng: np.random.Generator, n_points: int = 512):
     }
 
 
-def make_tiny_dataset(root: Path, n_train: int = 8, n_val: int = 4, n_test: int = 2,
-                      seed: int = 0, n_points: int = 512) -> Path:
+def make_tiny_dataset(
+    root: Path,
+    n_train: int = 8,
+    n_val: int = 4,
+    n_test: int = 2,
+    seed: int = 0,
+    n_points: int = 512,
+) -> Path:
     rng = np.random.default_rng(seed)
     root = Path(root)
     (root / "meshes").mkdir(parents=True, exist_ok=True)
@@ -73,17 +79,42 @@ def make_tiny_dataset(root: Path, n_train: int = 8, n_val: int = 4, n_test: int 
         for sid, s in zip(ids, samples, strict=True):
             m = trimesh.creation.icosphere(3, radius=s["radius"])
             m.apply_translation(s["centre"])
-            np.savez(root / "meshes" / f"{sid}.npz", vertices=m.vertices.astype(np.float32),
-                     faces=m.faces.astype(np.int32))
+            np.savez(
+                root / "meshes" / f"{sid}.npz",
+                vertices=m.vertices.astype(np.float32),
+                faces=m.faces.astype(np.int32),
+            )
         (root / split).mkdir(exist_ok=True)
         rel = f"{split}/sphere-00000.npz"
-        arrays = {k: np.stack([s[k] for s in samples]) for k in (
-            "image", "slices", "points", "sdf", "slab_bounds", "bbox", "object_to_view", "view")}
-        np.savez(root / rel, **arrays, shape_id=np.array(ids), source=np.array(["sphere"] * n),
-                 family=np.array(["sphere"] * n))
+        arrays = {
+            k: np.stack([s[k] for s in samples])
+            for k in (
+                "image",
+                "slices",
+                "points",
+                "sdf",
+                "slab_bounds",
+                "bbox",
+                "object_to_view",
+                "view",
+            )
+        }
+        np.savez(
+            root / rel,
+            **arrays,
+            shape_id=np.array(ids),
+            source=np.array(["sphere"] * n),
+            family=np.array(["sphere"] * n),
+        )
         splits[split] = [rel]
-    manifest = {"version": 1, "image_size": 256, "slice_size": 128,
-                "points_per_sample": n_points, "splits": splits,
-                "counts": {k: len(v) for k, v in splits.items()}, "dropped": {}}
+    manifest = {
+        "version": 1,
+        "image_size": 256,
+        "slice_size": 128,
+        "points_per_sample": n_points,
+        "splits": splits,
+        "counts": {k: len(v) for k, v in splits.items()},
+        "dropped": {},
+    }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root

@@ -18,8 +18,23 @@ def test_evaluate_smoke(tmp_path):
     torch.manual_seed(0)
     w = save_weights(Slice3DCompact(ModelConfig.from_dict(TINY)), tmp_path / "w.safetensors")
     out = tmp_path / "eval"
-    E.main(["--data", str(data), "--model", f"net={w}", "--per-source", "2", "--resolution",
-            "32", "--out", str(out), "--no-photos", "--sheet-rows", "2"])
+    E.main(
+        [
+            "--data",
+            str(data),
+            "--model",
+            f"net={w}",
+            "--per-source",
+            "2",
+            "--resolution",
+            "32",
+            "--out",
+            str(out),
+            "--no-photos",
+            "--sheet-rows",
+            "2",
+        ]
+    )
     report = json.loads((out / "results.json").read_text())
     assert report["samples"] == 2
     base = report["summary"]["all"]["baseline"]

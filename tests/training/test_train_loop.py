@@ -22,9 +22,21 @@ def tiny_data(tmp_path_factory):
 
 def tiny_cfg(**kw) -> dict:
     cfg = dict(T.DEFAULTS)
-    cfg.update({"name": "tiny", "model": TINY, "batch_size": 4, "points_per_shape": 64,
-                "threads": 1, "log_every": 1, "eval_every": 2, "val_samples": 4,
-                "warmup_steps": 1, "max_steps": 4, "ckpt_minutes": 0.0})
+    cfg.update(
+        {
+            "name": "tiny",
+            "model": TINY,
+            "batch_size": 4,
+            "points_per_shape": 64,
+            "threads": 1,
+            "log_every": 1,
+            "eval_every": 2,
+            "val_samples": 4,
+            "warmup_steps": 1,
+            "max_steps": 4,
+            "ckpt_minutes": 0.0,
+        }
+    )
     cfg.update(kw)
     return cfg
 

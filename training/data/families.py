@@ -527,13 +527,10 @@ def csg(rng: U) -> ProcShape:
     for i in range(int(rng.integers(0, 4))):
         parts.append((_primitive(rng, rng.uniform(0.25, 0.5)), 1 + i % 3))
     holes = [_primitive(rng, rng.uniform(0.2, 0.45)) for _ in range(int(rng.integers(0, 4)))]
-    shape = ProcShape(parts, holes)
-    if rng.random() < 0.3:
+    if rng.random() < 0.3:  # clip everything by one more primitive: (A u B) n C = (A n C) u (B n C)
         clip = _primitive(rng, 0.8)
-        base = shape.sdf
-        shape.parts = [(lambda p, b=base, c=clip: np.maximum(b(p), c(p)), 0)] + parts[1:1]
-        shape.holes = []
-    return shape
+        parts = [(S.intersect(f, clip), slot) for f, slot in parts]
+    return ProcShape(parts, holes)
 
 
 def creature(rng: U) -> ProcShape:

@@ -48,8 +48,11 @@ class ShapeMesh:
 
     def sample_surface(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` area-uniform surface points and the faces they lie on."""
-        areas = self.face_areas
-        prob = areas / areas.sum()
+        key = (id(self.vertices), id(self.faces))
+        if self.meta.get("_area_key") != key:  # cached: views of one shape share it
+            areas = self.face_areas
+            self.meta["_area_prob"], self.meta["_area_key"] = areas / areas.sum(), key
+        prob = self.meta["_area_prob"]
         fi = rng.choice(len(self.faces), size=n, p=prob)
         r1, r2 = rng.random(n), rng.random(n)
         s = np.sqrt(r1)

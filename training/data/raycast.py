@@ -1,24 +1,33 @@
-"""Ray/mesh hits through Embree (trimesh + embreex): first hits for the input image, every hit
-along each ray for the 12 slices, both from one BVH built once per shape in the object frame."""
+"""Ray/mesh hits straight from Embree (embreex): first hits for the input image, every hit along
+each ray for the 12 slices, both from one BVH built once per shape in the object frame.
+
+Embree hands back the distance, the face and its barycentric (u, v) for each ray, so points,
+UVs and smooth normals come without any further geometry. Several hits per ray come from
+re-casting the rays that hit, just past their last hit.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import trimesh
-from trimesh.ray.ray_pyembree import RayMeshIntersector
+from embreex import rtcore_scene
+from embreex.mesh_construction import TriangleMesh
 
 from training.data.mesh import ShapeMesh
 from training.data.views import View
 
+RESTART_EPS = 2e-5  # object units past a hit before looking for the next one
+MAX_HITS = 24
+
 
 @dataclass
 class Hits:
-    """Ray hits in the view frame: which ray, which face, distance along the ray and the point."""
+    """Ray hits in the view frame: ray index, face, barycentrics, view distance and point."""
 
     ray: np.ndarray  # int64 [H]
     face: np.ndarray  # int64 [H]
+    bary: np.ndarray  # float64 [H, 3] weights of the face's three corners
     t: np.ndarray  # float64 [H], view-frame distance from the camera
     point: np.ndarray  # float64 [H, 3], view frame
 
@@ -28,24 +37,64 @@ class Caster:
 
     def __init__(self, mesh: ShapeMesh) -> None:
         self.mesh = mesh
-        tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
-        self._rmi = RayMeshIntersector(tm)
+        self.face_normals = mesh.face_normals  # computed once per shape, used by every view
+        self._scene = rtcore_scene.EmbreeScene()
+        TriangleMesh(
+            scene=self._scene,
+            vertices=mesh.vertices.astype(np.float32),
+            indices=mesh.faces.astype(np.int32),
+        )
+
+    def _run(self, o: np.ndarray, d: np.ndarray) -> dict:
+        return self._scene.run(
+            np.ascontiguousarray(o, np.float32), np.ascontiguousarray(d, np.float32), output=1
+        )
 
     def cast(self, origin: np.ndarray, dirs: np.ndarray, view: View, all_hits: bool) -> Hits:
         """Cast view-frame rays (one origin, unit directions) and return hits in the view frame."""
         o_obj = view.to_object(origin[None])[0]
-        d_obj = dirs @ view.rotation  # rotation only: directions keep their length up to 1/scale
-        origins = np.broadcast_to(o_obj, d_obj.shape)
-        loc, ray, face = self._rmi.intersects_location(origins, d_obj, multiple_hits=all_hits)
-        ray = np.asarray(ray, np.int64)
-        face = np.asarray(face, np.int64)
-        point = view.to_view(loc) if len(loc) else np.zeros((0, 3))
-        t = np.linalg.norm(point - origin[None], axis=1)
-        return Hits(ray, face, t, point)
+        d_obj = dirs @ view.rotation  # a rotation: still unit length in the object frame
+        rays = np.arange(len(dirs))
+        start = np.zeros(len(dirs))  # object-frame distance each ray restarts from
+        out: list[tuple[np.ndarray, ...]] = []
+        for _ in range(MAX_HITS if all_hits else 1):
+            r = self._run(o_obj + start[:, None] * d_obj[rays], d_obj[rays])
+            hit = r["primID"] >= 0
+            if not hit.any():
+                break
+            rays, start = rays[hit], start[hit] + r["tfar"][hit].astype(np.float64)
+            u, v = r["u"][hit].astype(np.float64), r["v"][hit].astype(np.float64)
+            out.append(
+                (
+                    rays,
+                    r["primID"][hit].astype(np.int64),
+                    np.stack([1 - u - v, u, v], 1),
+                    start.copy(),
+                )
+            )
+            start = start + RESTART_EPS
+        if not out:
+            return Hits(
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+                np.zeros((0, 3)),
+                np.zeros(0),
+                np.zeros((0, 3)),
+            )
+        ray, face, bary, t_obj = (np.concatenate(x) for x in zip(*out, strict=True))
+        t = t_obj * view.scale
+        point = origin[None] + t[:, None] * dirs[ray]
+        return Hits(ray, face, bary, t, point)
 
     def occluded(
         self, points_obj: np.ndarray, dir_obj: np.ndarray, eps: float = 2e-4
     ) -> np.ndarray:
         """Shadow test: does a ray from each object-frame point along ``dir_obj`` hit anything?"""
         d = np.broadcast_to(dir_obj / np.linalg.norm(dir_obj), points_obj.shape)
-        return np.asarray(self._rmi.intersects_any(points_obj + eps * d, d), bool)
+        return (
+            self._scene.run(
+                np.ascontiguousarray(points_obj + eps * d, np.float32),
+                np.ascontiguousarray(d, np.float32),
+            )
+            >= 0
+        )

@@ -18,7 +18,6 @@ from training.data.raycast import Caster
 from training.data.shading import (
     Look,
     albedo,
-    barycentric,
     shade_photo,
     shading_normals,
     slice_grey,
@@ -81,19 +80,22 @@ def render_slices(caster: Caster, view: View, frame: Frame, size: int = 128) -> 
         return out
     order = np.lexsort((hits.t, hits.ray))
     ray, face, point = hits.ray[order], hits.face[order], hits.point[order]
-    normals = caster.mesh.face_normals[face] @ view.rotation.T
+    normals = caster.face_normals[face] @ view.rotation.T
     grey = slice_grey(normals, dirs[ray])
     kidx = slab_index(point, frame)
-    for s, slab in enumerate(frame.slabs):
-        sel = np.flatnonzero(kidx[:, slab.axis] == slab.index)
-        r, first = np.unique(ray[sel], return_index=True)  # sorted by (ray, t): nearest first
-        g = np.zeros((n * n, 1))
-        cov = np.zeros(n * n)
-        g[r, 0] = grey[sel[first]]
-        cov[r] = 1.0
-        v, c = _downsample(g, cov, size)
-        out[s, ..., 0] = _to_u8(v[..., 0])
-        out[s, ..., 1] = _to_u8(c)
+    g = np.zeros((12, n * n))
+    cov = np.zeros((12, n * n))
+    for axis in range(3):
+        # hits are sorted by (ray, t); return_index keeps the first, i.e. nearest, per key
+        _, first = np.unique(ray * SLICES_PER_AXIS + kidx[:, axis], return_index=True)
+        slot = axis * SLICES_PER_AXIS + kidx[first, axis]  # DESIGN order: slabs are axis-major
+        g[slot, ray[first]] = grey[first]
+        cov[slot, ray[first]] = 1.0
+    ss = SUPERSAMPLE
+    c = cov.reshape(12, size, ss, size, ss).sum(axis=(2, 4))
+    v = (g * cov).reshape(12, size, ss, size, ss).sum(axis=(2, 4)) / np.maximum(c, 1e-9)
+    out[..., 0] = _to_u8(v)
+    out[..., 1] = _to_u8(c / ss**2)
     return out
 
 
@@ -107,11 +109,11 @@ def render_input(caster: Caster, view: View, look: Look, size: int = 256) -> np.
     cov = np.zeros(n * n)
     if len(hits.ray):
         p_obj = view.to_object(hits.point)
-        bary = barycentric(p_obj, mesh.vertices[mesh.faces[hits.face]])
+        bary = hits.bary
         vn = mesh.meta.get("_vnormals")
         if vn is None and mesh.meta.get("smooth", True):
             vn = mesh.meta["_vnormals"] = mesh.vertex_normals()
-        n_obj = shading_normals(mesh, vn, hits.face, bary)
+        n_obj = shading_normals(mesh, vn, hits.face, bary, caster.face_normals)
         n_view = n_obj @ view.rotation.T
         shadow = None
         if look.shadows:

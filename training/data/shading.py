@@ -31,11 +31,15 @@ def barycentric(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
 
 
 def shading_normals(
-    mesh: ShapeMesh, vnormals: np.ndarray | None, face: np.ndarray, bary: np.ndarray
+    mesh: ShapeMesh,
+    vnormals: np.ndarray | None,
+    face: np.ndarray,
+    bary: np.ndarray,
+    face_normals: np.ndarray,
 ) -> np.ndarray:
     """Object-frame normals at hits: smooth where the vertex normals agree with the face, the
     face normal across sharp edges (a 45 degree crease rule), so blocky parts stay crisp."""
-    fn = mesh.face_normals[face]
+    fn = face_normals[face]
     if vnormals is None:
         return fn
     sn = np.einsum("nk,nkd->nd", bary, vnormals[mesh.faces[face]])

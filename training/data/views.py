@@ -9,6 +9,7 @@ object-to-view map is just ``scale * R`` with the rows of ``R`` the camera's x, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -76,9 +77,11 @@ def sample_view(rng: np.random.Generator) -> View:
     )
 
 
+@lru_cache(maxsize=8)
 def camera_rays(size: int) -> tuple[np.ndarray, np.ndarray]:
     """View-frame ray origin (3,) and unit directions [size*size, 3] through every pixel centre,
     row-major from the top-left pixel (the same camera at every resolution)."""
     d = pixel_rays(size).reshape(-1, 3)
     d = d / np.linalg.norm(d, axis=1, keepdims=True)
+    d.flags.writeable = False  # cached and shared: nobody may edit it
     return np.array([0.0, 0.0, CAMERA_DISTANCE]), d
