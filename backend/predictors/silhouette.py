@@ -2,8 +2,8 @@
 
 Not a learned model. It gives the pipeline, the server and the Blender side a real predictor to
 run end to end, and it is the trivial baseline every evaluation reports beside the network.
-Thickness at a pixel grows with the square root of its distance to the outline, like a balloon
-blown into the silhouette, so round objects come out round and thin parts stay thin.
+Half-thickness at a pixel at distance d inside the outline is sqrt(d (2R - d)), R the largest such
+distance: a disc inflates to a sphere, round objects come out round and thin parts stay thin.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class SilhouettePredictor(Predictor):
         outside = ndimage.distance_transform_edt(~mask) * ndc_per_px
         signed_ndc = np.where(mask, 0.5 * ndc_per_px - inside, outside - 0.5 * ndc_per_px)
         radius = inside.max() * world_per_ndc
-        half_thickness = np.sqrt(np.clip(inside * world_per_ndc, 0, None) * radius) * mask
+        depth_in = np.clip(ndimage.gaussian_filter(inside, 1.0) * world_per_ndc, 0, radius)
+        half_thickness = np.sqrt(depth_in * (2 * radius - depth_in)) * mask
 
         bmin, bmax = _bounds(mask, radius, world_per_ndc)
         slabs = slabs_for_bounds(bmin, bmax)
