@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from backend_test_support import APPLE, UPLOAD_LIMIT_MB, ServerProcess, cutout_png
+from backend_test_support import APPLE, UPLOAD_LIMIT_MB, ServerProcess
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +25,3 @@ def cpu() -> torch.device:
 @pytest.fixture(scope="session")
 def apple_bytes() -> bytes:
     return APPLE.read_bytes()
-
-
-@pytest.fixture(scope="session")
-def cutout_bytes() -> bytes:
-    """A 128x128 PNG with a transparent background (alpha is used, so no rembg)."""
-    return cutout_png()
