@@ -186,6 +186,8 @@ class BackendManager:
         kwargs: dict = {}
         if os.name == "nt":
             kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW  # type: ignore[attr-defined]
+        elif sys.platform.startswith("linux"):
+            kwargs["preexec_fn"] = _die_with_parent
         try:
             self.proc = subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL,
                                          stdout=self._log_handle, stderr=subprocess.STDOUT,
@@ -299,6 +301,15 @@ class BackendManager:
                 if not cls._pid_alive(pid):
                     return
                 time.sleep(0.1)
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to the backend if Blender dies without cleaning up
+    (a crash or SIGKILL, where neither atexit nor unregister run)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 MANAGER = BackendManager()

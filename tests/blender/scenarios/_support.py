@@ -45,6 +45,9 @@ def run(main) -> None:
         main()
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
+        addon = sys.modules.get(ADDON)
+        if addon is not None:  # never leave a backend behind a failed scenario
+            addon.operators.process.MANAGER.stop()
         finish(3)
     finish(0)
 

@@ -10,7 +10,7 @@ def main() -> None:
     manager = ext.operators.process.MANAGER
     done(outcome=outcome, pid=manager.pid, url=manager.client.url,
          token_file=manager.files()[0])
-    finish(0)  # no unregister, no atexit: the backend is left running on purpose
+    finish(0)  # no unregister, no atexit: only the kernel's parent-death signal is left
 
 
 try:
