@@ -83,6 +83,8 @@ class Job:
             self._end("failed", str(exc))
         except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
             self._end("failed", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a modal timer must never die half-way
+            self._end("failed", f"Internal error ({type(exc).__name__}: {exc})")
 
     def run_sync(self, poll_s: float = 0.25) -> None:
         """Step until finished (headless). Ctrl+C cancels the job on the backend."""
