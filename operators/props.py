@@ -8,6 +8,9 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty
 RESOLUTIONS = [("64", "Draft (64)", "Coarse grid, fastest"),
                ("128", "Normal (128)", "Good balance on a CPU"),
                ("256", "High (256)", "Finest grid; slow without a GPU")]
+PREDICTORS = [("auto", "Auto", "The network when its weights are installed, else the baseline"),
+              ("network", "Network", "The Slice3D network (fails if no weights are installed)"),
+              ("baseline", "Baseline", "Silhouette inflation: fast, no network, a rough shape")]
 BACKGROUNDS = [("auto", "Auto", "Use the image's alpha if it has one, else remove the background"),
                ("alpha", "Alpha", "Trust the image's alpha channel"),
                ("remove", "Remove", "Always remove the background with a segmentation network")]
@@ -24,6 +27,8 @@ class Slice3DSceneSettings(bpy.types.PropertyGroup):
                              description="Simplify to at most this many faces (0 = keep all)")
     background: EnumProperty(items=BACKGROUNDS, name="Background", default="auto",
                              description="How to separate the object from its background")
+    predictor: EnumProperty(items=PREDICTORS, name="Predictor", default="auto",
+                            description="Which reconstruction method the backend uses")
     import_x: BoolProperty(name="X", default=True, description="Import the X (left-right) slices")
     import_y: BoolProperty(name="Y", default=True, description="Import the Y (top-bottom) slices")
     import_z: BoolProperty(name="Z", default=True, description="Import the Z (near-far) slices")

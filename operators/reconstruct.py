@@ -29,7 +29,7 @@ class Throttle:
 
 def job_options(settings: props.Slice3DSceneSettings) -> JobOptions:
     return JobOptions(resolution=int(settings.resolution), face_budget=settings.face_budget,
-                      background=settings.background)
+                      background=settings.background, predictor=settings.predictor)
 
 
 def tag_redraw(context: bpy.types.Context) -> None:

@@ -72,6 +72,7 @@ class _Options:
         layout.prop(opts, "resolution")
         layout.prop(opts, "face_budget")
         layout.prop(opts, "background")
+        layout.prop(opts, "predictor")
         row = layout.row(heading="Slices", align=True)
         row.prop(opts, "import_x", toggle=True)
         row.prop(opts, "import_y", toggle=True)

@@ -30,6 +30,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--resolution", type=int, default=128, help="SDF grid size (32..256)")
     parser.add_argument("--face-budget", type=int, default=200000)
     parser.add_argument("--background", choices=("auto", "alpha", "remove"), default="auto")
+    parser.add_argument("--predictor", choices=("auto", "network", "baseline"), default="auto")
     parser.add_argument("--axes", default="XYZ", help="slice axes to import with --blend")
     parser.add_argument("--python", help="backend interpreter (else preferences or this Python)")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"))
@@ -81,7 +82,7 @@ def main() -> int:
         print("Slice3D batch: no input images found", file=sys.stderr)
         return 2
     options = jobs.JobOptions(resolution=args.resolution, face_budget=args.face_budget,
-                              background=args.background)
+                              background=args.background, predictor=args.predictor)
     axes = tuple(a for a in "XYZ" if a in args.axes.upper()) if args.blend else None
     started = time.monotonic()
     try:

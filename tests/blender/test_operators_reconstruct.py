@@ -61,7 +61,7 @@ def test_slice_planes_line_up_with_the_mesh(run):
     first = run["first"]
     assert first["plane_corner_error"] < 1e-4
     assert first["in_union"] > 0.9, first
-    assert first["in_own_z"] > 0.7, first
+    assert first["in_own_z"] > 0.6, first
     assert first["in_shifted"] < first["in_union"] - 0.2  # the check can fail
 
 
