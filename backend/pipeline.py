@@ -15,7 +15,7 @@ import trimesh
 
 from . import __version__
 from .bundle import write_bundle
-from .errors import Cancelled
+from .errors import BackendError, Cancelled
 from .foreground import extract_foreground
 from .framing import frame_object, to_model_input
 from .geometry import CAMERA_DISTANCE, FOCAL_NDC, LENS_MM, SENSOR_MM, SLICE_AXES
@@ -81,6 +81,14 @@ class Reconstructor:
         with stage("frame"):
             framed = frame_object(cutout)
             model_input = to_model_input(framed)
+            if not (model_input[..., 3] > 0.5).any():
+                # Specks or hair-thin parts spread over the picture survive the mask's clean-up
+                # but vanish at the model's resolution; predictors need a silhouette to work on.
+                raise BackendError(
+                    "no_object",
+                    "The object is too thin or scattered to see at the model's resolution; "
+                    "use a picture where one object fills more of the frame.",
+                )
             if _touches_border(cutout):
                 warnings.append("The object touches the image border; hidden parts are guessed.")
         with stage("predict"):

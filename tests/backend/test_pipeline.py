@@ -103,6 +103,17 @@ def test_no_object_is_reported_and_nothing_written(reconstructor, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_object_that_vanishes_when_framed_is_no_object(reconstructor, tmp_path):
+    """Single pixels spread over the picture: the mask keeps them, the 128 px frame cannot."""
+    rgba = np.zeros((256, 256, 4), dtype=np.uint8)
+    rgba[::4, ::4] = (200, 100, 50, 255)
+    with pytest.raises(BackendError) as info:
+        reconstructor.run(encode(Image.fromarray(rgba, "RGBA"), "PNG"), baseline(),
+                          tmp_path / "dots")
+    assert info.value.code == "no_object" and "too thin" in info.value.message
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_border_warning(reconstructor, tmp_path):
     rgba = np.zeros((128, 128, 4), dtype=np.uint8)
     rgba[30:128, 30:100] = (200, 200, 0, 255)  # runs off the bottom edge

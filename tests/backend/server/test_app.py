@@ -12,6 +12,7 @@ import sys
 import zipfile
 from dataclasses import fields
 
+import numpy as np
 import pytest
 import requests
 from backend_test_support import (
@@ -216,12 +217,23 @@ def test_good_job_and_its_bundle(server: ServerProcess):
     assert server.get(f"/jobs/{accepted['id']}/result").content == result.content
 
 
-def test_job_without_an_object_fails_clearly(server: ServerProcess):
-    """A plain white photo decodes fine (202), then the job fails with a message, not a 500."""
-    job_id = server.submit(encode(Image.new("RGB", (128, 128), "white"), "PNG"), resolution=32)
+def scattered_dots() -> bytes:
+    rgba = np.zeros((256, 256, 4), dtype=np.uint8)
+    rgba[::4, ::4] = (200, 100, 50, 255)
+    return encode(Image.fromarray(rgba, "RGBA"), "PNG")
+
+
+@pytest.mark.parametrize("picture", ["plain white", "scattered dots"])
+def test_job_without_an_object_fails_clearly(server: ServerProcess, picture):
+    """It decodes fine (202), then the job fails with a message, never an internal error."""
+    if picture == "plain white":
+        image = encode(Image.new("RGB", (128, 128), "white"), "PNG")
+    else:
+        image = scattered_dots()
+    job_id = server.submit(image, resolution=32)
     status = server.wait(job_id)
     assert status["state"] == "failed"
-    assert status["error"]["code"] == "no_object" and "No object" in status["error"]["message"]
+    assert status["error"]["code"] == "no_object", status["error"]
     assert_error(server.get(f"/jobs/{job_id}/result"), 409, "not_ready")
 
 
