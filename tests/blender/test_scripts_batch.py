@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from bl_harness import EXAMPLE, ROOT, blender_env, run_blender
+from bl_harness import BLENDER_PY, EXAMPLE, ROOT, blender_env, run_blender
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,9 @@ def batch(tmp_path_factory, profile):
     out, blend = work / "out", work / "all.blend"
     # A fresh profile without the extension: the script loads this source tree itself.
     env = blender_env(work / "empty-profile")
-    env.pop("SLICE3D_PYTHON")  # under the bpy module it defaults to its own interpreter
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "batch.py"), "--input",
+    if sys.executable == BLENDER_PY:
+        env.pop("SLICE3D_PYTHON")  # under the bpy module it defaults to its own interpreter
+    proc = subprocess.run([BLENDER_PY, str(ROOT / "scripts" / "batch.py"), "--input",
                            str(inputs), str(work / "missing.jpg"), "--output", str(out),
                            "--blend", str(blend), "--resolution", "64"],
                           capture_output=True, text=True, timeout=400, env=env, cwd=str(work))
