@@ -10,6 +10,7 @@ from .errors import BackendError
 BACKGROUND_MODES = ("auto", "alpha", "remove")
 PREDICTOR_KINDS = ("auto", "network", "baseline")
 MIN_RESOLUTION, MAX_RESOLUTION = 32, 256
+MIN_FACE_BUDGET = 100  # fewer faces than this decimates any object to nothing, or to one triangle
 MAX_FACE_BUDGET = 5_000_000
 
 
@@ -30,9 +31,12 @@ class ReconstructOptions:
                 f"resolution must be a power of two from {MIN_RESOLUTION} to {MAX_RESOLUTION} "
                 f"(got {r}).",
             )
-        if not (0 <= self.face_budget <= MAX_FACE_BUDGET):
+        fb = self.face_budget
+        if not (fb == 0 or MIN_FACE_BUDGET <= fb <= MAX_FACE_BUDGET):
             raise BackendError(
-                "bad_options", f"face_budget must be 0 (no limit) to {MAX_FACE_BUDGET}."
+                "bad_options",
+                f"face_budget must be 0 (no limit) or {MIN_FACE_BUDGET} to {MAX_FACE_BUDGET} "
+                f"(got {fb}).",
             )
         if self.background not in BACKGROUND_MODES:
             raise BackendError("bad_options", f"background must be one of {BACKGROUND_MODES}.")

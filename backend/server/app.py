@@ -72,7 +72,7 @@ def create_app(
     async def submit(
         request: Request,
         resolution: int = Query(256, description="effective grid size, a power of 2, 32..256"),
-        face_budget: int = Query(200_000, description="0 keeps every face"),
+        face_budget: int = Query(200_000, description="0 keeps every face, else 100..5000000"),
         background: str = Query("auto", description="auto | alpha | remove"),
         predictor: str = Query("auto", description="auto | network | baseline"),
         name: str = Query("", description="the source's name, stored in result.json"),

@@ -28,7 +28,8 @@ def test_from_strings_parses_types():
     [({"resolution": "abc"}, "resolution"), ({"resolution": "100"}, "power of two"),
      ({"resolution": "16"}, "resolution"), ({"resolution": "512"}, "resolution"),
      ({"resolution": "1.5"}, "resolution"), ({"face_budget": "-1"}, "face_budget"),
-     ({"face_budget": "99999999"}, "face_budget"), ({"background": "green"}, "background"),
+     ({"face_budget": "99999999"}, "face_budget"), ({"face_budget": "1"}, "face_budget"),
+     ({"face_budget": "99"}, "face_budget"), ({"background": "green"}, "background"),
      ({"predictor": "magic"}, "predictor"), ({"keep_sdf": "maybe"}, "keep_sdf"),
      ({"name": "x" * 201}, "name"), ({"colour": "red"}, "colour")],
 )
@@ -42,3 +43,10 @@ def test_bad_values_name_the_option(raw, names):
 def test_every_power_of_two_in_range():
     for r in (32, 64, 128, 256):
         assert ReconstructOptions(resolution=r).resolution == r
+
+
+def test_face_budget_range():
+    """0 keeps every face; otherwise at least 100, since a budget of 1 decimated a whole object
+    to an empty mesh that still counted as a success."""
+    for budget in (0, 100, 200_000, 5_000_000):
+        assert ReconstructOptions(face_budget=budget).face_budget == budget
