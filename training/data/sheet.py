@@ -77,4 +77,4 @@ def contact_sheet(sources: list[str], count: int, out: Path, seed: int = 0) -> N
         for c, t in enumerate(tiles):
             sheet.paste(t, (c * TILE, y + label))
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out, optimize=True)
+    sheet.quantize(colors=192, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
