@@ -28,14 +28,19 @@ class SourceMissing(RuntimeError):
     """A source's package is not installed; the message says how to install it."""
 
 
+USER_CACHE = Path.home() / ".cache" / "slice3d" / "sources"
+
+
 def cache_dir() -> Path:
+    """Where installs go: $SLICE3D_SOURCES, else the repository's ignored .cache/sources/."""
     return Path(os.environ.get("SLICE3D_SOURCES", REPO / ".cache" / "sources"))
 
 
 def deb_file(package: str) -> Path | None:
-    """The package's key file, from the system or the cache; None when not installed."""
+    """The package's key file, from the system, the cache, or a per-user cache shared by
+    checkouts on one machine (~/.cache/slice3d/sources); None when not installed."""
     rel = DEB_FILES[package]
-    for root in (Path("/"), cache_dir() / package):
+    for root in (Path("/"), cache_dir() / package, USER_CACHE / package):
         if (root / rel).exists():
             return root / rel
     return None
