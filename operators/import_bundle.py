@@ -33,7 +33,7 @@ class SLICE3D_OT_import_bundle(bpy.types.Operator, ImportHelper):
 
     bl_idname = "slice3d.import_bundle"
     bl_label = "Import Slice3D Result"
-    bl_options = {"REGISTER", "UNDO", "PRESET"}
+    bl_options = {"REGISTER", "UNDO"}
 
     filename_ext = ".json"
     filter_glob: StringProperty(default="*.json;*.zip;*.glb", options={"HIDDEN"})
