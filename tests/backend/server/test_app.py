@@ -316,7 +316,13 @@ def test_start_up_errors_are_clear(tmp_path):
                 cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for key, (token_file, *rest) in runs.items()
         }
-        results = {key: proc.communicate(timeout=120) for key, proc in procs.items()}
+        try:
+            results = {key: proc.communicate(timeout=120) for key, proc in procs.items()}
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
     assert procs["token"].returncode == 2 and "shorter than 16" in results["token"][1]
     assert procs["port"].returncode == 2 and f"Cannot listen on 127.0.0.1:{port}" in (
         results["port"][1])
