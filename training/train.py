@@ -43,7 +43,7 @@ DEFAULTS = {
     "decay_from": 0,  # constant lr until this step, then cosine down to min_lr_frac at max_steps
     "max_steps": 100_000,
     "grad_clip": 1.0,
-    "sdf_clamp": 0.1,
+    "sdf_clamp": 0.3,  # > the coarse-to-fine band, so free space reads as far
     "w_sdf": 10.0,
     "w_slice": 1.0,
     "w_bbox": 1.0,
