@@ -119,7 +119,7 @@ def render_input(caster: Caster, view: View, look: Look, size: int = 256) -> np.
         if look.shadows:
             light_obj = look.lights[0][0] @ view.rotation
             shadow = caster.occluded(p_obj, light_obj).astype(float)
-        alb = albedo(mesh, look, hits.face, bary, p_obj)
+        alb = albedo(mesh, look, hits.face, bary, p_obj, n_obj)
         rgb[hits.ray] = shade_photo(look, alb, n_view, -dirs[hits.ray], shadow)
         cov[hits.ray] = 1.0
     v, c = _downsample(rgb, cov, size)

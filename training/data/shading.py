@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training.data.materials import random_texture, sample_bilinear, triplanar
 from training.data.mesh import ShapeMesh
 
 SLICE_LIGHT = np.array([-0.35, 0.55, 1.0]) / np.linalg.norm([-0.35, 0.55, 1.0])  # view frame
@@ -84,6 +85,9 @@ class Look:
     ground: np.ndarray
     exposure: float
     shadows: bool
+    texture: np.ndarray | None = None  # a real texture mapped triplanar on untextured meshes
+    texture_repeats: float = 2.0  # texture repeats per object unit
+    texture_tint: float = 0.5  # how much part colours tint that texture
 
 
 def _hsv(h: float, s: float, v: float) -> np.ndarray:
@@ -138,6 +142,9 @@ def random_look(rng: np.random.Generator) -> Look:
         ground=sky * rng.uniform(0.2, 0.7),
         exposure=float(rng.uniform(0.8, 1.25)),
         shadows=bool(rng.random() < 0.7),
+        texture=random_texture(rng) if rng.random() < 0.45 else None,
+        texture_repeats=float(np.exp(rng.uniform(np.log(1.0), np.log(6.0)))),
+        texture_tint=float(rng.uniform(0.2, 0.8)),
     )
 
 
@@ -161,26 +168,24 @@ def _pattern(look: Look, p_obj: np.ndarray) -> np.ndarray:
 
 
 def albedo(
-    mesh: ShapeMesh, look: Look, face: np.ndarray, bary: np.ndarray, p_obj: np.ndarray
+    mesh: ShapeMesh,
+    look: Look,
+    face: np.ndarray,
+    bary: np.ndarray,
+    p_obj: np.ndarray,
+    n_obj: np.ndarray,
 ) -> np.ndarray:
-    """Linear albedo at hits from the mesh's texture, its vertex colours, or the random look."""
+    """Linear albedo at hits from the mesh's texture, else a real texture mapped triplanar (tinted
+    by the vertex colours), else the vertex colours, else the random look's colours."""
     if mesh.texture is not None and mesh.uv is not None:
         uv = np.einsum("nk,nkd->nd", bary, mesh.uv[mesh.faces[face]])
-        tex = mesh.texture
-        h, w = tex.shape[:2]
-        x = np.mod(uv[:, 0], 1.0) * (w - 1)
-        y = (1 - np.mod(uv[:, 1], 1.0)) * (h - 1)
-        x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
-        x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-        fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-        t = tex[..., :3].astype(np.float64) / 255
-        c = (
-            t[y0, x0] * (1 - fx) * (1 - fy)
-            + t[y0, x1] * fx * (1 - fy)
-            + t[y1, x0] * (1 - fx) * fy
-            + t[y1, x1] * fx * fy
-        )
+        c = sample_bilinear(mesh.texture, uv[:, 0], uv[:, 1])
         c = (1 - look.tint_strength) * c + look.tint_strength * c * look.base * 1.5
+    elif look.texture is not None:
+        c = triplanar(look.texture, p_obj, n_obj, look.texture_repeats)
+        if mesh.vertex_colors is not None:
+            vc = np.einsum("nk,nkd->nd", bary, mesh.vertex_colors[mesh.faces[face]])
+            c = c * ((1 - look.texture_tint) + look.texture_tint * 1.8 * vc)
     elif mesh.vertex_colors is not None:
         c = np.einsum("nk,nkd->nd", bary, mesh.vertex_colors[mesh.faces[face]])
         c = (1 - look.tint_strength) * c + look.tint_strength * look.base
