@@ -94,9 +94,14 @@ def _reconstruct(args: argparse.Namespace) -> int:
 
         try:
             result = reconstructor.run(data, options, out_dir, progress)
-        except (BackendError, Cancelled) as exc:
+        except Exception as exc:  # one bad image must not abort the rest of the batch
             bar.close()
-            message = exc.message if isinstance(exc, BackendError) else "cancelled"
+            if isinstance(exc, BackendError):
+                message = exc.message
+            elif isinstance(exc, Cancelled):
+                message = "cancelled"
+            else:
+                message = f"unexpected failure ({type(exc).__name__}: {exc})"
             print(f"error: {path}: {message}", file=sys.stderr)
             failures += 1
             continue

@@ -137,8 +137,8 @@ def marching_cubes(grid: SdfGrid) -> tuple[np.ndarray, np.ndarray]:
     if not (values.min() < 0 < values.max()):
         raise BackendError(
             "no_surface",
-            "The predicted shape has no surface inside the reconstruction volume; "
-            "try another image or the baseline predictor.",
+            "The predicted shape has no surface inside the reconstruction volume (the object may "
+            "be too thin at the model's 128-pixel input); try a closer crop or another image.",
         )
     spacing = (grid.hi - grid.lo) / grid.resolution
     verts, faces, _, _ = measure.marching_cubes(
