@@ -5,16 +5,19 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .geometry import FRAMING_FILL, MODEL_INPUT_SIZE
+from .geometry import FRAMING_FILL, FRAMING_KEEP_FILL, FRAMING_KEEP_OFFSET, MODEL_INPUT_SIZE
 
 
 def frame_object(
-    rgba: np.ndarray, size: int = MODEL_INPUT_SIZE, fill: float = FRAMING_FILL
+    rgba: np.ndarray, size: int = MODEL_INPUT_SIZE, fill: float = FRAMING_FILL,
+    keep_if_framed: bool = True,
 ) -> np.ndarray:
     """Centre the object's mask bounding box in a square canvas, longer side = fill * size.
 
-    Returns uint8 [size, size, 4] with a transparent background. Resampling happens once, in
-    premultiplied alpha, so no dark fringe leaks in from the discarded background.
+    A square image whose object already sits as in the training renders (keep_if_framed) is only
+    resized: re-framing it would discard the scale its apparent size tells. Returns uint8
+    [size, size, 4] with a transparent background. Resampling happens once, in premultiplied
+    alpha, so no dark fringe leaks in from the discarded background.
     """
     mask = rgba[..., 3] > 127
     rows, cols = np.nonzero(mask)
@@ -22,6 +25,10 @@ def frame_object(
         raise ValueError("frame_object needs a non-empty mask")
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     box = max(bottom - top, right - left)
+    if keep_if_framed and _framed_like_training(rgba.shape, top, bottom, left, right):
+        top, bottom, left, right = 0, rgba.shape[0], 0, rgba.shape[1]
+        box = max(bottom - top, right - left)
+        fill = 1.0
     scale = fill * size / box
     crop = Image.fromarray(np.ascontiguousarray(rgba[top:bottom, left:right]), "RGBA")
     new_w = max(1, round((right - left) * scale))
@@ -44,3 +51,13 @@ def to_model_input(rgba: np.ndarray, size: int = MODEL_INPUT_SIZE) -> np.ndarray
     alpha = arr[..., 3:4]
     rgb = arr[..., :3] * alpha + (1.0 - alpha)
     return np.concatenate([rgb, alpha], axis=-1)
+
+
+def _framed_like_training(shape: tuple, top: int, bottom: int, left: int, right: int) -> bool:
+    height, width = shape[:2]
+    if abs(height - width) > 0.02 * max(height, width):
+        return False
+    fill = max(bottom - top, right - left) / max(height, width)
+    offset = max(abs((top + bottom) / 2 - height / 2), abs((left + right) / 2 - width / 2))
+    lo, hi = FRAMING_KEEP_FILL
+    return lo <= fill <= hi and offset / max(height, width) <= FRAMING_KEEP_OFFSET

@@ -7,7 +7,7 @@ import pytest
 from backend_test_support import disc_cutout
 
 from backend.framing import frame_object, to_model_input
-from backend.geometry import FRAMING_FILL, MODEL_INPUT_SIZE
+from backend.geometry import FRAMING_FILL, FRAMING_KEEP_FILL, MODEL_INPUT_SIZE
 
 
 def box_of(alpha: np.ndarray) -> tuple[int, int, int, int]:
@@ -82,3 +82,18 @@ def test_to_model_input_resizes():
     model_input = to_model_input(frame_object(disc_cutout(256), size=256), size=MODEL_INPUT_SIZE)
     assert model_input.shape == (MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, 4)
     assert model_input[64, 64, 3] == pytest.approx(1.0)
+
+
+def test_a_render_framed_like_training_keeps_its_framing():
+    """A square render whose object sits as training objects do is only resized, not re-framed."""
+    rgba = np.zeros((256, 256, 4), dtype=np.uint8)
+    rgba[90:170, 100:150] = (10, 200, 30, 255)  # longer side 80/256 = 0.31: too small to keep
+    t, b, _, _ = box_of(frame_object(rgba)[..., 3])
+    assert abs((b - t) - FRAMING_FILL * MODEL_INPUT_SIZE) <= 1.5
+    rgba[:] = 0
+    rgba[60:196, 88:168] = (10, 200, 30, 255)  # longer side 136/256 = 0.53, centred: keep
+    assert FRAMING_KEEP_FILL[0] < 136 / 256 < FRAMING_KEEP_FILL[1]
+    t, b, lft, r = box_of(frame_object(rgba)[..., 3])
+    assert (t, b, lft, r) == (30, 98, 44, 84)
+    t, b, _, _ = box_of(frame_object(rgba, keep_if_framed=False)[..., 3])
+    assert abs((b - t) - FRAMING_FILL * MODEL_INPUT_SIZE) <= 1.5
