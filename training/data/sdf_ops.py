@@ -47,7 +47,8 @@ def box(half, rounding: float = 0.0) -> SDF:
 
     def f(p: np.ndarray) -> np.ndarray:
         q = np.abs(p) - h
-        return _len(np.maximum(q, 0)) + np.minimum(q.max(1), 0) - rounding
+        inner = np.minimum(np.maximum(np.maximum(q[:, 0], q[:, 1]), q[:, 2]), 0)
+        return _len(np.maximum(q, 0)) + inner - rounding
 
     return f
 
@@ -99,12 +100,15 @@ def ellipsoid(radii) -> SDF:
 
 
 def _seg_dist2(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Squared 2D distances [N, S] from points [N, 2] to segments a[S, 2] -> b[S, 2]."""
-    ba = b - a
-    pa = p[:, None, :] - a[None]
-    h = np.clip((pa * ba[None]).sum(-1) / np.maximum((ba * ba).sum(-1), 1e-20)[None], 0, 1)
-    d = pa - h[..., None] * ba[None]
-    return (d * d).sum(-1)
+    """Squared 2D distances [N, S] from points [N, 2] to segments a[S, 2] -> b[S, 2]
+    (kept per coordinate: reductions over a length-2 axis are slow in numpy)."""
+    bax, bay = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
+    inv = 1.0 / np.maximum(bax * bax + bay * bay, 1e-20)
+    pax = p[:, 0:1] - a[None, :, 0]
+    pay = p[:, 1:2] - a[None, :, 1]
+    h = np.clip((pax * bax + pay * bay) * inv, 0, 1)
+    dx, dy = pax - h * bax, pay - h * bay
+    return dx * dx + dy * dy
 
 
 def revolve_polygon(profile) -> SDF:
