@@ -69,15 +69,12 @@ def build_scene(context: bpy.types.Context, bundle_dir: str, *, source: str, nam
     with all_or_nothing():
         root = bpy.data.collections.new(f"Slice3D {base}")
         scene.collection.children.link(root)
-        mesh_obj = _import_mesh(context, root, os.path.join(bundle_dir, "mesh.glb"), base)
+        _import_mesh(context, root, os.path.join(bundle_dir, "mesh.glb"), base)
         cam_obj = _add_camera(root, base, result.get("camera") or {})
         _add_slices(context, root, bundle_dir, result, base, set(axes))
-        for obj in [mesh_obj, cam_obj, *_all_objects(root)]:
-            obj.update_tag()
+        for idb in (root, *root.all_objects):
             for key, value in props.items():
-                obj[key] = value
-        for key, value in props.items():
-            root[key] = value
+                idb[key] = value
         root["slice3d_timings"] = json.dumps(result.get("timings_s") or {})
         if scene.camera is None:
             scene.camera = cam_obj
@@ -91,10 +88,6 @@ def build_scene(context: bpy.types.Context, bundle_dir: str, *, source: str, nam
 def _display_name(source: str) -> str:
     name = os.path.splitext(os.path.basename(source.replace("\\", "/")))[0] or "image"
     return name[:40]
-
-
-def _all_objects(coll: bpy.types.Collection) -> list[bpy.types.Object]:
-    return list(coll.all_objects)
 
 
 def _find_layer_collection(layer: bpy.types.LayerCollection,
