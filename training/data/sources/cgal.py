@@ -132,8 +132,13 @@ def _stem(name: str) -> str:
     return name.rsplit("/", 1)[-1][:-4]
 
 
+def base_name(stem: str) -> str:
+    """The shape a file is a variant of (``refined_elephant``, ``bear_bis`` -> ``elephant``...)."""
+    return VARIANT.sub("", stem.removeprefix("refined_"))
+
+
 def family_of(stem: str) -> str:
-    base = VARIANT.sub("", stem)
+    base = base_name(stem)
     return "organic" if base in ORGANIC else "mechanical" if base in MECHANICAL else "primitive"
 
 
@@ -145,7 +150,7 @@ class CgalSource:
         seen = set(stems)
         out = []
         for s in stems:
-            base = VARIANT.sub("", s)
+            base = base_name(s)
             if base != s and base in seen:  # a variant of a shape that is already listed
                 continue
             out.append((f"cgal-{s}", family_of(s)))
