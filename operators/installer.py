@@ -47,6 +47,11 @@ def install_commands(base_python: str, cuda: bool) -> list[tuple[str, list[str]]
         ("Installing the backend's packages",
          [*pip, "-r", os.path.join(req_dir, "backend.txt"), "-c", constraints]),
         ("Installing the background-removal model", [venv_py, "-m", "backend", "setup-models"]),
+        ("Keeping the model in the user folder",
+         [venv_py, "-c", "import os, shutil, sys; os.makedirs(sys.argv[2], exist_ok=True); "
+          "shutil.copy2(sys.argv[1], sys.argv[2])",
+          os.path.join(paths.ADDON_ROOT, ".models", "u2net", "u2netp.onnx"),
+          paths.models_dir()]),
         ("Checking the backend", [venv_py, "-m", "backend", "info"]),
     ]
 

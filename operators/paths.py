@@ -35,6 +35,11 @@ def backend_root() -> str:
     return ADDON_ROOT
 
 
+def models_dir() -> str:
+    """The background-removal model kept in the user folder (survives extension updates)."""
+    return os.path.join(user_dir(), "models", "u2net")
+
+
 def venv_dir() -> str:
     """The backend environment created by "Install Backend Environment"."""
     return os.path.join(user_dir(), "venv")

@@ -181,6 +181,9 @@ class BackendManager:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         env.pop("PYTHONHOME", None)  # Blender's bundled Python must not leak into the backend
+        if not env.get("U2NET_HOME") and os.path.isfile(
+                os.path.join(paths.models_dir(), "u2netp.onnx")):
+            env["U2NET_HOME"] = paths.models_dir()  # the copy "Install" keeps in the user folder
         self._close_log()
         self._log_handle = open(log_file, "w", encoding="utf-8")  # noqa: SIM115 (kept open)
         kwargs: dict = {}
