@@ -157,10 +157,9 @@ def build(
     out.mkdir(parents=True, exist_ok=True)
     plan_path = out / "plan.json"
     units = plan_units(sources, shapes, views, points)
-    if plan_path.exists():  # keep earlier units (other sources or sizes) in the plan
-        old = {u["path"]: u for u in json.loads(plan_path.read_text())["units"]}
-        old.update({u.path: asdict(u) for u in units})
-        all_units = list(old.values())
+    if plan_path.exists():  # keep earlier units of the sources not re-planned now
+        kept = [u for u in json.loads(plan_path.read_text())["units"] if u["source"] not in sources]
+        all_units = kept + [asdict(u) for u in units]
     else:
         all_units = [asdict(u) for u in units]
     write_json(plan_path, {"units": all_units})
