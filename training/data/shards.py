@@ -75,7 +75,12 @@ def write_manifest(out: Path, points: int = POINTS) -> dict:
     splits: dict[str, list[str]] = {s: [] for s in SPLITS}
     counts: dict = {s: defaultdict(lambda: defaultdict(int)) for s in SPLITS}
     dropped: dict = defaultdict(lambda: defaultdict(int))
+    planned = None
+    if (out / "plan.json").exists():  # sidecars of shards no longer planned are ignored
+        planned = {u["path"] for u in json.loads((out / "plan.json").read_text())["units"]}
     for side in sorted(out.glob("*/*.json")):
+        if planned is not None and f"{side.parent.name}/{side.stem}.npz" not in planned:
+            continue
         info = json.loads(side.read_text())
         split = info["split"]
         for reason, n in info["dropped"].items():
