@@ -28,7 +28,8 @@ def batch(tmp_path_factory, profile):
         env.pop("SLICE3D_PYTHON")  # under the bpy module it defaults to its own interpreter
     proc = subprocess.run([BLENDER_PY, str(ROOT / "scripts" / "batch.py"), "--input",
                            str(inputs), str(work / "missing.jpg"), "--output", str(out),
-                           "--blend", str(blend), "--resolution", "64"],
+                           "--blend", str(blend), "--resolution", "64",
+                           "--predictor", os.environ.get("SLICE3D_TEST_PREDICTOR", "auto")],
                           capture_output=True, text=True, timeout=400, env=env, cwd=str(work))
     return {"proc": proc, "out": out, "blend": blend, "work": work}
 

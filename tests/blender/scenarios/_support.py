@@ -8,18 +8,21 @@ import os
 import sys
 import traceback
 
-import bpy  # noqa: F401 - loads Blender, which makes addon_utils importable
+import bpy
 
 addon_utils = importlib.import_module("addon_utils")  # importable only once bpy is loaded
 
 ADDON = "bl_ext.user_default.slice3d"
 ARGS: dict = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 EXAMPLE = ARGS.get("example", "")
+# auto = the shipped network when its weights exist; "baseline" tests the Blender side alone.
+PREDICTOR = os.environ.get("SLICE3D_TEST_PREDICTOR", "auto")
 
 
 def enable():
     """Enable the installed extension (like ticking it in Preferences); returns its module."""
     addon_utils.enable(ADDON, default_set=True, handle_error=None)
+    bpy.context.scene.slice3d.predictor = PREDICTOR
     return sys.modules[ADDON]
 
 

@@ -10,7 +10,7 @@ import threading
 import time
 
 import bpy
-from _support import EXAMPLE, disable, done, enable, pid_alive, run
+from _support import EXAMPLE, PREDICTOR, disable, done, enable, pid_alive, run
 
 TRACKED = ("objects", "meshes", "materials", "images", "cameras", "collections")
 
@@ -71,7 +71,8 @@ def main() -> None:
 
     # 2. The Cancel operator on a job driven step by step (what the modal timer does).
     job = ext.operators.jobs.Job(ext.operators.image_source.file_bytes(EXAMPLE), "apple.jpg",
-                                 ext.operators.jobs.JobOptions(resolution=256))
+                                 ext.operators.jobs.JobOptions(resolution=256,
+                                                               predictor=PREDICTOR))
     ui.job = job
     while job.phase != "poll" or job.stage in ("Queued", ""):
         job.step()
