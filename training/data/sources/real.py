@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from training.data.mesh import ShapeMesh, normalise_vertices, weld
-from training.data.mesh_sdf import AMBIGUOUS_BAND, MAX_AMBIGUOUS, MeshSDF, choose_method
+from training.data.mesh_sdf import (
+    AMBIGUOUS_BAND,
+    MAX_AMBIGUOUS,
+    MeshSDF,
+    choose_method,
+    winding_numbers,
+)
 from training.data.sampling import PoolSampler
 from training.data.sources.base import Dropped, Shape
 
@@ -48,6 +54,14 @@ def finish_shape(
         return Dropped(shape_id, "open_mesh_too_large")
     if signed_volume(mesh) < 0:  # inside-out files (0 A.D. winds clockwise): face outward
         mesh.faces = mesh.faces[:, ::-1].copy()
+    if method == "winding":  # reject clear cases on 1,500 points before paying for the pool
+        probe, _ = mesh.sample_surface(1500, rng)
+        probe = probe + rng.normal(size=probe.shape) * 0.015
+        w = np.abs(winding_numbers(probe, mesh.vertices, mesh.faces))
+        if ((w > AMBIGUOUS_BAND[0]) & (w < AMBIGUOUS_BAND[1])).mean() > 2 * MAX_AMBIGUOUS:
+            return Dropped(shape_id, "ambiguous_sign")
+        if (w > 0.5).mean() < 0.5 * MIN_INSIDE:
+            return Dropped(shape_id, "no_volume")
     sdf = MeshSDF(mesh, method)
     sampler = PoolSampler(mesh, sdf, rng)
     if method == "winding":
