@@ -584,3 +584,14 @@ FAMILIES: dict[str, Callable[[U], ProcShape]] = {
     "csg": csg,
     "creature": creature,
 }
+
+
+def _extra_families() -> dict[str, Callable[[U], ProcShape]]:
+    from training.data.family_produce import produce
+
+    return {"produce": produce}
+
+
+# every family by name; FAMILIES (above) is the frozen list of the "procedural" source
+ALL_FAMILIES: dict[str, Callable[[U], ProcShape]] = {**FAMILIES, **_extra_families()}
+EVERYDAY_FAMILIES = ("produce",)

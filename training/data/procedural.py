@@ -27,6 +27,7 @@ class ProcShape:
     parts: list[tuple[SDF, int]]
     holes: list[SDF] = field(default_factory=list)
     blend: float = 0.0
+    colors: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # fixed sRGB
 
     def sdf(self, p: np.ndarray) -> np.ndarray:
         d = self.parts[0][0](p)
@@ -116,6 +117,8 @@ def to_shape_mesh(
     k = 1.0 / float(np.linalg.norm(vhi - vlo))
     mesh = ShapeMesh((verts - centre) * k, faces.astype(np.int64))  # outward for SDF < 0 inside
     palette = np.stack([random_colour(rng) for _ in range(4)])
+    for slot, col in shape.colors.items():  # families with natural colours (fruit) fix them
+        palette[slot % 4] = col
     mesh.vertex_colors = palette[shape.slots(verts) % 4].astype(np.float32)
 
     def sdf_n(p: np.ndarray, f=shape.sdf, c=centre, k=k) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.data.families import FAMILIES
+from training.data.families import ALL_FAMILIES, FAMILIES
 from training.data.procedural import to_shape_mesh
 
 
@@ -14,12 +14,12 @@ def test_at_least_eight_families():
     assert len(FAMILIES) >= 8
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("name", sorted(ALL_FAMILIES))
 def test_family(name):
     sizes = []
     for seed in range(2):
         rng = np.random.default_rng(seed)
-        res = to_shape_mesh(FAMILIES[name](rng), rng)
+        res = to_shape_mesh(ALL_FAMILIES[name](rng), rng)
         assert res is not None
         v = res.mesh.vertices
         np.testing.assert_allclose(np.linalg.norm(v.max(0) - v.min(0)), 1.0, atol=1e-6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from training.data.sources.base import Dropped, Shape, Source
 
-SOURCE_NAMES = ("procedural", "cgal", "pybullet", "0ad")
+SOURCE_NAMES = ("procedural", "everyday", "cgal", "pybullet", "0ad")
 
 
 def get_source(name: str) -> Source:
@@ -13,6 +13,11 @@ def get_source(name: str) -> Source:
         from training.data.sources.procedural import ProceduralSource
 
         return ProceduralSource()
+    if name == "everyday":
+        from training.data.families import EVERYDAY_FAMILIES
+        from training.data.sources.procedural import ProceduralSource
+
+        return ProceduralSource(list(EVERYDAY_FAMILIES), name="everyday")
     if name == "cgal":
         from training.data.sources.cgal import CgalSource
 

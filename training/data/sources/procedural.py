@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.data.families import FAMILIES
+from training.data.families import ALL_FAMILIES, FAMILIES
 from training.data.procedural import to_shape_mesh
 from training.data.sampling import ExactSampler
 from training.data.sources.base import Dropped, Shape, stable_seed
 
 
 class ProceduralSource:
+    """Shape ids interleave the families; the id fixes the shape. The default family list is
+    frozen (adding a family would change which ids the first N are, and so old builds' plans):
+    new families go to new sources, like ``everyday``."""
+
     name = "procedural"
 
-    def __init__(self, families: list[str] | None = None) -> None:
+    def __init__(self, families: list[str] | None = None, name: str = "procedural") -> None:
         self.families = list(families or FAMILIES)
+        self.name = name
 
     def list_shapes(self, limit: int) -> list[tuple[str, str]]:
         out = []
@@ -27,7 +32,7 @@ class ProceduralSource:
         fam = shape_id.split("-")[1]
         for attempt in range(4):  # a rare draw leaves the design box or is empty: redraw
             srng = np.random.default_rng(stable_seed(shape_id, attempt))
-            res = to_shape_mesh(FAMILIES[fam](srng), srng)
+            res = to_shape_mesh(ALL_FAMILIES[fam](srng), srng)
             if res is not None:
                 return Shape(shape_id, self.name, fam, res.mesh, ExactSampler(res.mesh, res.sdf))
         return Dropped(shape_id, "empty_or_unbounded")
