@@ -217,4 +217,12 @@ def shade_photo(
         spec_col = alb * 1.5 if look.metallic else np.ones((1, 3))
         spec_w = look.specular * (2.0 if look.metallic else 1.0)
         col = col + lcol[None] * (alb * ndl * diff_w + spec_w * spec_col * spec * (ndl > 0))
+    # environment reflection (sky above a horizon, darker ground below), Schlick Fresnel
+    ndv = np.clip(np.einsum("ij,ij->i", n, view_dir), 0, 1)[:, None]
+    refl_y = (2 * ndv * n - view_dir)[:, 1:2]
+    env = np.where(refl_y > 0, look.sky[None] * (1.2 + 0.8 * refl_y), look.ground[None] * 0.8)
+    f0 = alb if look.metallic else np.full((1, 3), 0.04)
+    fresnel = f0 + (1 - f0) * (1 - ndv) ** 5
+    gloss = min(1.0, look.shininess / 150.0)
+    col = col + fresnel * env * gloss * (0.5 + look.specular)
     return linear_to_srgb(col * look.exposure)
