@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from backend.framing import to_model_input
 from backend.model import ModelConfig, Slice3DCompact, save_weights
@@ -47,6 +48,8 @@ DEFAULTS = {
     "w_sdf": 10.0,
     "w_slice": 1.0,
     "w_bbox": 1.0,
+    "w_sign": 1.0,  # BCE on inside/outside with logit -sdf / sign_temp: keeps the sign honest
+    "sign_temp": 0.02,
     "threads": 2,
     "autocast": "none",  # "none" | "bf16" (CPU) | "fp16" (CUDA)
     "device": "auto",
@@ -177,6 +180,11 @@ def compute_loss(model: Slice3DCompact, batch: dict, cfg: dict, autocast) -> dic
     l_bbox = (feats["bbox"].float() - batch["bbox"]).abs().mean()
     total = cfg["w_sdf"] * l_sdf + cfg["w_bbox"] * l_bbox
     out = {"sdf": l_sdf, "bbox": l_bbox}
+    if cfg.get("w_sign", 0) > 0:
+        inside = (batch["sdf"] < 0).float()
+        l_sign = F.binary_cross_entropy_with_logits(-pred / cfg["sign_temp"], inside)
+        total = total + cfg["w_sign"] * l_sign
+        out["sign"] = l_sign
     if "slices" in feats:
         l_slice = (feats["slices"].float() - batch["slices"]).abs().mean()
         total = total + cfg["w_slice"] * l_slice
