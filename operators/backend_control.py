@@ -5,25 +5,42 @@ from __future__ import annotations
 import bpy
 
 from .jobs import UI
-from .process import MANAGER
+from .process import MANAGER, Status
 from .reconstruct import tag_redraw
 
 STARTUP_POLL_S = 0.5
+WATCH_S = 3.0
 
 
-def _poll_startup() -> float | None:
-    """bpy.app.timers callback: follow a UI-started backend until it is ready or failed."""
-    status = MANAGER.ensure_started()
-    for window in bpy.context.window_manager.windows:
-        for area in window.screen.areas:
-            if area.type in ("VIEW_3D", "IMAGE_EDITOR", "PREFERENCES"):
-                area.tag_redraw()
-    return STARTUP_POLL_S if status.state == "starting" else None
+def _watch_backend() -> float | None:
+    """bpy.app.timers callback: follow a starting backend until it is ready, then notice a crash
+    while idle so the panel shows the error at once (the next run restarts it)."""
+    before = MANAGER.status.state
+    if before == "starting":
+        MANAGER.ensure_started()
+    elif MANAGER.proc is not None and MANAGER.crash_message():
+        MANAGER.status = Status("error", MANAGER.crash_message())
+        MANAGER._forget()
+    if MANAGER.status.state != before:
+        wm = bpy.context.window_manager
+        for window in wm.windows if wm else ():
+            for area in window.screen.areas:
+                if area.type in ("VIEW_3D", "IMAGE_EDITOR", "PREFERENCES"):
+                    area.tag_redraw()
+    if MANAGER.status.state == "starting":
+        return STARTUP_POLL_S
+    return WATCH_S if MANAGER.proc is not None else None
+
+
+def watch_backend() -> None:
+    """Keep an eye on the backend from the UI (no timers run headless, none are needed there)."""
+    if not bpy.app.background and not bpy.app.timers.is_registered(_watch_backend):
+        bpy.app.timers.register(_watch_backend, first_interval=STARTUP_POLL_S)
 
 
 def stop_startup_timer() -> None:
-    if bpy.app.timers.is_registered(_poll_startup):
-        bpy.app.timers.unregister(_poll_startup)
+    if bpy.app.timers.is_registered(_watch_backend):
+        bpy.app.timers.unregister(_watch_backend)
 
 
 def _start(op: bpy.types.Operator) -> set[str]:
@@ -31,8 +48,7 @@ def _start(op: bpy.types.Operator) -> set[str]:
         status = MANAGER.wait_ready()
     else:
         status = MANAGER.ensure_started()
-        if status.state == "starting" and not bpy.app.timers.is_registered(_poll_startup):
-            bpy.app.timers.register(_poll_startup, first_interval=STARTUP_POLL_S)
+        watch_backend()
     if status.state == "error":
         op.report({"ERROR"}, status.message)
         return {"CANCELLED"}

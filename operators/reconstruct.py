@@ -120,6 +120,9 @@ class SLICE3D_OT_reconstruct(bpy.types.Operator):
             return self.execute(context)
         if not self._start(context):
             return {"CANCELLED"}
+        from .backend_control import watch_backend  # (imports this module: import here)
+
+        watch_backend()
         wm = context.window_manager
         self._throttle = Throttle()
         self._timer = wm.event_timer_add(TIMER_STEP_S, window=context.window)

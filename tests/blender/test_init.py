@@ -34,6 +34,12 @@ def test_backend_start_and_restart(run):
     assert run["alive"][0] is False  # the restart stopped the first one
 
 
+def test_idle_crash_is_reported_by_the_watch(run):
+    assert run["crash_status"][0] == "error"
+    assert "killed by signal 9" in run["crash_status"][1]
+    assert run["watch_next"] is None  # nothing left to watch until the next start
+
+
 def test_unregister_leaves_nothing_behind(run):
     assert run["left_classes"] == []
     assert run["scene_prop"] is False

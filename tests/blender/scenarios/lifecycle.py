@@ -96,8 +96,14 @@ def main() -> None:
     restart = sorted(bpy.ops.slice3d.backend_restart())
     pid2 = manager.pid
     draw_errors += draw_all(ext, image)  # once more with a running backend
-    timer = ext.operators.backend_control._poll_startup
+    control = ext.operators.backend_control
+    timer = control._watch_backend
     bpy.app.timers.register(timer, first_interval=60)  # as a UI start would leave it
+    # The watch notices a backend that died while idle (run by hand: no timers run headless).
+    os.kill(pid2, 9)
+    manager.proc.wait()
+    watch_next = timer()
+    crash_status = [manager.status.state, manager.status.message]
     menu_during = len(bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize())
     disable()
     handlers_after = {name: len(getattr(bpy.app.handlers, name)) for name in handlers_before}
@@ -106,7 +112,8 @@ def main() -> None:
          left_classes=[c.__name__ for c in ext._CLASSES if c.is_registered],
          scene_prop=hasattr(bpy.types.Scene, "slice3d"),
          handlers=handlers_before == handlers_after,
-         timer=bpy.app.timers.is_registered(timer),
+         timer=bpy.app.timers.is_registered(timer), watch_next=watch_next,
+         crash_status=crash_status,
          menu=[menu_before, menu_during,
                len(bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize())],
          alive=[pid_alive(pid), pid_alive(pid2)],
