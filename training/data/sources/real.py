@@ -10,8 +10,10 @@ from training.data.mesh_sdf import (
     MAX_AMBIGUOUS,
     MeshSDF,
     choose_method,
+    is_closed,
     winding_numbers,
 )
+from training.data.repair import cap_bottom
 from training.data.sampling import PoolSampler
 from training.data.sources.base import Dropped, Shape
 
@@ -49,7 +51,9 @@ def finish_shape(
     if mesh.face_areas.sum() <= 0:
         return Dropped(shape_id, "degenerate")
     _, welded = weld(mesh.vertices, mesh.faces, 1e-6)
-    method = choose_method(ShapeMesh(mesh.vertices, welded))
+    if not is_closed(welded):  # game art often has no floor: close open bottoms first
+        mesh.meta["capped_faces"] = cap_bottom(mesh)
+    method = choose_method(mesh)
     if method is None:
         return Dropped(shape_id, "open_mesh_too_large")
     if signed_volume(mesh) < 0:  # inside-out files (0 A.D. winds clockwise): face outward
