@@ -587,11 +587,12 @@ FAMILIES: dict[str, Callable[[U], ProcShape]] = {
 
 
 def _extra_families() -> dict[str, Callable[[U], ProcShape]]:
+    from training.data.family_household import household
     from training.data.family_produce import produce
 
-    return {"produce": produce}
+    return {"produce": produce, "household": household}
 
 
 # every family by name; FAMILIES (above) is the frozen list of the "procedural" source
 ALL_FAMILIES: dict[str, Callable[[U], ProcShape]] = {**FAMILIES, **_extra_families()}
-EVERYDAY_FAMILIES = ("produce",)
+EVERYDAY_FAMILIES = ("produce", "household")
