@@ -15,22 +15,6 @@ SLICE_AMBIENT = 0.25
 SLICE_BACKFACE = 0.55  # inner (back-facing) surfaces seen through an open cut are darker
 
 
-def barycentric(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
-    """Barycentric weights [N, 3] of points ``p`` [N, 3] in triangles ``tri`` [N, 3, 3]."""
-    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
-    v0, v1, v2 = b - a, c - a, p - a
-    d00 = np.einsum("ij,ij->i", v0, v0)
-    d01 = np.einsum("ij,ij->i", v0, v1)
-    d11 = np.einsum("ij,ij->i", v1, v1)
-    d20 = np.einsum("ij,ij->i", v2, v0)
-    d21 = np.einsum("ij,ij->i", v2, v1)
-    den = d00 * d11 - d01 * d01
-    den = np.where(np.abs(den) < 1e-30, 1e-30, den)
-    v = (d11 * d20 - d01 * d21) / den
-    w = (d00 * d21 - d01 * d20) / den
-    return np.clip(np.stack([1 - v - w, v, w], axis=1), 0.0, 1.0)
-
-
 def shading_normals(
     mesh: ShapeMesh,
     vnormals: np.ndarray | None,

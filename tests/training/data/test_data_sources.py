@@ -17,6 +17,8 @@ def test_parse_off_triangulates_polygons():
     text += "4 0 1 2 3\n3 0 4 1\n3 1 4 2\n3 2 4 3\n3 3 4 0\n"
     v, f = parse_off(text)
     assert v.shape == (5, 3) and f.shape == (6, 3)
+    v2, f2 = parse_off("COFF 3 1 0\n0 0 0 255 0 0\n1 0 0 0 255 0\n0 1 0 0 0 255\n3 0 1 2\n")
+    assert v2.shape == (3, 3) and f2.tolist() == [[0, 1, 2]]
     assert family_of("bunny00") == "organic" and family_of("anchor_dense") == "mechanical"
 
 

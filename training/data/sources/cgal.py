@@ -95,30 +95,27 @@ VARIANT = re.compile(
 
 
 def parse_off(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """OFF/COFF/NOFF text -> vertices [V,3], triangles [F,3] (polygons fan-triangulated)."""
+    """OFF/COFF/NOFF text -> vertices [V,3], triangles [F,3] (polygons fan-triangulated).
+
+    Vertex lines may carry normals or colours after x y z; the counts may share the header line.
+    """
     lines = [ln.split("#")[0].strip() for ln in text.splitlines()]
-    tokens = " ".join(ln for ln in lines if ln).split()
-    head = tokens[0]
-    i = 1
-    if not head.endswith("OFF"):
-        raise ValueError("not an OFF file")
-    if head[:-3] and head[0].isdigit():
-        raise ValueError("unsupported OFF dialect")
-    nv, nf = int(tokens[i]), int(tokens[i + 1])
-    i += 3
-    # vertex lines may carry colours or normals: read them line by line
-    body = [ln for ln in lines if ln][1:]
-    if len(body[0].split()) == 3 and body[0] != " ".join(tokens[1:4]):
-        pass
-    vrows = body[1 : 1 + nv]
-    verts = np.array([[float(x) for x in r.split()[:3]] for r in vrows])
+    lines = [ln for ln in lines if ln]
+    head = lines[0].split()
+    if not head[0].endswith("OFF") or head[0][0].isdigit():
+        raise ValueError("not an OFF file this reader understands")
+    if len(head) >= 3:  # "OFF nv nf ne"
+        counts, start = head[1:], 1
+    else:
+        counts, start = lines[1].split(), 2
+    nv, nf = int(counts[0]), int(counts[1])
+    verts = np.array([[float(x) for x in r.split()[:3]] for r in lines[start : start + nv]])
     tris = []
-    for r in body[1 + nv : 1 + nv + nf]:
+    for r in lines[start + nv : start + nv + nf]:
         vals = r.split()
         k = int(vals[0])
         idx = [int(x) for x in vals[1 : 1 + k]]
-        for j in range(1, k - 1):
-            tris.append((idx[0], idx[j], idx[j + 1]))
+        tris += [(idx[0], idx[j], idx[j + 1]) for j in range(1, k - 1)]
     return verts, np.array(tris, np.int64).reshape(-1, 3)
 
 
