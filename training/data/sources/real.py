@@ -13,11 +13,14 @@ from training.data.mesh_sdf import (
     is_closed,
     winding_numbers,
 )
+from training.data.raycast import Caster
 from training.data.repair import cap_bottom
 from training.data.sampling import PoolSampler
 from training.data.sources.base import Dropped, Shape
+from training.data.views import camera_position
 
 MIN_THICKNESS = 0.01  # smallest bbox side relative to the diagonal: flatter is a card, not a solid
+MAX_UNSEEN = 0.002  # inside points whose line of sight misses the mesh (see unseen_inside)
 MIN_INSIDE = 0.03  # near-surface points inside: fewer means the "solid" has no volume to speak of
 
 
@@ -75,4 +78,26 @@ def finish_shape(
             return Dropped(shape_id, "ambiguous_sign")
     if (sampler.near_sdf < 0).mean() < MIN_INSIDE:
         return Dropped(shape_id, "no_volume")
+    if method == "winding" and unseen_inside(mesh, sampler, rng) > MAX_UNSEEN:
+        return Dropped(shape_id, "inside_off_silhouette")
     return Shape(shape_id, source, family, mesh, sampler)
+
+
+def unseen_inside(mesh: ShapeMesh, sampler: PoolSampler, rng: np.random.Generator) -> float:
+    """Fraction of (inside point, camera direction) pairs whose whole line of sight misses the
+    mesh: such a point would be labelled inside yet fall outside the input's silhouette, which
+    happens when winding numbers of an open mesh claim space the surface does not enclose."""
+    inside = np.concatenate(
+        [sampler.near[sampler.near_sdf < 0], sampler.uniform[sampler.uniform_sdf < 0]]
+    )
+    if len(inside) == 0:
+        return 0.0
+    pts = inside[rng.choice(len(inside), min(2000, len(inside)), replace=False)]
+    caster = Caster(mesh)
+    missed = []
+    for az in range(0, 360, 45):  # camera directions inside the training range
+        for el in (-10.0, 15.0, 40.0):
+            d = camera_position(az, el)
+            hit = caster.occluded(pts, d, eps=0.0) | caster.occluded(pts, -d, eps=0.0)
+            missed.append(~hit)
+    return float(np.mean(missed))
