@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 
+from backend.geometry import ndc_to_pixel, project_ndc
 from training.data.build import build
 from training.data.shards import SPLITS, assign_splits, read_shard, split_of
 
@@ -18,6 +19,17 @@ def test_split_is_by_shape_and_stable():
     assert 0.03 < sum(v == "test" for v in a.values()) / len(ids) < 0.15
     few = assign_splits(["cgal-a", "cgal-b", "cgal-c"])
     assert set(few.values()) >= {"test", "val"}  # every source keeps a held-out shape
+
+
+def _inside_points_project_into_the_silhouette(image, points, sdf):
+    """The SDF and the input image describe the same object from the same camera."""
+    inside = sdf.astype(np.float64) < -0.01
+    if not inside.any():
+        return
+    ndc, _ = project_ndc(points[inside].astype(np.float64))
+    px = np.clip(ndc_to_pixel(ndc, 256).astype(int), 0, 255)
+    alpha = image[..., 3]
+    assert (alpha[px[:, 1], px[:, 0]] > 0).mean() > 0.995
 
 
 def test_tiny_build(tmp_path):
@@ -41,6 +53,8 @@ def test_tiny_build(tmp_path):
             # bbox and slabs agree; the object is inside the SDF cube
             np.testing.assert_allclose(z["slab_bounds"][:, 0, 0], z["bbox"][:, 0, 0], atol=1e-6)
             assert np.abs(z["bbox"]).max() < 0.56
+            for img, pts, sdf in zip(z["image"], z["points"], z["sdf"], strict=True):
+                _inside_points_project_into_the_silhouette(img, pts, sdf)
             ids |= set(z["shape_id"].tolist())
             if split != "train":
                 for sid in ids:
