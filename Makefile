@@ -18,6 +18,10 @@ $(STAMP): $(REQS)
 
 demo: setup
 	$(PY) -m backend reconstruct examples/apple.jpg -o out/demo
+	$(PY) scripts/batch.py --input examples/apple.jpg --output out/demo-blender \
+		--blend out/demo-blender/apple.blend
+	@echo "Results: out/demo/apple/ (command line: mesh.glb, slices/, result.json) and"
+	@echo "         out/demo-blender/apple.blend (through Blender, headless: mesh, slices, camera)"
 
 test: setup
 	$(PY) -m ruff check .
