@@ -185,6 +185,13 @@ class Slice3DCompact(nn.Module):
             self.mixer = nn.ModuleList(
                 [_CrossLayer(d, cfg.heads, cfg.ff) for _ in range(cfg.layers)]
             )
+        elif cfg.mixer == "mlp":  # no attention: all tokens concatenated into an MLP
+            self.mixer = nn.Sequential(
+                nn.Linear(d * (N_SLICES + 1), cfg.ff * 2), nn.GELU(),
+                *[m for _ in range(cfg.layers - 1) for m in (nn.Linear(cfg.ff * 2, cfg.ff * 2),
+                                                              nn.GELU())],
+                nn.Linear(cfg.ff * 2, d),
+            )
         else:
             raise ValueError(f"unknown mixer {cfg.mixer!r}")
         self.out_norm = nn.LayerNorm(d)
@@ -244,6 +251,8 @@ class Slice3DCompact(nn.Module):
         coord = self.coord_tok(cin.to(self.slice_emb.dtype))  # [M,1,d]
         if cfg.mixer == "self":
             x = self.mixer(torch.cat([coord, slice_tokens], dim=1))[:, :1]
+        elif cfg.mixer == "mlp":
+            x = self.mixer(torch.cat([coord, slice_tokens], dim=1).flatten(1))[:, None]
         else:
             m, t, d = slice_tokens.shape
             kv = self.kv(slice_tokens).view(m, t, 2, cfg.heads, d // cfg.heads)

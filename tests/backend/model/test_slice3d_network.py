@@ -32,7 +32,7 @@ def tiny(**kw) -> Slice3DCompact:
 
 
 @pytest.mark.parametrize("slices", [True, False])
-@pytest.mark.parametrize("mixer", ["cross", "self"])
+@pytest.mark.parametrize("mixer", ["cross", "self", "mlp"])
 def test_shapes(slices, mixer):
     model = tiny(slices=slices, mixer=mixer)
     img = torch.rand(2, 4, 128, 128)
