@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     n.add_argument("--views", type=int, default=4)
     n.add_argument("--workers", type=int, default=1)
 
+    st = sub.add_parser("stats", help="samples per split, source and family, and drops")
+    st.add_argument("--out", type=Path, required=True)
+
     a = ap.parse_args(argv)
     if a.cmd == "build":
         from training.data.build import build
@@ -74,6 +77,22 @@ def main(argv: list[str] | None = None) -> int:
 
         for name in a.sources:
             print(f"{name}: {install(name)}")
+    elif a.cmd == "stats":
+        from training.data.shards import write_manifest
+
+        m = write_manifest(a.out)
+        shapes = {}
+        for rel in (p for v in m["splits"].values() for p in v):
+            side = json.loads((a.out / rel).with_suffix(".json").read_text())
+            shapes[side["source"]] = (
+                shapes.get(side["source"], 0) + len(side["shapes"]) - sum(side["dropped"].values())
+            )
+        for split, by_src in m["counts"].items():
+            for src, fams in sorted(by_src.items()):
+                print(f"{split:5s} {src:10s} {sum(fams.values()):6d}  {dict(sorted(fams.items()))}")
+        total = sum(n for s in m["counts"].values() for f in s.values() for n in f.values())
+        print(f"total samples {total}; shapes kept per source {shapes}")
+        print(f"dropped shapes {json.dumps(m['dropped'], sort_keys=True)}")
     elif a.cmd == "bench":
         from training.data.bench import bench
 
