@@ -40,11 +40,13 @@ def collect_inputs(items: Iterable[str]) -> list[str]:
     return out
 
 
-def unique_dir(output: str, stem: str) -> str:
-    """OUTDIR/<stem>/, or <stem>-2/ ... if two inputs share a stem."""
+def bundle_dir_for(output: str, stem: str, taken: set[str]) -> str:
+    """OUTDIR/<stem>/, or <stem>-2/ ... when two inputs of this batch share a stem. A folder left
+    by an earlier run is replaced, as `python -m backend reconstruct -o` does."""
     path, n = os.path.join(output, stem), 2
-    while os.path.exists(path):
+    while path in taken:
         path, n = os.path.join(output, f"{stem}-{n}"), n + 1
+    taken.add(path)
     return path
 
 
@@ -58,7 +60,7 @@ def start_item(path: str, options: JobOptions) -> Job | str:
 
 
 def finish_item(context: bpy.types.Context | None, item: BatchItem, job: Job, output: str,
-                axes: tuple[str, ...] | None) -> None:
+                axes: tuple[str, ...] | None, taken: set[str]) -> None:
     """Keep the bundle under `output` and, when `axes` is given, import it into the scene."""
     if job.outcome != "done":
         item.message = job.error or job.outcome
@@ -67,7 +69,9 @@ def finish_item(context: bpy.types.Context | None, item: BatchItem, job: Job, ou
         if output:
             os.makedirs(output, exist_ok=True)
             stem = os.path.splitext(os.path.basename(item.path))[0]
-            item.bundle = unique_dir(output, stem)
+            item.bundle = bundle_dir_for(output, stem, taken)
+            if os.path.isdir(item.bundle):
+                shutil.rmtree(item.bundle)
             shutil.copytree(job.bundle_dir, item.bundle)
         if axes is not None and context is not None:
             coll = scene_import.build_scene(context, job.bundle_dir, source=item.path,
@@ -86,6 +90,7 @@ def run_batch(context: bpy.types.Context | None, inputs: list[str], output: str,
               log=print) -> list[BatchItem]:
     """Synchronously reconstruct every input; failures are recorded and the batch goes on."""
     results: list[BatchItem] = []
+    taken: set[str] = set()
     for n, path in enumerate(inputs, 1):
         item = BatchItem(path)
         job = start_item(path, options)
@@ -94,7 +99,7 @@ def run_batch(context: bpy.types.Context | None, inputs: list[str], output: str,
         else:
             UI.job = job
             job.run_sync()
-            finish_item(context, item, job, output, axes)
+            finish_item(context, item, job, output, axes, taken)
         results.append(item)
         log(f"[{n}/{len(inputs)}] {'OK  ' if item.ok else 'FAIL'} {path}: "
             f"{item.bundle or item.message}")
@@ -135,6 +140,7 @@ class SLICE3D_OT_batch(bpy.types.Operator):
         self._options, self._axes = job_options(settings), settings.axes()
         self._out = bpy.path.abspath(self.output) if self.output else ""
         self._results: list[BatchItem] = []
+        self._taken: set[str] = set()
         self._job = None
         return True
 
@@ -173,7 +179,7 @@ class SLICE3D_OT_batch(bpy.types.Operator):
                 return {"PASS_THROUGH"}
             if self._job.outcome == "cancelled":
                 self._inputs.clear()
-            finish_item(context, self._item, self._job, self._out, self._axes)
+            finish_item(context, self._item, self._job, self._out, self._axes, self._taken)
             self._results.append(self._item)
             self._next()
         if self._job is not None:

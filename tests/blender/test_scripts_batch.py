@@ -59,3 +59,20 @@ def test_blend_holds_the_imported_result(batch, profile):
     result = run_blender(profile, "open_blend", {"blend": str(batch["blend"])})
     assert result["collections"] == ["Slice3D apple"]
     assert result["planes"] == 12
+
+
+def test_rerun_replaces_and_same_stems_get_suffixes(batch):
+    """Run again into the same folder with two inputs that share a stem."""
+    work, out = batch["work"], batch["out"]
+    for sub in ("a", "b"):
+        (work / sub).mkdir()
+        shutil.copy(EXAMPLE, work / sub / "apple.jpg")
+    env = blender_env(work / "empty-profile")
+    proc = subprocess.run([BLENDER_PY, str(ROOT / "scripts" / "batch.py"), "--input",
+                           str(work / "a" / "apple.jpg"), str(work / "b" / "apple.jpg"),
+                           "--output", str(out), "--resolution", "64", "--predictor",
+                           os.environ.get("SLICE3D_TEST_PREDICTOR", "auto")],
+                          capture_output=True, text=True, timeout=400, env=env, cwd=str(work))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(os.listdir(out)) == ["apple", "apple-2"]
+    assert proc.stdout.strip().splitlines()[-1].startswith("Slice3D batch: 2 ok, 0 failed of 2")
