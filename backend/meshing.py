@@ -23,7 +23,10 @@ from .predictors.base import SdfFunction
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
 CHUNK = 65536
-BAND_CELLS = 2.0  # a cell is refined when a corner lies within this many cell diagonals
+# A cell is refined when a corner lies within one cell diagonal of the surface: for a true SDF
+# (1-Lipschitz) no cell further away can hold surface; the one-cell dilation covers learned SDFs
+# that are not exact distances.
+BAND_CELLS = 1.0
 
 
 @dataclass
