@@ -34,6 +34,9 @@ def finish_shape(
     shape_id: str, source: str, family: str, mesh: ShapeMesh, rng: np.random.Generator
 ) -> Shape | Dropped:
     """Normalise ``mesh`` (in place) and build its pooled SDF sampler, or drop it with a reason."""
+    finite = np.isfinite(mesh.vertices).all(1)
+    if not finite.all():  # a few files carry NaN vertices: drop the faces that use them
+        mesh.faces = mesh.faces[finite[mesh.faces].all(1)]
     if len(mesh.faces) < 4 or len(mesh.vertices) < 4:
         return Dropped(shape_id, "degenerate")
     used = np.unique(mesh.faces)
