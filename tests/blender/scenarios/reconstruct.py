@@ -94,9 +94,13 @@ def describe(coll) -> dict:
     nearest = np.argmin(np.abs(-pick[:, 1][:, None] - centres[None, :]), axis=1)
     own = [masks[zs[k].name.split()[-1]][j, i] for k, (i, j) in zip(nearest, ij, strict=True)]
     info["in_own_z"] = float(np.mean(own))
-    # A control: the same check against a shifted mask must fail often.
-    shifted = np.roll(union, size // 3, axis=1)
-    info["in_shifted"] = float(np.mean(shifted[ij[:, 1], ij[:, 0]]))
+    # A control: the same mesh moved sideways by its own width must mostly miss the masks
+    # (points that leave the frame count as misses).
+    moved = pick + np.array([mesh.dimensions.x, 0.0, 0.0])
+    uv2 = np.array([list(world_to_camera_view(scene, cam, Vector(p)))[:2] for p in moved])
+    inside = (uv2 >= 0).all(axis=1) & (uv2 < 1).all(axis=1)
+    ij2 = np.clip((uv2 * size).astype(int), 0, size - 1)
+    info["in_shifted"] = float(np.mean(inside & union[ij2[:, 1], ij2[:, 0]]))
     return info
 
 
