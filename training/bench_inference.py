@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--image", default=str(REPO / "examples/apple.jpg"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=3000)
+    ap.add_argument("--resolutions", type=int, nargs="*", default=[128, 256])
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
@@ -48,13 +49,13 @@ def main(argv: list[str] | None = None) -> None:
 
     rec = Reconstructor(device)
     with tempfile.TemporaryDirectory() as tmp:
-        for res in (128, 256):
+        rec.run(data, ReconstructOptions(resolution=64, predictor="network"), Path(tmp) / "warmup")
+        for res in args.resolutions:
             opts = ReconstructOptions(resolution=res, predictor="network")
-            rec.run(data, opts, Path(tmp) / f"warmup{res}")
             t0 = time.perf_counter()
             result = rec.run(data, opts, Path(tmp) / f"warm{res}")
             out[f"bundle_{res}"] = {"wall_s": round(time.perf_counter() - t0, 3),
-                                    "stages_s": result["timings_s"]}
+                                    "stages_s": result["timings_s"], "mesh": result["mesh"]}
 
     loaded = load_image(data)
     cutout, _ = extract_foreground(loaded.rgba, loaded.has_alpha)

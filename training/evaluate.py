@@ -39,7 +39,8 @@ BASELINE = "baseline"
 
 
 # ---------------------------------------------------------------------------------------- data
-def load_test(data_dir: Path, split: str, per_source: int, seed: int = 0) -> list[dict]:
+def load_test(data_dir: Path, split: str, per_source: int, seed: int = 0,
+              sources: list[str] | None = None) -> list[dict]:
     """Up to ``per_source`` samples of each source, chosen by a seeded shuffle, one view per
     shape first (so a small cap still covers many shapes)."""
     manifest = json.loads((data_dir / "manifest.json").read_text())
@@ -56,6 +57,8 @@ def load_test(data_dir: Path, split: str, per_source: int, seed: int = 0) -> lis
     for first_pass in (True, False):
         for j in order:
             r = rows[j]
+            if sources and r["source"] not in sources:
+                continue
             lst = chosen.setdefault(r["source"], [])
             key = f"{r['shard']}:{r['index']}"
             if len(lst) >= per_source or key in seen or (first_pass and any(
@@ -278,7 +281,7 @@ def evaluate(args) -> dict:
         predictors[name] = NetworkPredictor(device, Path(path))
     predictors[BASELINE] = SilhouettePredictor(device)
     names = list(predictors)
-    samples = load_test(data_dir, args.split, args.per_source, args.seed)
+    samples = load_test(data_dir, args.split, args.per_source, args.seed, args.sources)
     print(f"{len(samples)} {args.split} samples from {data_dir}; predictors {names}", flush=True)
     results, sheet_rows = [], []
     timings = {n: 0.0 for n in names}
@@ -350,6 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-photos", dest="photos", action="store_false")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sources", nargs="*", default=None, help="only these sources")
     args = ap.parse_args(argv)
     args.command = "python -m training.evaluate " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
