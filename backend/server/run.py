@@ -21,6 +21,7 @@ from ..errors import BackendError
 from ..pipeline import Reconstructor
 from .app import MAX_UPLOAD_BYTES, create_app
 from .jobs import JobManager
+from .parent_watch import watch_parent
 
 
 def read_or_create_token(path: Path) -> str:
@@ -56,6 +57,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def serve(
     host: str, port: int, token_file: Path, state_file: Path | None, device: str = "auto",
     work_dir: Path | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    parent_pid: int | None = None,
 ) -> int:
     token = read_or_create_token(token_file)
     if not _is_loopback(host):
@@ -83,6 +85,8 @@ def serve(
             _write_atomically(state_file, {"url": url, "port": actual_port, "pid": os.getpid(),
                                            "version": __version__})
         print(f"Slice3D backend listening on {url}", flush=True)
+        if parent_pid:
+            watch_parent(parent_pid, request_shutdown)
         try:
             yield
         finally:
