@@ -175,7 +175,7 @@ class BackendManager:
                 os.remove(stale)
         cmd = [cfg.python, "-m", "backend", "serve", "--host", "127.0.0.1", "--port", "0",
                "--token-file", token_file, "--state-file", state_file,
-               "--device", cfg.device or "auto"]
+               "--device", cfg.device or "auto", "--parent-pid", str(os.getpid())]
         env = dict(os.environ)
         root = paths.backend_root()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
