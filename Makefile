@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 REQS := $(wildcard requirements/*.txt)
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | md5sum | cut -c1-12)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench extension docs-pictures clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,12 @@ test: setup
 
 bench: setup
 	$(PY) scripts/bench_backend.py
+
+extension: setup
+	$(PY) scripts/build_extension.py
+
+docs-pictures: setup
+	$(PY) scripts/render_docs.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
