@@ -118,16 +118,7 @@ def revolve_polygon(profile) -> SDF:
 
     def f(p: np.ndarray) -> np.ndarray:
         q = np.stack([np.hypot(p[:, 0], p[:, 2]), p[:, 1]], 1)
-        d = np.sqrt(_seg_dist2(q, a, b).min(1))
-        # even-odd crossing test in the (r, y) half plane
-        y0, y1 = a[:, 1][None], b[:, 1][None]
-        cond = (y0 > q[:, 1:2]) != (y1 > q[:, 1:2])
-        xint = (
-            a[:, 0][None]
-            + (q[:, 1:2] - y0) / np.where(y1 - y0 == 0, 1e-20, y1 - y0) * (b[:, 0] - a[:, 0])[None]
-        )
-        inside = (cond & (q[:, 0:1] < xint)).sum(1) % 2 == 1
-        return np.where(inside, -d, d)
+        return _polygon_sdf2d(q, a, b)
 
     return f
 
@@ -150,16 +141,7 @@ def extrude_polygon(poly2d, half_depth: float) -> SDF:
     a, b = poly, np.roll(poly, -1, axis=0)
 
     def f(p: np.ndarray) -> np.ndarray:
-        q = p[:, :2]
-        d = np.sqrt(_seg_dist2(q, a, b).min(1))
-        y0, y1 = a[:, 1][None], b[:, 1][None]
-        cond = (y0 > q[:, 1:2]) != (y1 > q[:, 1:2])
-        xint = (
-            a[:, 0][None]
-            + (q[:, 1:2] - y0) / np.where(y1 - y0 == 0, 1e-20, y1 - y0) * (b[:, 0] - a[:, 0])[None]
-        )
-        inside = (cond & (q[:, 0:1] < xint)).sum(1) % 2 == 1
-        d2 = np.where(inside, -d, d)
+        d2 = _polygon_sdf2d(p[:, :2], a, b)
         w = np.stack([d2, np.abs(p[:, 2]) - half_depth], 1)
         return np.minimum(w.max(1), 0) + _len(np.maximum(w, 0))
 
@@ -194,3 +176,19 @@ def intersect(*fs: SDF) -> SDF:
 
 def shell(f: SDF, thickness: float) -> SDF:
     return lambda p: np.abs(f(p)) - thickness
+
+
+def _polygon_sdf2d(q: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact signed distance of 2D points q to the closed polygon with edges a[i] -> b[i].
+
+    Distance to the nearest edge, signed by an even-odd crossing test (negative inside).
+    """
+    d = np.sqrt(_seg_dist2(q, a, b).min(1))
+    y0, y1 = a[:, 1][None], b[:, 1][None]
+    cond = (y0 > q[:, 1:2]) != (y1 > q[:, 1:2])
+    xint = (
+        a[:, 0][None]
+        + (q[:, 1:2] - y0) / np.where(y1 - y0 == 0, 1e-20, y1 - y0) * (b[:, 0] - a[:, 0])[None]
+    )
+    inside = (cond & (q[:, 0:1] < xint)).sum(1) % 2 == 1
+    return np.where(inside, -d, d)
