@@ -1,9 +1,9 @@
 """SDF to mesh: coarse-to-fine grid evaluation, then marching cubes at the zero level.
 
 A dense 256^3 grid costs 17 million SDF evaluations, almost all far from the surface. We evaluate a
-coarse grid densely, then at each finer level evaluate only the points of cells near the surface
-(a corner within a band of the surface, or a sign change); the rest take trilinearly upsampled
-values, which keep their sign because every corner of such a cell is far from the surface.
+coarse grid densely, then at each finer level evaluate only the points of cells the surface passes
+through (a sign change, traced outward until it closes; near the surface at the first level); the
+rest take trilinearly upsampled values, whose sign is that of the coarse cell's corners.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from .predictors.base import SdfFunction
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
 CHUNK = 65536
-# A cell is refined when a corner lies within one cell diagonal of the surface: for a true SDF
-# (1-Lipschitz) no cell further away can hold surface; the one-cell dilation covers learned SDFs
-# that are not exact distances.
+# At the first refinement a cell is taken when a corner lies within one cell diagonal of the
+# surface: for a true SDF (1-Lipschitz) no cell further away can hold surface.
 BAND_CELLS = 1.0
+CLOSURE_ROUNDS = 16  # rounds of surface tracing per level; each reaches one fine cell further
 
 
 @dataclass
@@ -61,7 +61,15 @@ def evaluate_coarse_to_fine(
     sdf: SdfFunction, n: int, device: torch.device, start: int = 32,
     progress: ProgressFn | None = None, cancel: CancelFn | None = None,
 ) -> SdfGrid:
-    """An (n+1)^3 grid whose values are exact wherever the surface could pass."""
+    """An (n+1)^3 grid whose values are exact wherever the surface was found to pass.
+
+    The first refinement (from the dense start grid) takes every cell with a sign change or a corner
+    within one cell diagonal of the surface, which for a true SDF is every cell that can hold
+    surface. Finer levels take only the cells with a sign change: a learned SDF sits near zero over
+    wide regions, so a magnitude band there would evaluate most of the grid. After each level the
+    surface is traced outward: a fine cell with a sign change and a corner that was interpolated,
+    not evaluated, gets that corner evaluated, until the surface closes (``CLOSURE_ROUNDS``).
+    """
     level = min(start, n)
     while n % level:
         level //= 2
@@ -71,23 +79,34 @@ def evaluate_coarse_to_fine(
     evaluations = grid.evaluations
     for step in range(steps):
         fine_n = level * 2
-        cell = (2 * (SDF_BOUND + SDF_PAD)) / level
-        band = BAND_CELLS * cell * np.sqrt(3.0)
-        active = _active_cells(values, band)
+        if step == 0:
+            cell = (2 * (SDF_BOUND + SDF_PAD)) / level
+            band = BAND_CELLS * cell * np.sqrt(3.0)
+            active = _sign_change_cells(values) | _near_cells(values, band)
+        else:
+            active = _sign_change_cells(values)
         values = F.interpolate(
             values[None, None], size=(fine_n + 1,) * 3, mode="trilinear", align_corners=True
         )[0, 0]
-        fine_active = _cells_to_points(active, fine_n)
-        idx = fine_active.nonzero()
+        known = torch.zeros((fine_n + 1,) * 3, dtype=torch.bool, device=device)
+        todo = _cells_to_points(active, fine_n)
         axis = torch.from_numpy(grid_axis(fine_n)).to(device)
-        pts = torch.stack([axis[idx[:, 0]], axis[idx[:, 1]], axis[idx[:, 2]]], dim=-1)
 
         def report(frac: float, step: int = step) -> None:
             if progress:
                 progress((step + frac) / steps)
 
-        values[idx[:, 0], idx[:, 1], idx[:, 2]] = _evaluate_points(sdf, pts, report, cancel)
-        evaluations += pts.shape[0]
+        for round_ in range(CLOSURE_ROUNDS + 1):
+            idx = todo.nonzero()
+            if not len(idx):
+                break
+            pts = torch.stack([axis[idx[:, 0]], axis[idx[:, 1]], axis[idx[:, 2]]], dim=-1)
+            values[idx[:, 0], idx[:, 1], idx[:, 2]] = _evaluate_points(
+                sdf, pts, report if round_ == 0 else None, cancel
+            )
+            evaluations += pts.shape[0]
+            known |= todo
+            todo = _cells_to_points(_sign_change_cells(values), fine_n, upsample=False) & ~known
         level = fine_n
     if progress:
         progress(1.0)
@@ -95,22 +114,28 @@ def evaluate_coarse_to_fine(
     return SdfGrid(values.cpu().numpy(), lo, -lo, evaluations)
 
 
-def _active_cells(values: torch.Tensor, band: float) -> torch.Tensor:
-    """Cells with a corner inside the band or a sign change, grown by one cell for safety."""
+def _corners(values: torch.Tensor) -> torch.Tensor:
     n = values.shape[0] - 1
-    corners = [
-        values[i : n + i, j : n + j, k : n + k] for i in (0, 1) for j in (0, 1) for k in (0, 1)
-    ]
-    stacked = torch.stack(corners)
-    near = (stacked.abs() < band).any(0)
-    crossing = (stacked.min(0).values < 0) & (stacked.max(0).values > 0)
-    active = (near | crossing).float()[None, None]
-    return F.max_pool3d(active, 3, stride=1, padding=1)[0, 0] > 0
+    return torch.stack(
+        [values[i : n + i, j : n + j, k : n + k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+    )
 
 
-def _cells_to_points(active: torch.Tensor, fine_n: int) -> torch.Tensor:
-    """Fine grid points covered by active coarse cells (each covers 3 points per axis)."""
-    up = active.repeat_interleave(2, 0).repeat_interleave(2, 1).repeat_interleave(2, 2)
+def _sign_change_cells(values: torch.Tensor) -> torch.Tensor:
+    c = _corners(values)
+    return (c.min(0).values < 0) & (c.max(0).values > 0)
+
+
+def _near_cells(values: torch.Tensor, band: float) -> torch.Tensor:
+    return (_corners(values).abs() < band).any(0)
+
+
+def _cells_to_points(active: torch.Tensor, fine_n: int, upsample: bool = True) -> torch.Tensor:
+    """Grid points at the corners of active cells: coarse cells (each covers 3 fine points per
+    axis) or, with ``upsample=False``, cells of the fine grid itself."""
+    up = active
+    if upsample:
+        up = up.repeat_interleave(2, 0).repeat_interleave(2, 1).repeat_interleave(2, 2)
     points = torch.zeros((fine_n + 1,) * 3, dtype=torch.bool, device=active.device)
     for i in (0, 1):
         for j in (0, 1):

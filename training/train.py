@@ -48,6 +48,8 @@ DEFAULTS = {
     "w_sdf": 10.0,
     "w_slice": 1.0,
     "w_bbox": 1.0,
+    "w_slice_dice": 0.0,  # soft Dice on slice alpha: L1 alone lets the sparse X/Y slices go empty
+    "augment": 0.0,  # strength of photometric augmentation (0 = off, 1 = the photo-like range)
     "w_sign": 1.0,  # BCE on inside/outside with logit -sdf / sign_temp: keeps the sign honest
     "sign_temp": 0.02,
     "threads": 2,
@@ -155,13 +157,44 @@ def batch_indices(n: int, step: int, batch: int, seed: int) -> np.ndarray:
     return np.asarray(out)
 
 
+def augment_images(image: torch.Tensor, rng: np.random.Generator, strength: float) -> torch.Tensor:
+    """Photo-like changes to the object's pixels [B,4,S,S]: exposure, contrast, saturation, white
+    balance, blur and sensor noise. Alpha and geometry stay as they are (the targets do not move).
+
+    Renders are clean and evenly lit; photos are not, so the network must not key on exact shading.
+    """
+    b = image.shape[0]
+    rgb, alpha = image[:, :3], image[:, 3:]
+
+    def u(lo: float, hi: float, shape: tuple = (b, 1, 1, 1)) -> torch.Tensor:
+        return torch.from_numpy(rng.uniform(lo, hi, size=shape).astype(np.float32))
+
+    s = strength
+    grey = rgb.mean(dim=1, keepdim=True)
+    rgb = grey + (rgb - grey) * u(1 - 0.6 * s, 1 + 0.4 * s)  # saturation
+    mean = (rgb * alpha).sum(dim=(1, 2, 3), keepdim=True) / (3 * alpha.sum(dim=(1, 2, 3),
+                                                                          keepdim=True) + 1e-6)
+    rgb = mean + (rgb - mean) * u(1 - 0.4 * s, 1 + 0.3 * s)  # contrast
+    rgb = rgb * u(1 - 0.35 * s, 1 + 0.3 * s) * u(1 - 0.1 * s, 1 + 0.1 * s, (b, 3, 1, 1))
+    blur = torch.from_numpy(rng.uniform(size=b) < 0.3 * s)
+    if blur.any():
+        soft = F.avg_pool2d(F.pad(rgb, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+        rgb = torch.where(blur[:, None, None, None], soft, rgb)
+    rgb = rgb + torch.from_numpy(rng.normal(size=rgb.shape).astype(np.float32)) * u(0, 0.03 * s)
+    rgb = rgb.clamp(0, 1) * alpha + (1 - alpha)  # background stays white, as the backend makes it
+    return torch.cat([rgb, alpha], dim=1)
+
+
 def make_batch(data: ShardSet, idx: np.ndarray, n_points: int, rng: np.random.Generator,
-               device: torch.device) -> dict[str, torch.Tensor]:
+               device: torch.device, augment: float = 0.0) -> dict[str, torch.Tensor]:
     p = data.points.shape[1]
     pick = np.stack([rng.choice(p, size=n_points, replace=n_points > p) for _ in idx])
     rows = idx[:, None]
+    image = torch.from_numpy(data.image[idx]).permute(0, 3, 1, 2).float() / 255.0
+    if augment > 0:
+        image = augment_images(image, rng, augment)
     batch = {
-        "image": torch.from_numpy(data.image[idx]).permute(0, 3, 1, 2).float() / 255.0,
+        "image": image,
         "slices": torch.from_numpy(data.slices[idx]).float().flatten(1, 2) / 255.0,
         "points": torch.from_numpy(data.points[rows, pick].astype(np.float32)),
         "sdf": torch.from_numpy(data.sdf[rows, pick].astype(np.float32)),
@@ -189,10 +222,26 @@ def compute_loss(model: Slice3DCompact, batch: dict, cfg: dict, autocast) -> dic
         l_slice = (feats["slices"].float() - batch["slices"]).abs().mean()
         total = total + cfg["w_slice"] * l_slice
         out["slice"] = l_slice
+        if cfg.get("w_slice_dice", 0) > 0:
+            l_dice = slice_alpha_dice(feats["slices"].float(), batch["slices"])
+            total = total + cfg["w_slice_dice"] * l_dice
+            out["dice"] = l_dice
     with torch.no_grad():
         out["sign_acc"] = ((pred > 0) == (batch["sdf"] > 0)).float().mean()
     out["loss"] = total
     return out
+
+
+def slice_alpha_dice(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - soft Dice of each slice's alpha ([B,24,s,s], alpha every second channel), averaged.
+
+    Dice is normalised by the slice's own area, so a thin X or Y strip weighs as much as a
+    full Z slice; an empty target slice is scored on how empty the prediction stays.
+    """
+    p, t = pred[:, 1::2].flatten(2), target[:, 1::2].flatten(2)
+    inter = (p * t).sum(-1)
+    dice = (2 * inter + 1.0) / (p.sum(-1) + t.sum(-1) + 1.0)
+    return 1.0 - dice.mean()
 
 
 def lr_at(step: int, cfg: dict) -> float:
@@ -390,7 +439,8 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
             g["lr"] = lr_at(step, cfg)
         idx = batch_indices(len(train_data), step, cfg["batch_size"], cfg["seed"])
         rng = np.random.default_rng([cfg["seed"], step, 1])
-        batch = make_batch(train_data, idx, cfg["points_per_shape"], rng, device)
+        batch = make_batch(train_data, idx, cfg["points_per_shape"], rng, device,
+                           cfg["augment"])
         out = compute_loss(model, batch, cfg, autocast)
         opt.zero_grad(set_to_none=True)
         scaler.scale(out["loss"]).backward()

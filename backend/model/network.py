@@ -256,8 +256,8 @@ class Slice3DCompact(nn.Module):
         else:
             m, t, d = slice_tokens.shape
             kv = self.kv(slice_tokens).view(m, t, 2, cfg.heads, d // cfg.heads)
-            k = kv[:, :, 0].transpose(1, 2)
-            v = kv[:, :, 1].transpose(1, 2)
+            # [2,M,h,T,dh], contiguous: attention over strided views costs twice as much
+            k, v = kv.permute(2, 0, 3, 1, 4).contiguous().unbind(0)
             x = coord
             for layer in self.mixer:
                 x = layer(x, k, v)

@@ -77,8 +77,38 @@ def test_one_step_lowers_the_loss(tiny_data, slices):
     assert float(after["loss"].detach()) < float(before["loss"].detach())
 
 
+def test_augmentation_changes_the_object_colour_only():
+    rng = np.random.default_rng(0)
+    image = torch.ones(6, 4, 32, 32)
+    image[:, 3] = 0.0
+    image[:, 3, 8:24, 8:24] = 1.0
+    image[:, :3, 8:24, 8:24] = torch.rand(6, 3, 16, 16) * 0.5 + 0.25
+    out = T.augment_images(image.clone(), np.random.default_rng(1), 1.0)
+    again = T.augment_images(image.clone(), np.random.default_rng(1), 1.0)
+    assert torch.equal(out, again)  # a function of the batch rng, so resume stays exact
+    assert torch.equal(out[:, 3], image[:, 3])  # the silhouette (and so every target) stays
+    background = image[:, 3:] == 0
+    assert torch.all(out[:, :3][background.expand(-1, 3, -1, -1)] == 1.0)
+    assert out.min() >= 0 and out.max() <= 1
+    inside = (out[:, :3, 8:24, 8:24] - image[:, :3, 8:24, 8:24]).abs().mean(dim=(1, 2, 3))
+    assert torch.all(inside > 0.005)  # every image changed
+    assert torch.equal(T.augment_images(image.clone(), rng, 0.0)[:, 3], image[:, 3])
+
+
+def test_slice_alpha_dice_hand_computed():
+    target = torch.zeros(1, 24, 4, 4)
+    target[0, 1, :2, :2] = 1.0  # slice 1 alpha: 4 pixels
+    assert T.slice_alpha_dice(target, target).item() == pytest.approx(0.0, abs=1e-6)
+    empty = torch.zeros_like(target)
+    # slice 1 scores (0 + 1) / (0 + 4 + 1) = 0.2, the 11 empty slices score 1
+    assert T.slice_alpha_dice(empty, target).item() == pytest.approx(1 - (0.2 + 11) / 12)
+    grey_only = target.clone()
+    grey_only[0, 0] = 1.0  # grey channels do not count
+    assert T.slice_alpha_dice(grey_only, target).item() == pytest.approx(0.0, abs=1e-6)
+
+
 def test_train_resume_is_exact(tiny_data, tmp_path):
-    cfg = tiny_cfg(data=str(tiny_data))
+    cfg = tiny_cfg(data=str(tiny_data), augment=1.0, w_slice_dice=0.2)
     straight = T.train(dict(cfg, name="a"), run_root=tmp_path, mirror_root=tmp_path / "mirror")
     assert straight["step"] == 4
     run = tmp_path / "a"
