@@ -60,6 +60,7 @@ DEFAULTS = {
     "val_samples": 64,
     "ckpt_minutes": 5.0,
     "max_train_samples": 0,  # 0 = all
+    "init_weights": "",  # start a fresh run from these weights (training.warm_start)
 }
 
 
@@ -394,6 +395,11 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
             print(f"resumed {src} at step {step} ({elapsed / 3600:.2f} h trained)", flush=True)
         else:
             print("no checkpoint to resume: starting fresh", flush=True)
+    if step == 0 and cfg.get("init_weights"):
+        from training.warm_start import warm_start
+
+        fresh = warm_start(model, REPO / cfg["init_weights"])
+        print(f"initialised from {cfg['init_weights']}; left as built: {fresh}", flush=True)
     elif (run_dir / "log.jsonl").exists():
         (run_dir / "log.jsonl").unlink()
 

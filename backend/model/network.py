@@ -52,6 +52,7 @@ class ModelConfig:
     ff: int = 128
     fourier: int = 6  # frequencies per coordinate
     mixer: str = "cross"  # "cross" or "self"
+    global_code: bool = False  # the coordinate token also sees the pooled bottleneck (whole image)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -172,7 +173,7 @@ class Slice3DCompact(nn.Module):
         d = cfg.d_model
         self.slice_tok = nn.Sequential(nn.Linear(tok_in, d), nn.GELU(), nn.Linear(d, d))
         self.slice_emb = nn.Parameter(torch.randn(N_SLICES, d) * 0.02)
-        coord_in = 3 + 6 * cfg.fourier + c1 + 4 + 3
+        coord_in = 3 + 6 * cfg.fourier + c1 + 4 + 3 + (c3 if cfg.global_code else 0)
         self.coord_tok = nn.Sequential(nn.Linear(coord_in, d), nn.GELU(), nn.Linear(d, d))
         if cfg.mixer == "self":
             layer = nn.TransformerEncoderLayer(
@@ -208,7 +209,8 @@ class Slice3DCompact(nn.Module):
         d2 = self.dec2(torch.cat([F.interpolate(e3, scale_factor=2.0, mode="nearest"), e2], 1))
         d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2.0, mode="nearest"), e1], 1))
         fmap = self.dec0(torch.cat([F.interpolate(d1, scale_factor=2.0, mode="nearest"), e0], 1))
-        raw = self.bbox_head(e3.float().mean(dim=(2, 3)))
+        pooled = e3.float().mean(dim=(2, 3))
+        raw = self.bbox_head(pooled)
         centre = raw[:, :3] * 0.1
         half = F.softplus(raw[:, 3:] + 1.0) * 0.25
         bbox = torch.stack([centre - half, centre + half], dim=1)  # [B,2,3]
@@ -217,6 +219,7 @@ class Slice3DCompact(nn.Module):
             "ctx": d1,
             "image": F.avg_pool2d(image, 2),
             "bbox": bbox,
+            "global": pooled,
         }
         if self.slice_head is not None:
             feats["slices"] = torch.sigmoid(self.slice_head(fmap).float())  # [B,24,S/2,S/2]
@@ -244,10 +247,11 @@ class Slice3DCompact(nn.Module):
         tok_in = torch.cat(parts, dim=-1).reshape(b * n, N_SLICES, -1)
         tok_in = tok_in.to(self.slice_emb.dtype)
         slice_tokens = self.slice_tok(tok_in) + self.slice_emb  # [M,12,d]
-        cin = torch.cat(
-            [fourier_features(points, cfg.fourier), ctx.to(points.dtype), img.to(points.dtype),
-             rel], dim=-1
-        ).reshape(b * n, 1, -1)
+        coord_parts = [fourier_features(points, cfg.fourier), ctx.to(points.dtype),
+                       img.to(points.dtype), rel]
+        if cfg.global_code:
+            coord_parts.append(feats["global"].to(points.dtype)[:, None].expand(b, n, -1))
+        cin = torch.cat(coord_parts, dim=-1).reshape(b * n, 1, -1)
         coord = self.coord_tok(cin.to(self.slice_emb.dtype))  # [M,1,d]
         if cfg.mixer == "self":
             x = self.mixer(torch.cat([coord, slice_tokens], dim=1))[:, :1]

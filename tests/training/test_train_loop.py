@@ -132,3 +132,19 @@ def test_time_budget_stops_cleanly(tiny_data, tmp_path):
     out = T.train(cfg, hours=1e-9, run_root=tmp_path, mirror_root=None)
     assert out["step"] == 0
     assert (tmp_path / "tiny" / "model.safetensors").is_file()
+
+
+def test_init_weights_starts_a_run_from_trained_weights(tiny_data, tmp_path):
+    from backend.model import save_weights
+
+    torch.manual_seed(3)
+    donor = Slice3DCompact(ModelConfig.from_dict(TINY))
+    init = save_weights(donor, tmp_path / "donor.safetensors", dtype=torch.float32)
+    cfg = tiny_cfg(data=str(tiny_data), max_steps=10_000, init_weights=str(init),
+                   model={**TINY, "global_code": True})
+    T.train(cfg, hours=1e-9, run_root=tmp_path, mirror_root=None)  # stops before any step
+    got = load_weights(tmp_path / "tiny" / "model.safetensors").state_dict()
+    assert got["coord_tok.0.weight"].shape[1] > donor.state_dict()["coord_tok.0.weight"].shape[1]
+    for k, v in donor.state_dict().items():
+        if k != "coord_tok.0.weight":
+            assert torch.equal(got[k], v), k

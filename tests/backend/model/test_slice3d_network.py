@@ -104,9 +104,28 @@ def test_slab_coords_match_geometry_contract():
             assert float(t[k]) == pytest.approx(expect, abs=1e-9)
 
 
+def test_global_code_reaches_every_point():
+    """With ``global_code`` the SDF at a point depends on image content far from its projection."""
+    model = tiny(global_code=True)
+    with torch.no_grad():
+        for p in model.coord_tok.parameters():
+            p.normal_(0, 0.5)
+    img = torch.rand(1, 4, 128, 128)
+    pts = torch.tensor([[[0.0, 0.0, 0.0]]])
+    with torch.no_grad():
+        feats = model.encode(img)
+        assert feats["global"].shape == (1, 16)
+        base = model.query(feats, pts)
+        moved = dict(feats, **{"global": feats["global"] + 1.0})
+        assert not torch.allclose(model.query(moved, pts), base)
+        plain = tiny()
+        assert "global" in plain.encode(img)  # computed either way, used only when asked
+
+
 @pytest.mark.parametrize("slices", [True, False])
-def test_safetensors_round_trip(tmp_path, slices):
-    model = tiny(slices=slices)
+@pytest.mark.parametrize("extra", [{}, {"global_code": True, "fourier": 3}])
+def test_safetensors_round_trip(tmp_path, slices, extra):
+    model = tiny(slices=slices, **extra)
     path = save_weights(model, tmp_path / "w.safetensors", dtype=torch.float32, info={"step": 3})
     assert path.read_bytes()[:8] != b"\x80\x04\x95"  # not a pickle
     meta = read_metadata(path)

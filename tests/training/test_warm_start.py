@@ -1,0 +1,53 @@
+"""training.warm_start: a changed config starts from trained weights, input by input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from backend.model import ModelConfig, Slice3DCompact, save_weights
+from training.warm_start import COORD_WEIGHT, coordinate_inputs, warm_start
+
+TINY = {"channels": [8, 8, 16, 16], "group": 2, "d_model": 16, "heads": 2, "layers": 1, "ff": 32}
+
+
+def build(**kw) -> Slice3DCompact:
+    return Slice3DCompact(ModelConfig.from_dict({**TINY, **kw})).eval()
+
+
+@pytest.fixture
+def trained(tmp_path):
+    torch.manual_seed(0)
+    model = build(fourier=4)
+    return model, save_weights(model, tmp_path / "w.safetensors", dtype=torch.float32)
+
+
+def test_coordinate_inputs_match_the_layer():
+    for kw in ({}, {"fourier": 2}, {"global_code": True}):
+        model = build(**kw)
+        assert len(coordinate_inputs(model.config)) == model.coord_tok[0].in_features
+
+
+def test_adding_the_global_code_keeps_the_output(trained):
+    old, path = trained
+    torch.manual_seed(1)
+    new = build(fourier=4, global_code=True)
+    assert warm_start(new, path) == []
+    img, pts = torch.rand(1, 4, 128, 128), torch.rand(1, 40, 3) - 0.5
+    with torch.no_grad():
+        assert torch.allclose(new(img, pts)[0], old(img, pts)[0], atol=1e-6)
+    cols = coordinate_inputs(new.config)
+    w = new.state_dict()[COORD_WEIGHT]
+    assert torch.all(w[:, cols["global0"]:] == 0)  # new inputs start silent
+
+
+def test_fewer_octaves_keep_the_low_ones(trained):
+    old, path = trained
+    new = build(fourier=2)
+    warm_start(new, path)
+    w_old, w_new = old.state_dict()[COORD_WEIGHT], new.state_dict()[COORD_WEIGHT]
+    c_old, c_new = coordinate_inputs(old.config), coordinate_inputs(new.config)
+    for name in ("xyz0", "sin1_0", "cos2_1", "ctx3", "img3", "rel2"):
+        assert torch.equal(w_new[:, c_new[name]], w_old[:, c_old[name]]), name
+    assert "sin0_3" not in c_new
+    assert torch.equal(new.state_dict()["sdf_head.weight"], old.state_dict()["sdf_head.weight"])

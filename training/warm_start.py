@@ -1,0 +1,50 @@
+"""Start a network of a changed config from trained weights (config key ``init_weights``).
+
+Parameters of the same shape are copied. The coordinate token's first layer is mapped input by
+input, so its config may change: Fourier octaves that both configs have keep their weights,
+dropped ones go, and new inputs (more octaves, the global code) start at zero, which leaves the
+network's output where the trained one had it apart from what was dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from backend.model import ModelConfig, Slice3DCompact, load_weights
+
+COORD_WEIGHT = "coord_tok.0.weight"
+
+
+def coordinate_inputs(cfg: ModelConfig) -> dict[str, list[int]]:
+    """Column index of every coordinate-token input, by name (same order as ``query``)."""
+    n, c1, c3 = cfg.fourier, cfg.channels[1], cfg.channels[3]
+    names = [f"xyz{i}" for i in range(3)]
+    names += [f"sin{c}_{f}" for c in range(3) for f in range(n)]
+    names += [f"cos{c}_{f}" for c in range(3) for f in range(n)]
+    names += [f"ctx{i}" for i in range(c1)] + [f"img{i}" for i in range(4)]
+    names += [f"rel{i}" for i in range(3)]
+    if cfg.global_code:
+        names += [f"global{i}" for i in range(c3)]
+    return {name: i for i, name in enumerate(names)}
+
+
+@torch.no_grad()
+def warm_start(model: Slice3DCompact, path: str | Path) -> list[str]:
+    """Copy trained weights from ``path`` into ``model``; returns the parameters left as built."""
+    old = load_weights(path)
+    old_state, new_state = old.state_dict(), model.state_dict()
+    fresh = []
+    for key, value in new_state.items():
+        if key == COORD_WEIGHT:
+            src, dst = coordinate_inputs(old.config), coordinate_inputs(model.config)
+            value.zero_()
+            for name, j in dst.items():
+                if name in src:
+                    value[:, j] = old_state[key][:, src[name]]
+        elif key in old_state and old_state[key].shape == value.shape:
+            value.copy_(old_state[key])
+        else:
+            fresh.append(key)
+    return fresh
