@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .geometry import FRAMING_FILL, FRAMING_KEEP_FILL, FRAMING_KEEP_OFFSET, MODEL_INPUT_SIZE
+from .geometry import (
+    FRAMING_FILL,
+    FRAMING_KEEP_AREA,
+    FRAMING_KEEP_FILL,
+    FRAMING_KEEP_OFFSET,
+    FRAMING_KEEP_SHORT_FILL,
+    MODEL_INPUT_SIZE,
+)
 
 
 def frame_object(
@@ -25,7 +32,7 @@ def frame_object(
         raise ValueError("frame_object needs a non-empty mask")
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     box = max(bottom - top, right - left)
-    if keep_if_framed and _framed_like_training(rgba.shape, top, bottom, left, right):
+    if keep_if_framed and _framed_like_training(mask, top, bottom, left, right):
         top, bottom, left, right = 0, rgba.shape[0], 0, rgba.shape[1]
         box = max(bottom - top, right - left)
         fill = 1.0
@@ -53,11 +60,14 @@ def to_model_input(rgba: np.ndarray, size: int = MODEL_INPUT_SIZE) -> np.ndarray
     return np.concatenate([rgb, alpha], axis=-1)
 
 
-def _framed_like_training(shape: tuple, top: int, bottom: int, left: int, right: int) -> bool:
-    height, width = shape[:2]
+def _framed_like_training(mask: np.ndarray, top: int, bottom: int, left: int, right: int) -> bool:
+    height, width = mask.shape
     if abs(height - width) > 0.02 * max(height, width):
         return False
-    fill = max(bottom - top, right - left) / max(height, width)
+    side = max(height, width)
+    fill = max(bottom - top, right - left) / side
+    short = min(bottom - top, right - left) / side
     offset = max(abs((top + bottom) / 2 - height / 2), abs((left + right) / 2 - width / 2))
     lo, hi = FRAMING_KEEP_FILL
-    return lo <= fill <= hi and offset / max(height, width) <= FRAMING_KEEP_OFFSET
+    return (lo <= fill <= hi and short <= FRAMING_KEEP_SHORT_FILL
+            and mask.mean() <= FRAMING_KEEP_AREA and offset / side <= FRAMING_KEEP_OFFSET)

@@ -97,3 +97,18 @@ def test_a_render_framed_like_training_keeps_its_framing():
     assert (t, b, lft, r) == (30, 98, 44, 84)
     t, b, _, _ = box_of(frame_object(rgba, keep_if_framed=False)[..., 3])
     assert abs((b - t) - FRAMING_FILL * MODEL_INPUT_SIZE) <= 1.5
+
+
+def test_a_bulky_object_filling_the_frame_is_reframed():
+    """A round object filling a square photo (the example apple) is bulkier than any training
+    render: its longer side alone would pass, but it is re-framed to the training fill."""
+    yy, xx = np.mgrid[0:256, 0:256]
+    rgba = np.zeros((256, 256, 4), dtype=np.uint8)
+    rgba[(yy - 128) ** 2 + (xx - 128) ** 2 < 105**2] = (200, 30, 30, 255)  # fill 0.82
+    assert FRAMING_KEEP_FILL[0] < 210 / 256 < FRAMING_KEEP_FILL[1]
+    t, b, _, _ = box_of(frame_object(rgba)[..., 3])
+    assert abs((b - t) - FRAMING_FILL * MODEL_INPUT_SIZE) <= 1.5
+    rgba[:] = 0
+    rgba[20:236, 110:146] = (200, 30, 30, 255)  # a tall thin object of the same height: kept
+    t, b, _, _ = box_of(frame_object(rgba)[..., 3])
+    assert (t, b) == (10, 118)
