@@ -114,20 +114,21 @@ def evaluate_coarse_to_fine(
     return SdfGrid(values.cpu().numpy(), lo, -lo, evaluations)
 
 
-def _corners(values: torch.Tensor) -> torch.Tensor:
-    n = values.shape[0] - 1
-    return torch.stack(
-        [values[i : n + i, j : n + j, k : n + k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]
-    )
+def _any_corner(flags: torch.Tensor) -> torch.Tensor:
+    """Cells (n^3) with at least one flagged corner, from per-point flags ((n+1)^3, bool)."""
+    n = flags.shape[0] - 1
+    out = flags[:n, :n, :n].clone()
+    for i, j, k in ((0, 0, 1), (0, 1, 0), (0, 1, 1), (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)):
+        out |= flags[i : n + i, j : n + j, k : n + k]
+    return out
 
 
 def _sign_change_cells(values: torch.Tensor) -> torch.Tensor:
-    c = _corners(values)
-    return (c.min(0).values < 0) & (c.max(0).values > 0)
+    return _any_corner(values < 0) & _any_corner(values > 0)
 
 
 def _near_cells(values: torch.Tensor, band: float) -> torch.Tensor:
-    return (_corners(values).abs() < band).any(0)
+    return _any_corner(values.abs() < band)
 
 
 def _cells_to_points(active: torch.Tensor, fine_n: int, upsample: bool = True) -> torch.Tensor:

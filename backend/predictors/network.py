@@ -12,7 +12,7 @@ from ..geometry import slabs_for_bounds
 from ..model import load_weights, read_metadata, sha256_file
 from .base import Prediction, Predictor
 
-QUERY_CHUNK = 32768  # points per network call inside the sdf closure (bounds peak memory)
+QUERY_CHUNK = 4096  # points per network call: per-token tensors stay in cache (2x faster than 32k)
 
 
 class NetworkPredictor(Predictor):
