@@ -17,7 +17,7 @@ $(STAMP): $(REQS)
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: setup
-	$(PY) -m backend reconstruct examples/apple.jpg -o out/demo --resolution 128
+	$(PY) -m backend reconstruct examples/apple.jpg -o out/demo
 	$(PY) scripts/batch.py --input examples/apple.jpg --output out/demo-blender \
 		--blend out/demo-blender/apple.blend
 	@echo "Results: out/demo/apple/ (command line: mesh.glb, slices/, result.json) and"
