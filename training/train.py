@@ -395,13 +395,13 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
             print(f"resumed {src} at step {step} ({elapsed / 3600:.2f} h trained)", flush=True)
         else:
             print("no checkpoint to resume: starting fresh", flush=True)
+    elif (run_dir / "log.jsonl").exists():
+        (run_dir / "log.jsonl").unlink()
     if step == 0 and cfg.get("init_weights"):
         from training.warm_start import warm_start
 
         fresh = warm_start(model, REPO / cfg["init_weights"])
         print(f"initialised from {cfg['init_weights']}; left as built: {fresh}", flush=True)
-    elif (run_dir / "log.jsonl").exists():
-        (run_dir / "log.jsonl").unlink()
 
     if train_data is None:
         dirs = cfg["data"] if isinstance(cfg["data"], list) else [cfg["data"]]

@@ -121,6 +121,8 @@ def test_train_resume_is_exact(tiny_data, tmp_path):
     T.train(dict(cfg, name="b", max_steps=2), run_root=tmp_path, mirror_root=None)
     resumed = T.train(dict(cfg, name="b"), resume=True, run_root=tmp_path, mirror_root=None)
     assert resumed["step"] == 4
+    steps = [json.loads(x)["step"] for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert 1 in steps and 4 in steps  # the resumed run appends to the log of the first part
     a = load_weights(run / "model.safetensors").state_dict()
     b = load_weights(tmp_path / "b" / "model.safetensors").state_dict()
     for k in a:
