@@ -61,6 +61,7 @@ DEFAULTS = {
     "ckpt_minutes": 5.0,
     "max_train_samples": 0,  # 0 = all
     "init_weights": "",  # start a fresh run from these weights (training.warm_start)
+    "init_encoder": "",  # ImageNet MobileNetV2 trunk (training.pretrained) for a fresh run
 }
 
 
@@ -402,6 +403,11 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
 
         fresh = warm_start(model, REPO / cfg["init_weights"])
         print(f"initialised from {cfg['init_weights']}; left as built: {fresh}", flush=True)
+    if step == 0 and cfg.get("init_encoder"):
+        from training.pretrained import init_encoder
+
+        init_encoder(model, REPO / cfg["init_encoder"])
+        print(f"encoder initialised from {cfg['init_encoder']}", flush=True)
 
     if train_data is None:
         dirs = cfg["data"] if isinstance(cfg["data"], list) else [cfg["data"]]

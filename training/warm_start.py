@@ -19,7 +19,7 @@ COORD_WEIGHT = "coord_tok.0.weight"
 
 def coordinate_inputs(cfg: ModelConfig) -> dict[str, list[int]]:
     """Column index of every coordinate-token input, by name (same order as ``query``)."""
-    n, c1, c3 = cfg.fourier, cfg.channels[1], cfg.channels[3]
+    n, c1, c3 = cfg.fourier, cfg.channels[1], cfg.encoder_widths()[3]
     names = [f"xyz{i}" for i in range(3)]
     names += [f"sin{c}_{f}" for c in range(3) for f in range(n)]
     names += [f"cos{c}_{f}" for c in range(3) for f in range(n)]

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..geometry import CAMERA_DISTANCE, FOCAL_NDC, SLICES_PER_AXIS
+from .mobilenet import MobileNetV2Trunk
 
 N_SLICES = 12
 
@@ -53,7 +54,12 @@ class ModelConfig:
     fourier: int = 6  # frequencies per coordinate
     mixer: str = "cross"  # "cross" or "self"
     global_code: bool = False  # the coordinate token also sees the pooled bottleneck (whole image)
+    encoder: str = "unet"  # "unet" (trained from scratch) or "mobilenetv2" (ImageNet-initialisable)
     extra: dict = field(default_factory=dict)
+
+    def encoder_widths(self) -> tuple[int, ...]:
+        """Channels of the encoder maps at 1/2, 1/4, 1/8, 1/16 (the decoder's skips)."""
+        return MobileNetV2Trunk.widths if self.encoder == "mobilenetv2" else self.channels
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -154,14 +160,21 @@ class Slice3DCompact(nn.Module):
         self.config = cfg = config or ModelConfig()
         c0, c1, c2, c3 = cfg.channels
         fch = N_SLICES * cfg.group
-        self.enc0 = _Block(4, c0, stride=2)  # size/2
-        self.enc1 = _Block(c0, c1, stride=2)  # size/4
-        self.enc2 = _Block(c1, c2, stride=2)  # size/8
-        self.enc3 = _Block(c2, c3, stride=2)  # size/16
-        self.dec2 = _Block(c3 + c2, c2)
-        self.dec1 = _Block(c2 + c1, c1)
-        self.dec0 = nn.Sequential(_conv(c1 + c0, fch), nn.Conv2d(fch, fch, 3, 1, 1))
-        self.bbox_head = nn.Sequential(nn.Linear(c3, 64), nn.SiLU(), nn.Linear(64, 6))
+        if cfg.encoder == "unet":
+            self.enc0 = _Block(4, c0, stride=2)  # size/2
+            self.enc1 = _Block(c0, c1, stride=2)  # size/4
+            self.enc2 = _Block(c1, c2, stride=2)  # size/8
+            self.enc3 = _Block(c2, c3, stride=2)  # size/16
+            self.trunk = None
+        elif cfg.encoder == "mobilenetv2":
+            self.trunk = MobileNetV2Trunk()
+        else:
+            raise ValueError(f"unknown encoder {cfg.encoder!r}")
+        e0, e1, e2, e3 = cfg.encoder_widths()
+        self.dec2 = _Block(e3 + e2, c2)
+        self.dec1 = _Block(c2 + e1, c1)
+        self.dec0 = nn.Sequential(_conv(c1 + e0, fch), nn.Conv2d(fch, fch, 3, 1, 1))
+        self.bbox_head = nn.Sequential(nn.Linear(e3, 64), nn.SiLU(), nn.Linear(64, 6))
         if cfg.slices:
             self.slice_head = nn.Sequential(
                 nn.SiLU(), nn.Conv2d(fch, 2 * N_SLICES, 3, 1, 1, groups=N_SLICES)
@@ -173,7 +186,7 @@ class Slice3DCompact(nn.Module):
         d = cfg.d_model
         self.slice_tok = nn.Sequential(nn.Linear(tok_in, d), nn.GELU(), nn.Linear(d, d))
         self.slice_emb = nn.Parameter(torch.randn(N_SLICES, d) * 0.02)
-        coord_in = 3 + 6 * cfg.fourier + c1 + 4 + 3 + (c3 if cfg.global_code else 0)
+        coord_in = 3 + 6 * cfg.fourier + c1 + 4 + 3 + (e3 if cfg.global_code else 0)
         self.coord_tok = nn.Sequential(nn.Linear(coord_in, d), nn.GELU(), nn.Linear(d, d))
         if cfg.mixer == "self":
             layer = nn.TransformerEncoderLayer(
@@ -201,11 +214,13 @@ class Slice3DCompact(nn.Module):
     # ----------------------------------------------------------------------------- image part
     def encode(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """image [B,4,S,S] in [0,1] (RGB composited on white, alpha) -> cached features."""
-        x = image * 2.0 - 1.0
-        e0 = self.enc0(x)
-        e1 = self.enc1(e0)
-        e2 = self.enc2(e1)
-        e3 = self.enc3(e2)
+        if self.trunk is None:
+            e0 = self.enc0(image * 2.0 - 1.0)
+            e1 = self.enc1(e0)
+            e2 = self.enc2(e1)
+            e3 = self.enc3(e2)
+        else:
+            e0, e1, e2, e3 = self.trunk(image)
         d2 = self.dec2(torch.cat([F.interpolate(e3, scale_factor=2.0, mode="nearest"), e2], 1))
         d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2.0, mode="nearest"), e1], 1))
         fmap = self.dec0(torch.cat([F.interpolate(d1, scale_factor=2.0, mode="nearest"), e0], 1))

@@ -52,3 +52,11 @@ def test_broken_bundle_adds_nothing(run):
     assert run["broken_unchanged"]
     assert run["missing"].startswith("ERROR")
     assert run["missing_unchanged"]
+
+
+def test_one_undo_takes_a_whole_import_back_and_redo_restores_it(run):
+    assert run["undo_flag"] and run["reimport"] == "FINISHED"
+    assert run["undo"] == "FINISHED" and run["undo_restores"]
+    assert run["undo_collections"] == ["Slice3D apple", "Slice3D apple.001",
+                                       "Slice3D apple_bundle"]
+    assert run["redo"] == "FINISHED" and run["redo_restores"]

@@ -38,6 +38,20 @@ def main() -> None:
                       if i.users == 0 and name != "images"]
     out["missing"] = attempt(filepath=ARGS["bundle"] + "/nothing-here")
     out["missing_unchanged"] = counts() == before
+    # Ctrl+Z takes one whole import back (objects, images, materials, collections), redo restores
+    # it. Background mode has no event loop, so the undo steps the UI would push around an
+    # operator flagged UNDO are pushed here by hand; the flag itself is read back below.
+    out["undo_flag"] = "UNDO" in bpy.types.SLICE3D_OT_import_bundle.bl_options
+    bpy.ops.ed.undo_push(message="before re-import")
+    out["reimport"] = attempt(filepath=ARGS["bundle"])
+    bpy.ops.ed.undo_push(message="Import Slice3D bundle")
+    after = counts()
+    out["undo"] = "+".join(sorted(bpy.ops.ed.undo()))
+    out["undo_restores"] = counts() == before
+    out["undo_collections"] = sorted(c.name for c in bpy.data.collections
+                                     if c.name.startswith("Slice3D"))
+    out["redo"] = "+".join(sorted(bpy.ops.ed.redo()))
+    out["redo_restores"] = counts() == after
     disable()
     done(**out)
 

