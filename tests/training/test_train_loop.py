@@ -59,12 +59,13 @@ def test_batches_are_a_function_of_step():
     assert sorted(first_epoch.tolist()) == list(range(10))
 
 
-@pytest.mark.parametrize("slices", [True, False])
-def test_one_step_lowers_the_loss(tiny_data, slices):
+@pytest.mark.parametrize(("slices", "encoder"),
+                         [(True, "unet"), (False, "unet"), (True, "mobilenetv2")])
+def test_one_step_lowers_the_loss(tiny_data, slices, encoder):
     torch.manual_seed(0)
     cfg = tiny_cfg()
     data = T.load_split(tiny_data, "train", verbose=False)
-    model = Slice3DCompact(ModelConfig.from_dict({**TINY, "slices": slices}))
+    model = Slice3DCompact(ModelConfig.from_dict({**TINY, "slices": slices, "encoder": encoder}))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     batch = T.make_batch(data, np.arange(4), 128, np.random.default_rng(0), torch.device("cpu"))
     ac = T.make_autocast("none", torch.device("cpu"))
@@ -150,3 +151,20 @@ def test_init_weights_starts_a_run_from_trained_weights(tiny_data, tmp_path):
     for k, v in donor.state_dict().items():
         if k != "coord_tok.0.weight":
             assert torch.equal(got[k], v), k
+
+
+def test_init_encoder_starts_a_run_from_imagenet_trunk_weights(tiny_data, tmp_path):
+    from safetensors.torch import save_file
+
+    from backend.model.mobilenet import MobileNetV2Trunk
+
+    torch.manual_seed(4)
+    trunk = MobileNetV2Trunk().state_dict()
+    save_file(trunk, str(tmp_path / "trunk.safetensors"))
+    cfg = tiny_cfg(data=str(tiny_data), max_steps=10_000,
+                   init_encoder=str(tmp_path / "trunk.safetensors"),
+                   model={**TINY, "encoder": "mobilenetv2"})
+    T.train(cfg, hours=1e-9, run_root=tmp_path, mirror_root=None)  # stops before any step
+    got = load_weights(tmp_path / "tiny" / "model.safetensors").state_dict()
+    for k, v in trunk.items():
+        assert torch.equal(got[f"trunk.{k}"], v), k
