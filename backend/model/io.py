@@ -21,9 +21,9 @@ FORMAT = "slice3d-compact/1"
 
 def save_weights(
     model: Slice3DCompact, path: str | Path, dtype: torch.dtype = torch.float16,
-    info: dict | None = None,
+    info: dict | None = None, metadata: dict[str, str] | None = None,
 ) -> Path:
-    """Write the model's weights (cast to ``dtype``) and config to ``path``."""
+    """Write the model's weights (cast to ``dtype``), config and extra ``metadata`` to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {
@@ -33,6 +33,7 @@ def save_weights(
     meta = {"format": FORMAT, "slice3d_config": json.dumps(model.config.to_dict())}
     if info:
         meta["slice3d_info"] = json.dumps(info)
+    meta.update(metadata or {})
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
     tmp.replace(path)

@@ -1,0 +1,46 @@
+"""training.calibrate: inference settings chosen on a validation split, written into the weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from slice3d_tiny import make_tiny_dataset
+
+from backend.model import ModelConfig, Slice3DCompact, read_metadata, save_weights
+from backend.predictors.network import InferenceSettings, NetworkPredictor
+from training import calibrate as C
+
+TINY = {"channels": [8, 8, 16, 16], "group": 2, "d_model": 16, "heads": 2, "layers": 1, "ff": 32}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cal")
+    data = make_tiny_dataset(root / "d", n_train=1, n_val=2, n_test=1)
+    torch.manual_seed(0)
+    model = Slice3DCompact(ModelConfig.from_dict(TINY))  # untrained: the mechanics, not the gain
+    return data, save_weights(model, root / "w.safetensors", dtype=torch.float32)
+
+
+def test_writes_the_best_setting_into_a_copy_of_the_weights(setup, tmp_path):
+    data, weights = setup
+    out = tmp_path / "cal.safetensors"
+    C.main(["--weights", str(weights), "--data", str(data), "--per-source", "2",
+            "--offsets", "0", "0.05", "--resolution", "32", "--threads", "1", "--out", str(out)])
+    meta = read_metadata(out)
+    chosen = InferenceSettings.from_metadata(meta)
+    info = json.loads(meta["slice3d_info"])["calibration"]
+    assert info["split"] == "val" and info["samples"] == 2
+    assert info["chamfer_after"] <= info["chamfer_before"]
+    assert NetworkPredictor(torch.device("cpu"), out).settings == chosen
+    assert read_metadata(weights).get("slice3d_inference") is None  # the source is untouched
+
+
+def test_refuses_the_test_split(setup, tmp_path):
+    data, weights = setup
+    with pytest.raises(SystemExit) as e:
+        C.main(["--weights", str(weights), "--data", str(data), "--split", "test",
+                "--out", str(tmp_path / "x.safetensors")])
+    assert e.value.code == 2

@@ -1,0 +1,106 @@
+"""Choose the network's inference settings on a validation split and write them into its weights.
+
+The settings (``backend.predictors.network.InferenceSettings``): average the SDF over the image
+and its mirror image or not, and how far to grow the surface. Every combination is meshed like
+the backend does and scored against the reference meshes (normalised Chamfer-L1, DESIGN
+section 9); the best one is written into a copy of the weights (metadata ``slice3d_inference``).
+Calibrate on a validation split only: the test split stays for the report.
+
+    python -m training.calibrate --weights runs/slice3d_e/model.safetensors \\
+        --data data/v1 --split val --sources 0ad everyday pybullet --per-source 10 \\
+        --out runs/slice3d_e/model_calibrated.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from backend.errors import BackendError
+from backend.framing import to_model_input
+from backend.meshing import extract_mesh
+from backend.model import load_weights, read_metadata, save_weights
+from backend.predictors.network import InferenceSettings, NetworkPredictor
+from training.evaluate import load_test, reference_mesh
+from training.metrics import compare, failed_metrics
+
+KEY = "norm/chamfer_l1"
+NO_SURFACE_CHAMFER = 1.0  # a setting that loses the surface scores as if off by the whole object
+
+
+def score_settings(weights: Path, samples: list[dict], data_dir: Path,
+                   settings: list[InferenceSettings], resolution: int) -> dict:
+    """Mean metrics of every setting over the samples: {setting: {metric: mean}}."""
+    device = torch.device("cpu")
+    predictors = {}
+    for s in settings:
+        p = NetworkPredictor(device, weights)
+        p.settings = s
+        predictors[s] = p
+    rows: dict[InferenceSettings, list[dict]] = {s: [] for s in settings}
+    for i, sample in enumerate(samples):
+        ref = reference_mesh(data_dir, sample["shape_id"], sample["object_to_view"])
+        image = to_model_input(sample["image"])
+        for s, pred in predictors.items():
+            try:
+                mesh = extract_mesh(pred.predict(image).sdf, resolution=resolution, device=device)
+                m = compare(mesh, ref, seed=i)
+            except BackendError:
+                m = failed_metrics()
+            if m[KEY] is None:
+                m[KEY] = NO_SURFACE_CHAMFER
+            rows[s].append(m)
+        best = min(settings, key=lambda s: rows[s][-1][KEY])
+        print(f"[{i + 1}/{len(samples)}] {sample['source']}/{sample['shape_id']}: best {best}",
+              flush=True)
+    keys = (KEY, "norm/f@0.05", "norm/f@0.01")
+    return {s: {k: float(np.mean([r[k] for r in rows[s]])) for k in keys} for s in settings}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--data", type=Path, default=Path("data/v1"))
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--sources", nargs="*", default=None)
+    ap.add_argument("--per-source", type=int, default=10)
+    ap.add_argument("--offsets", type=float, nargs="+", default=[0.0, 0.005, 0.01])
+    ap.add_argument("--resolution", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dtype", choices=["fp16", "fp32"], default="fp32")
+    args = ap.parse_args(argv)
+    if args.split == "test":
+        ap.error("calibrating on the test split would tune to the report: use val")
+    torch.set_num_threads(args.threads)
+    samples = load_test(args.data, args.split, args.per_source, 0, args.sources)
+    settings = [InferenceSettings(flip_average=f, surface_offset=o)
+                for f, o in itertools.product((False, True), args.offsets)]
+    t0 = time.time()
+    scores = score_settings(args.weights, samples, args.data, settings, args.resolution)
+    best = min(settings, key=lambda s: scores[s][KEY])
+    print(f"{len(samples)} {args.split} samples, {time.time() - t0:.0f} s")
+    print("| flip average | surface offset | Chamfer-L1 | F@0.05 | F@0.01 |\n|---|---|---|---|---|")
+    for s in settings:
+        m = scores[s]
+        mark = " **chosen**" if s == best else ""
+        print(f"| {s.flip_average} | {s.surface_offset} | {m[KEY]:.4f}{mark} | "
+              f"{m['norm/f@0.05']:.3f} | {m['norm/f@0.01']:.3f} |")
+    model = load_weights(args.weights)
+    info = json.loads(read_metadata(args.weights).get("slice3d_info", "{}"))
+    info["calibration"] = {"data": str(args.data), "split": args.split, "samples": len(samples),
+                           "sources": args.sources, "chamfer_before": scores[settings[0]][KEY],
+                           "chamfer_after": scores[best][KEY]}
+    dtype = torch.float16 if args.dtype == "fp16" else torch.float32
+    save_weights(model, args.out, dtype=dtype, info=info, metadata=best.to_metadata())
+    print(f"wrote {args.out} with {best}")
+
+
+if __name__ == "__main__":
+    main()
