@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from . import __version__
@@ -139,9 +140,12 @@ def _info(args: argparse.Namespace) -> int:
     import torch
 
     from .device import resolve_device
+    from .model import read_metadata
     from .predictors import NETWORK_WEIGHTS, network_available
+    from .predictors.network import InferenceSettings
 
     weights = NETWORK_WEIGHTS if network_available() else None
+    settings = InferenceSettings.from_metadata(read_metadata(weights)) if weights else None
     info = {
         "version": __version__,
         "device": str(resolve_device("auto")),
@@ -149,6 +153,7 @@ def _info(args: argparse.Namespace) -> int:
         "model": "slice3d-compact" if weights else "silhouette-inflation (baseline)",
         "weights": str(weights) if weights else None,
         "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest() if weights else None,
+        "inference": asdict(settings) if settings else None,
     }
     print(json.dumps(info, indent=2))
     return 0

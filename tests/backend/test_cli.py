@@ -92,8 +92,10 @@ def test_info_prints_json():
     assert {"model", "weights", "weights_sha256", "torch"} <= set(info)
     if info["weights"] is None:
         assert "baseline" in info["model"] and info["weights_sha256"] is None
+        assert info["inference"] is None
     else:
         assert len(info["weights_sha256"]) == 64
+        assert set(info["inference"]) == {"flip_average", "surface_offset"}
 
 
 def test_usage_errors():
