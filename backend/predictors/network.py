@@ -6,8 +6,8 @@ by ``training.calibrate`` on a validation split, never on the test split):
 * ``flip_average``: the SDF is the mean of the network on the image and on its mirror image,
   queried at mirrored points (the camera is symmetric in x): a test-time average that cancels
   part of the network's noise;
-* ``surface_offset``: the SDF is lowered by this distance, which grows the surface by it (the
-  trained network's surfaces sit inside the true ones, thin parts most).
+* ``surface_offset``: the SDF is lowered by this distance, which grows the surface by it (it can
+  rejoin thin parts the network leaves broken, at a cost elsewhere; the shipped weights use 0).
 
 Weights without the key run the network as it is.
 """
