@@ -1,8 +1,7 @@
 """Choose the network's inference settings on a validation split and write them into its weights.
 
 The settings (``backend.predictors.network.InferenceSettings``): average the SDF over the image
-and its mirror image or not, how far to grow the surface, and whether to carve the SDF with the
-input mask's cone. Every combination is meshed like
+and its mirror image or not, and how far to grow the surface. Every combination is meshed like
 the backend does and scored against the reference meshes (normalised Chamfer-L1, DESIGN
 section 9); the best one is written into a copy of the weights (metadata ``slice3d_inference``).
 Calibrate on a validation split only: the test split stays for the report.
@@ -78,19 +77,18 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("calibrating on the test split would tune to the report: use val")
     torch.set_num_threads(args.threads)
     samples = load_test(args.data, args.split, args.per_source, 0, args.sources)
-    settings = [InferenceSettings(flip_average=f, surface_offset=o, silhouette_carve=c)
-                for f, o, c in itertools.product((False, True), args.offsets, (False, True))]
+    settings = [InferenceSettings(flip_average=f, surface_offset=o)
+                for f, o in itertools.product((False, True), args.offsets)]
     t0 = time.time()
     scores = score_settings(args.weights, samples, args.data, settings, args.resolution)
     best = min(settings, key=lambda s: scores[s][KEY])
     print(f"{len(samples)} {args.split} samples, {time.time() - t0:.0f} s")
-    print("| flip average | surface offset | silhouette carve | Chamfer-L1 | F@0.05 | F@0.01 |\n"
-          "|---|---|---|---|---|---|")
+    print("| flip average | surface offset | Chamfer-L1 | F@0.05 | F@0.01 |\n|---|---|---|---|---|")
     for s in settings:
         m = scores[s]
         mark = " **chosen**" if s == best else ""
-        print(f"| {s.flip_average} | {s.surface_offset} | {s.silhouette_carve} | "
-              f"{m[KEY]:.4f}{mark} | {m['norm/f@0.05']:.3f} | {m['norm/f@0.01']:.3f} |")
+        print(f"| {s.flip_average} | {s.surface_offset} | {m[KEY]:.4f}{mark} | "
+              f"{m['norm/f@0.05']:.3f} | {m['norm/f@0.01']:.3f} |")
     model = load_weights(args.weights)
     info = json.loads(read_metadata(args.weights).get("slice3d_info", "{}"))
     info["calibration"] = {"data": str(args.data), "split": args.split, "samples": len(samples),

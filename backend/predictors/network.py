@@ -7,10 +7,7 @@ by ``training.calibrate`` on a validation split, never on the test split):
   queried at mirrored points (the camera is symmetric in x): a test-time average that cancels
   part of the network's noise;
 * ``surface_offset``: the SDF is lowered by this distance, which grows the surface by it (it can
-  rejoin thin parts the network leaves broken, at a cost elsewhere);
-* ``silhouette_carve``: the SDF is raised to at least the distance outside the input mask's cone
-  (``silhouette_field``): nothing may stick out of the outline the user gave, and the outline
-  comes out at the input's resolution rather than the decoder's.
+  rejoin thin parts the network leaves broken, at a cost elsewhere; the shipped weights use 0).
 
 Weights without the key run the network as it is.
 """
@@ -28,7 +25,6 @@ import torch.nn.functional as F
 from ..geometry import slabs_for_bounds
 from ..model import load_weights, read_metadata, sha256_file
 from .base import Prediction, Predictor
-from .silhouette_field import silhouette_bound
 
 QUERY_CHUNK = 4096  # points per network call: per-token tensors stay in cache (2x faster than 32k)
 INFERENCE_KEY = "slice3d_inference"
@@ -39,14 +35,12 @@ MIRROR_X = (-1.0, 1.0, 1.0)
 class InferenceSettings:
     flip_average: bool = False
     surface_offset: float = 0.0
-    silhouette_carve: bool = False
 
     @classmethod
     def from_metadata(cls, metadata: dict) -> InferenceSettings:
         raw = json.loads(metadata.get(INFERENCE_KEY, "{}"))
         return cls(flip_average=bool(raw.get("flip_average", False)),
-                   surface_offset=float(raw.get("surface_offset", 0.0)),
-                   silhouette_carve=bool(raw.get("silhouette_carve", False)))
+                   surface_offset=float(raw.get("surface_offset", 0.0)))
 
     def to_metadata(self) -> dict[str, str]:
         return {INFERENCE_KEY: json.dumps(asdict(self))}
@@ -91,14 +85,12 @@ class NetworkPredictor(Predictor):
                 return 0.5 * (plain(pts) + mirrored(pts * flip))
         else:
             averaged = plain
-        offset = settings.surface_offset
-        bound = silhouette_bound(image, self.device) if settings.silhouette_carve else None
-        if offset == 0.0 and bound is None:
+        if settings.surface_offset == 0.0:
             return Prediction(slices=slices, slabs=slabs, sdf=averaged)
+        offset = settings.surface_offset
 
         def sdf(points: torch.Tensor) -> torch.Tensor:
-            out = averaged(points) - offset
-            return out if bound is None else torch.maximum(out, bound(points))
+            return averaged(points) - offset
 
         return Prediction(slices=slices, slabs=slabs, sdf=sdf)
 

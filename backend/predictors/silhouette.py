@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
 from ..geometry import CAMERA_DISTANCE, FOCAL_NDC, slabs_for_bounds
 from .base import Prediction, Predictor
-from .silhouette_field import ALPHA_INSIDE, sample_at_projection, signed_ndc_distance
 
 LIGHT_DIR = np.array([0.4, 0.5, 0.77])  # fixed key light in the view frame, shared by all slices
 
@@ -24,9 +24,13 @@ class SilhouettePredictor(Predictor):
     is_baseline = True
 
     def predict(self, image: np.ndarray) -> Prediction:
-        mask = image[..., 3] > ALPHA_INSIDE
+        size = image.shape[0]
+        mask = image[..., 3] > 0.5
+        ndc_per_px = 2.0 / size
         world_per_ndc = CAMERA_DISTANCE / FOCAL_NDC  # at the object's depth
-        signed_ndc, inside = signed_ndc_distance(mask)
+        inside = ndimage.distance_transform_edt(mask) * ndc_per_px
+        outside = ndimage.distance_transform_edt(~mask) * ndc_per_px
+        signed_ndc = np.where(mask, 0.5 * ndc_per_px - inside, outside - 0.5 * ndc_per_px)
         radius = inside.max() * world_per_ndc
         depth_in = np.clip(ndimage.gaussian_filter(inside, 1.0) * world_per_ndc, 0, radius)
         half_thickness = np.sqrt(depth_in * (2 * radius - depth_in)) * mask
@@ -39,7 +43,14 @@ class SilhouettePredictor(Predictor):
         fields = fields[None].to(self.device)
 
         def sdf(points: torch.Tensor) -> torch.Tensor:
-            sampled, depth = sample_at_projection(fields, points)
+            depth = CAMERA_DISTANCE - points[:, 2]
+            grid = torch.stack(
+                [FOCAL_NDC * points[:, 0] / depth, -FOCAL_NDC * points[:, 1] / depth], dim=-1
+            )
+            sampled = F.grid_sample(
+                fields, grid[None, None], mode="bilinear", padding_mode="border",
+                align_corners=False,
+            )[0, :, 0]
             lateral = sampled[0] * depth / FOCAL_NDC
             return torch.maximum(lateral, points[:, 2].abs() - sampled[1])
 

@@ -8,7 +8,6 @@ import torch
 
 from backend.model import ModelConfig, Slice3DCompact, save_weights
 from backend.predictors.network import MIRROR_X, InferenceSettings, NetworkPredictor
-from backend.predictors.silhouette_field import silhouette_bound
 
 TINY = {"channels": [8, 8, 16, 16], "group": 2, "d_model": 16, "heads": 2, "layers": 1, "ff": 32}
 CPU = torch.device("cpu")
@@ -62,15 +61,3 @@ def test_flip_average_is_the_mean_over_the_image_and_its_mirror(weights):
     assert not torch.allclose(got, plain.predict(im).sdf(pts), atol=1e-3)
     # mirrored image, mirrored points: the same answer
     assert torch.allclose(flipped.predict(mirror_im).sdf(mirror_pts), got, atol=1e-5)
-
-
-def test_silhouette_carve_keeps_the_sdf_positive_outside_the_mask_cone(weights):
-    plain, carved = weights(None), weights(InferenceSettings(silhouette_carve=True))
-    im = image()
-    pts = torch.rand(4000, 3) - 0.5
-    a, b = plain.predict(im).sdf(pts), carved.predict(im).sdf(pts)
-    bound = silhouette_bound(im, CPU)(pts)
-    assert torch.allclose(b, torch.maximum(a, bound))
-    assert (b >= a).all()
-    outside = bound > 0.01  # projects well outside the mask: never inside the object
-    assert outside.sum() > 100 and (b[outside] > 0).all()
