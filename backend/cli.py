@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from dataclasses import asdict
@@ -140,7 +139,7 @@ def _info(args: argparse.Namespace) -> int:
     import torch
 
     from .device import resolve_device
-    from .model import read_metadata
+    from .model import read_metadata, sha256_file
     from .predictors import NETWORK_WEIGHTS, network_available
     from .predictors.network import InferenceSettings
 
@@ -152,7 +151,7 @@ def _info(args: argparse.Namespace) -> int:
         "torch": torch.__version__,
         "model": "slice3d-compact" if weights else "silhouette-inflation (baseline)",
         "weights": str(weights) if weights else None,
-        "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest() if weights else None,
+        "weights_sha256": sha256_file(weights) if weights else None,
         "inference": asdict(settings) if settings else None,
     }
     print(json.dumps(info, indent=2))
