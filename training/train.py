@@ -60,6 +60,7 @@ DEFAULTS = {
     "val_samples": 64,
     "ckpt_minutes": 5.0,
     "max_train_samples": 0,  # 0 = all
+    "source_weights": {},  # e.g. {"0ad": 3}: each 0ad sample comes 3 times per epoch (default 1)
     "init_weights": "",  # start a fresh run from these weights (training.warm_start)
     "init_encoder": "",  # ImageNet MobileNetV2 trunk (training.pretrained) for a fresh run
 }
@@ -157,6 +158,28 @@ def batch_indices(n: int, step: int, batch: int, seed: int) -> np.ndarray:
         take = min(batch - len(out), n - pos)
         out.extend(perm[pos : pos + take])
     return np.asarray(out)
+
+
+def check_source_weights(weights: dict[str, int]) -> None:
+    """Fail before the data loads (minutes) when a weight is not a whole number >= 1."""
+    for name, k in weights.items():
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"source_weights[{name!r}] must be a whole number >= 1, got {k!r}")
+
+
+def sampling_order(sources: np.ndarray, weights: dict[str, int]) -> np.ndarray:
+    """Sample indices of one weighted epoch: a sample of a source of weight k appears k times.
+
+    Integer repeats keep epochs as seeded permutations, so resume stays exact; with no weights
+    the order is the identity and a run batches exactly as it did before weights existed.
+    """
+    check_source_weights(weights)
+    missing = sorted(set(weights) - {str(s) for s in sources})
+    if missing:  # a misspelt source would otherwise weigh nothing, silently
+        raise ValueError(f"source_weights names {missing}, not in the training data "
+                         f"(sources: {sorted({str(s) for s in sources})})")
+    reps = np.array([weights.get(str(s), 1) for s in sources], dtype=np.int64)
+    return np.repeat(np.arange(len(sources)), reps)
 
 
 def augment_images(image: torch.Tensor, rng: np.random.Generator, strength: float) -> torch.Tensor:
@@ -364,6 +387,7 @@ def pick_device(name: str) -> torch.device:
 def train(cfg: dict, hours: float | None = None, resume: bool = False,
           run_root: Path | None = None, mirror_root: Path | None = MIRROR,
           train_data: ShardSet | None = None, val_data: ShardSet | None = None) -> dict:
+    check_source_weights(cfg["source_weights"])
     device = pick_device(cfg["device"])
     torch.set_num_threads(int(cfg["threads"]))
     torch.manual_seed(cfg["seed"])
@@ -416,9 +440,10 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
             [load_split(d, "train", mcfg.input_size, cfg["max_train_samples"]) for d in dirs]
         )
         val_data = load_split(dirs[0], "val", mcfg.input_size, cfg["val_samples"])
+    order = sampling_order(train_data.source, cfg["source_weights"])
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"model {n_params / 1e6:.2f}M params, {len(train_data)} train samples, device {device}",
-          flush=True)
+    print(f"model {n_params / 1e6:.2f}M params, {len(train_data)} train samples "
+          f"({len(order)} per weighted epoch), device {device}", flush=True)
 
     log = open(run_dir / "log.jsonl", "a")  # noqa: SIM115 - closed at the end of the run
 
@@ -449,7 +474,7 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
         t0 = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        idx = batch_indices(len(train_data), step, cfg["batch_size"], cfg["seed"])
+        idx = order[batch_indices(len(order), step, cfg["batch_size"], cfg["seed"])]
         rng = np.random.default_rng([cfg["seed"], step, 1])
         batch = make_batch(train_data, idx, cfg["points_per_shape"], rng, device,
                            cfg["augment"])

@@ -59,6 +59,31 @@ def test_batches_are_a_function_of_step():
     assert sorted(first_epoch.tolist()) == list(range(10))
 
 
+def test_source_weights_repeat_samples_per_epoch():
+    sources = np.array(["0ad", "procedural", "0ad", "cgal"])
+    assert T.sampling_order(sources, {}).tolist() == [0, 1, 2, 3]
+    order = T.sampling_order(sources, {"0ad": 3, "cgal": 2})
+    assert np.bincount(order).tolist() == [3, 1, 3, 2]
+    first_epoch = order[np.concatenate([T.batch_indices(len(order), s, 3, 0) for s in range(3)])]
+    assert np.bincount(first_epoch, minlength=4).tolist() == [3, 1, 3, 2]
+
+
+@pytest.mark.parametrize(("weights", "message"), [
+    ({"0ad": 0}, "whole number >= 1"),
+    ({"0ad": 1.5}, "whole number >= 1"),
+    ({"Oad": 2}, "not in the training data"),
+])
+def test_bad_source_weights_are_refused_with_the_reason(weights, message):
+    with pytest.raises(ValueError, match=message):
+        T.sampling_order(np.array(["0ad", "cgal"]), weights)
+
+
+def test_a_bad_weight_stops_the_run_before_the_data_loads(tmp_path):
+    cfg = tiny_cfg(data=str(tmp_path / "no_such_data"), source_weights={"0ad": -1})
+    with pytest.raises(ValueError, match="whole number"):  # not FileNotFoundError: checked first
+        T.train(cfg, run_root=tmp_path, mirror_root=None)
+
+
 @pytest.mark.parametrize(("slices", "encoder"),
                          [(True, "unet"), (False, "unet"), (True, "mobilenetv2")])
 def test_one_step_lowers_the_loss(tiny_data, slices, encoder):
@@ -109,7 +134,7 @@ def test_slice_alpha_dice_hand_computed():
 
 
 def test_train_resume_is_exact(tiny_data, tmp_path):
-    cfg = tiny_cfg(data=str(tiny_data), augment=1.0, w_slice_dice=0.2)
+    cfg = tiny_cfg(data=str(tiny_data), augment=1.0, w_slice_dice=0.2, source_weights={"sphere": 2})
     straight = T.train(dict(cfg, name="a"), run_root=tmp_path, mirror_root=tmp_path / "mirror")
     assert straight["step"] == 4
     run = tmp_path / "a"
