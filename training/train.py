@@ -59,6 +59,7 @@ DEFAULTS = {
     "eval_every": 250,
     "val_samples": 64,
     "ckpt_minutes": 5.0,
+    "snapshot_from": 0,  # > 0: every checkpoint from this step on also lands in snapshots/
     "max_train_samples": 0,  # 0 = all
     "source_weights": {},  # e.g. {"0ad": 3}: each 0ad sample comes 3 times per epoch (default 1)
     "init_weights": "",  # start a fresh run from these weights (training.warm_start)
@@ -458,6 +459,10 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
         save_weights(model, run_dir / "model.safetensors", dtype=torch.float32,
                      info={"step": step, "hours": elapsed / 3600, "run": cfg["name"],
                            "samples_seen": step * cfg["batch_size"]})
+        if cfg["snapshot_from"] and step >= cfg["snapshot_from"]:
+            snap = run_dir / "snapshots" / f"model_step{step:06d}.safetensors"
+            snap.parent.mkdir(exist_ok=True)
+            shutil.copyfile(run_dir / "model.safetensors", snap)  # for training.average_weights
         plot_curves(run_dir / "log.jsonl", run_dir / "loss.png")
         _mirror(run_dir, mirror_dir)
 

@@ -162,6 +162,18 @@ def test_time_budget_stops_cleanly(tiny_data, tmp_path):
     assert (tmp_path / "tiny" / "model.safetensors").is_file()
 
 
+def test_snapshots_keep_every_checkpoint_from_the_chosen_step(tiny_data, tmp_path):
+    cfg = tiny_cfg(data=str(tiny_data), snapshot_from=3)  # a checkpoint after every step
+    T.train(cfg, run_root=tmp_path, mirror_root=None)
+    snaps = sorted(p.name for p in (tmp_path / "tiny" / "snapshots").iterdir())
+    assert snaps == ["model_step000003.safetensors", "model_step000004.safetensors"]
+    last = load_weights(tmp_path / "tiny" / "snapshots" / snaps[-1]).state_dict()
+    final = load_weights(tmp_path / "tiny" / "model.safetensors").state_dict()
+    third = load_weights(tmp_path / "tiny" / "snapshots" / snaps[0]).state_dict()
+    assert all(torch.equal(last[k], final[k]) for k in final)
+    assert not all(torch.equal(third[k], final[k]) for k in final)
+
+
 def test_init_weights_starts_a_run_from_trained_weights(tiny_data, tmp_path):
     from backend.model import save_weights
 
