@@ -68,9 +68,13 @@ DEFAULTS = {
 
 
 def load_config(path: str | Path) -> dict:
-    cfg = dict(DEFAULTS)
-    cfg.update(json.loads(Path(path).read_text()))
-    return cfg
+    """DEFAULTS updated by the file; an unknown key is refused, since a misspelt one would
+    silently train with the default."""
+    given = json.loads(Path(path).read_text())
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"{path}: unknown config keys {unknown}; known keys: {sorted(DEFAULTS)}")
+    return {**DEFAULTS, **given}
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -529,9 +533,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--max-steps", type=int, default=None)
     args = ap.parse_args(argv)
-    cfg = load_config(args.config)
-    if args.max_steps is not None:
-        cfg["max_steps"] = args.max_steps
+    try:
+        cfg = load_config(args.config)
+        if args.max_steps is not None:
+            cfg["max_steps"] = args.max_steps
+        check_source_weights(cfg["source_weights"])
+    except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+        raise SystemExit(f"error: {exc}") from None
     result = train(cfg, hours=args.hours, resume=args.resume)
     print(json.dumps(result), flush=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,6 +161,21 @@ def test_time_budget_stops_cleanly(tiny_data, tmp_path):
     out = T.train(cfg, hours=1e-9, run_root=tmp_path, mirror_root=None)
     assert out["step"] == 0
     assert (tmp_path / "tiny" / "model.safetensors").is_file()
+
+
+def test_every_shipped_config_loads_and_a_misspelt_key_is_refused(tmp_path):
+    configs = sorted((Path(T.__file__).parent / "configs").rglob("*.json"))
+    assert len(configs) >= 4
+    for path in configs:
+        assert T.load_config(path)["name"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "x", "snapshot_form": 100}))
+    with pytest.raises(ValueError, match="snapshot_form"):
+        T.load_config(bad)
+    with pytest.raises(SystemExit, match="error: .*unknown config keys"):
+        T.main(["--config", str(bad)])
+    with pytest.raises(SystemExit, match="error: "):
+        T.main(["--config", str(tmp_path / "missing.json")])
 
 
 def test_snapshots_keep_every_checkpoint_from_the_chosen_step(tiny_data, tmp_path):
