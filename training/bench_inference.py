@@ -7,7 +7,9 @@ Prints one JSON object: warm image-to-bundle wall time (fastest of ``--repeats``
 and 256^3 effective resolution (through ``backend.pipeline.Reconstructor``, stage by stage), and,
 from the same run, the time of the SDF grid at 128^3 with image features cached once (what the
 predictor does) against re-running the image network for every chunk of query points (what the
-original does, with 3000-point chunks), as a ratio. The bundle times use the weights' inference
+original does), as a ratio. Both sides use the predictor's chunk size by default, so the ratio
+measures the cache alone (``--chunk 3000`` mimics the original's chunks, which changes the
+per-point cost as well). The bundle times use the weights' inference
 settings (the flip average doubles the SDF work); the cache ratio runs the plain network on both
 sides.
 """
@@ -31,7 +33,7 @@ from backend.intake import load_image
 from backend.meshing import evaluate_coarse_to_fine
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
-from backend.predictors.network import InferenceSettings, NetworkPredictor
+from backend.predictors.network import QUERY_CHUNK, InferenceSettings, NetworkPredictor
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,7 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--weights", default=str(REPO / "backend/weights/slice3d_compact.safetensors"))
     ap.add_argument("--image", default=str(REPO / "examples/apple.jpg"))
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--chunk", type=int, default=3000)
+    ap.add_argument("--chunk", type=int, default=QUERY_CHUNK,
+                    help="points per chunk when the image network is re-run per chunk")
     ap.add_argument("--resolutions", type=int, nargs="*", default=[128, 256])
     ap.add_argument("--repeats", type=int, default=3,
                     help="runs of each measure; the fastest counts (a shared CPU only adds time)")

@@ -1,0 +1,19 @@
+"""The inference benchmark runs end to end on the shipped weights and reports what it measured."""
+
+from __future__ import annotations
+
+import json
+
+from training import bench_inference
+
+
+def test_benchmark_reports_bundle_times_and_the_cache_ratio(capsys):
+    bench_inference.main(["--resolutions", "32", "--repeats", "1", "--threads", "1"])
+    out = json.loads(capsys.readouterr().out)
+    bundle = out["bundle_32"]
+    assert bundle["wall_s"] > 0 and len(bundle["all_runs_s"]) == 1
+    assert bundle["mesh"]["faces"] > 0 and bundle["mesh"]["watertight"]
+    cache = out["feature_cache_128"]
+    assert cache["evaluations"] > 10_000  # a 128^3 coarse-to-fine pass over a real surface
+    rerun = cache[f"rerun_per_{bench_inference.QUERY_CHUNK}_points_s"]
+    assert abs(cache["speedup"] - rerun / cache["cached_s"]) < 0.02  # rounded to 0.01 each
