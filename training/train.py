@@ -68,13 +68,15 @@ DEFAULTS = {
 
 
 def load_config(path: str | Path) -> dict:
-    """DEFAULTS updated by the file; an unknown key is refused, since a misspelt one would
-    silently train with the default."""
+    """DEFAULTS updated by the file; an unknown key or a bad source weight is refused here, since
+    a misspelt key would silently train with its default."""
     given = json.loads(Path(path).read_text())
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"{path}: unknown config keys {unknown}; known keys: {sorted(DEFAULTS)}")
-    return {**DEFAULTS, **given}
+    cfg = {**DEFAULTS, **given}
+    check_source_weights(cfg["source_weights"])
+    return cfg
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -537,7 +539,6 @@ def main(argv: list[str] | None = None) -> None:
         cfg = load_config(args.config)
         if args.max_steps is not None:
             cfg["max_steps"] = args.max_steps
-        check_source_weights(cfg["source_weights"])
     except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         raise SystemExit(f"error: {exc}") from None
     result = train(cfg, hours=args.hours, resume=args.resume)

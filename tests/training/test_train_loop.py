@@ -176,6 +176,9 @@ def test_every_shipped_config_loads_and_a_misspelt_key_is_refused(tmp_path):
         T.main(["--config", str(bad)])
     with pytest.raises(SystemExit, match="error: "):
         T.main(["--config", str(tmp_path / "missing.json")])
+    bad.write_text(json.dumps({"name": "x", "source_weights": {"0ad": 0.5}}))
+    with pytest.raises(SystemExit, match=r"error: source_weights\['0ad'\] must be a whole number"):
+        T.main(["--config", str(bad)])
 
 
 def test_snapshots_keep_every_checkpoint_from_the_chosen_step(tiny_data, tmp_path):
