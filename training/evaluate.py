@@ -232,6 +232,9 @@ def summarise(results: list[dict], names: list[str]) -> dict:
                     s[prefix + k] = float(np.mean(vals)) if vals else None
                     if k == "iou":
                         s[prefix + "iou_n"] = len(vals)
+            ratios = [r["metrics"][name]["depth_ratio"] for r in rs
+                      if r["metrics"][name].get("depth_ratio") is not None]
+            s["depth_ratio_median"] = float(np.median(ratios)) if ratios else None
             out[g][name] = s
     return out
 
@@ -257,6 +260,12 @@ def markdown(summary: dict, names: list[str]) -> str:
                     f"{f(s[prefix + 'f@0.01'])} | {f(s[prefix + 'f@0.05'])} | "
                     f"{f(s[prefix + 'iou'])} ({s[prefix + 'iou_n']}) | {s['failures']} |"
                 )
+    if "all" in summary:
+        ratios = ", ".join(f"{name} {summary['all'][name]['depth_ratio_median']:.3f}"
+                           for name in names
+                           if summary["all"][name].get("depth_ratio_median") is not None)
+        lines.append(f"\nMedian depth ratio (extent along the view axis, prediction / reference; "
+                     f"all samples): {ratios}")
     return "\n".join(lines) + "\n"
 
 

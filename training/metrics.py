@@ -5,6 +5,8 @@ samples each. F-score at tau: harmonic mean of precision (predicted samples with
 reference) and recall (reference samples within tau of the prediction). Volumetric IoU only where
 both meshes are watertight. ``compare`` reports all of them in the view frame and again
 "normalised" (each mesh centred on its bounding box and scaled to bounding-box diagonal 1).
+``depth_ratio`` (predicted over reference extent along the view axis z) is a diagnostic beside
+them: depth is what one image leaves most open, and a wrong depth costs most after normalising.
 """
 
 from __future__ import annotations
@@ -67,9 +69,15 @@ def volume_iou(a: trimesh.Trimesh, b: trimesh.Trimesh, n: int = IOU_POINTS, seed
     return float(np.logical_and(ia, ib).sum() / union) if union else None
 
 
+def depth_ratio(pred: trimesh.Trimesh, ref: trimesh.Trimesh) -> float:
+    """Extent along the view axis (z), prediction over reference: > 1 means too deep."""
+    return float(pred.extents[2] / max(float(ref.extents[2]), 1e-12))
+
+
 def compare(pred: trimesh.Trimesh, ref: trimesh.Trimesh, seed: int = 0, iou: bool = True) -> dict:
-    """All metrics, view frame and normalised: keys like ``chamfer_l1``, ``norm/f@0.05``."""
-    out: dict[str, float | None] = {}
+    """All metrics, view frame and normalised: keys like ``chamfer_l1``, ``norm/f@0.05``, and
+    ``depth_ratio``."""
+    out: dict[str, float | None] = {"depth_ratio": depth_ratio(pred, ref)}
     for prefix, (p, r) in (("", (pred, ref)), ("norm/", (normalise(pred), normalise(ref)))):
         m = point_metrics(sample_surface(p, seed=seed), sample_surface(r, seed=seed))
         if iou:

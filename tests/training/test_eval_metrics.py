@@ -53,3 +53,11 @@ def test_open_mesh_has_no_iou():
     m = sphere()
     open_mesh = trimesh.Trimesh(m.vertices, m.faces[:-10])
     assert M.compare(open_mesh, m)["iou"] is None
+
+
+def test_depth_ratio_reads_a_stretch_along_the_view_axis():
+    ref = trimesh.creation.box(extents=(0.4, 0.3, 0.2))
+    deep = ref.copy()
+    deep.apply_scale((1.0, 1.0, 1.5))
+    assert M.compare(deep, ref, iou=False)["depth_ratio"] == pytest.approx(1.5)
+    assert M.depth_ratio(ref, deep) == pytest.approx(1 / 1.5)

@@ -41,4 +41,7 @@ def test_evaluate_smoke(tmp_path):
     # the silhouette baseline of a sphere is a decent sphere
     assert base["norm/f@0.05"] > 0.5
     assert set(report["summary"]["all"]) >= {"n", "net", "baseline"}
+    # the slab's depth is a guess, so its median depth ratio is some positive number, not 1
+    assert 0.0 < base["depth_ratio_median"] < 10.0
+    assert "Median depth ratio" in (out / "results.md").read_text()
     assert (out / "sheet_test.png").is_file() and (out / "results.md").is_file()
