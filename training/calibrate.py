@@ -1,7 +1,8 @@
 """Choose the network's inference settings on a validation split and write them into its weights.
 
 The settings (``backend.predictors.network.InferenceSettings``): average the SDF over the image
-and its mirror image or not, and how far to grow the surface. Every combination is meshed like
+and its mirror image or not, how far to grow the surface, and whether (and how loosely) to cut it
+to the predicted box in depth. Every combination is meshed like
 the backend does and scored against the reference meshes (normalised Chamfer-L1, DESIGN
 section 9); the best one is written into a copy of the weights (metadata ``slice3d_inference``).
 Calibrate on a validation split only: the test split stays for the report.
@@ -47,7 +48,7 @@ def score_settings(weights: Path, samples: list[dict], data_dir: Path,
             pred.settings = s
             try:
                 mesh = extract_mesh(pred.predict(image).sdf, resolution=resolution, device=device)
-                m = compare(mesh, ref, seed=i)
+                m = compare(mesh, ref, seed=i, iou=False)  # IoU is not chosen on: skip it
             except BackendError:
                 m = failed_metrics()
             if m[KEY] is None:
@@ -60,6 +61,16 @@ def score_settings(weights: Path, samples: list[dict], data_dir: Path,
     return {s: {k: float(np.mean([r[k] for r in rows[s]])) for k in keys} for s in settings}
 
 
+def depth_clip(text: str) -> float | None:
+    """A ``--depth-clips`` value: 'off' (no cut) or a widening fraction >= 0."""
+    if text.lower() == "off":
+        return None
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a depth clip widens the box: {text} is below 0")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", type=Path, required=True)
@@ -69,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sources", nargs="*", default=None)
     ap.add_argument("--per-source", type=int, default=10)
     ap.add_argument("--offsets", type=float, nargs="+", default=[0.0, 0.005, 0.01])
+    ap.add_argument("--depth-clips", type=depth_clip, nargs="+", default=[None, 0.1, 0.2],
+                    help="widenings of the depth cut to try; 'off' for no cut")
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dtype", choices=["fp16", "fp32"], default="fp32")
@@ -77,17 +90,18 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("calibrating on the test split would tune to the report: use val")
     torch.set_num_threads(args.threads)
     samples = load_test(args.data, args.split, args.per_source, 0, args.sources)
-    settings = [InferenceSettings(flip_average=f, surface_offset=o)
-                for f, o in itertools.product((False, True), args.offsets)]
+    settings = [InferenceSettings(flip_average=f, surface_offset=o, depth_clip=c)
+                for f, o, c in itertools.product((False, True), args.offsets, args.depth_clips)]
     t0 = time.time()
     scores = score_settings(args.weights, samples, args.data, settings, args.resolution)
     best = min(settings, key=lambda s: scores[s][KEY])
     print(f"{len(samples)} {args.split} samples, {time.time() - t0:.0f} s")
-    print("| flip average | surface offset | Chamfer-L1 | F@0.05 | F@0.01 |\n|---|---|---|---|---|")
+    print("| flip average | surface offset | depth clip | Chamfer-L1 | F@0.05 | F@0.01 |\n"
+          "|---|---|---|---|---|---|")
     for s in settings:
         m = scores[s]
         mark = " **chosen**" if s == best else ""
-        print(f"| {s.flip_average} | {s.surface_offset} | {m[KEY]:.4f}{mark} | "
+        print(f"| {s.flip_average} | {s.surface_offset} | {s.depth_clip} | {m[KEY]:.4f}{mark} | "
               f"{m['norm/f@0.05']:.3f} | {m['norm/f@0.01']:.3f} |")
     model = load_weights(args.weights)
     info = json.loads(read_metadata(args.weights).get("slice3d_info", "{}"))

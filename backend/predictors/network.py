@@ -7,7 +7,11 @@ by ``training.calibrate`` on a validation split, never on the test split):
   queried at mirrored points (the camera is symmetric in x): a test-time average that cancels
   part of the network's noise;
 * ``surface_offset``: the SDF is lowered by this distance, which grows the surface by it (it can
-  rejoin thin parts the network leaves broken, at a cost elsewhere; the shipped weights use 0).
+  rejoin thin parts the network leaves broken, at a cost elsewhere; the shipped weights use 0);
+* ``depth_clip``: the surface is cut to the network's own predicted box along the view axis z,
+  widened by this fraction of its half-depth (``None``: no cut). Depth is what one image leaves
+  open, and the SDF head overshoots it more often than the box head (the box that also places
+  the Z slabs), so the cut trims backs grown too deep.
 
 Weights without the key run the network as it is.
 """
@@ -35,12 +39,15 @@ MIRROR_X = (-1.0, 1.0, 1.0)
 class InferenceSettings:
     flip_average: bool = False
     surface_offset: float = 0.0
+    depth_clip: float | None = None
 
     @classmethod
     def from_metadata(cls, metadata: dict) -> InferenceSettings:
         raw = json.loads(metadata.get(INFERENCE_KEY, "{}"))
+        clip = raw.get("depth_clip")
         return cls(flip_average=bool(raw.get("flip_average", False)),
-                   surface_offset=float(raw.get("surface_offset", 0.0)))
+                   surface_offset=float(raw.get("surface_offset", 0.0)),
+                   depth_clip=None if clip is None else float(clip))
 
     def to_metadata(self) -> dict[str, str]:
         return {INFERENCE_KEY: json.dumps(asdict(self))}
@@ -85,6 +92,8 @@ class NetworkPredictor(Predictor):
                 return 0.5 * (plain(pts) + mirrored(pts * flip))
         else:
             averaged = plain
+        if settings.depth_clip is not None:
+            averaged = _clipped_in_depth(averaged, bbox[:, 2], settings.depth_clip, self.device)
         if settings.surface_offset == 0.0:
             return Prediction(slices=slices, slabs=slabs, sdf=averaged)
         offset = settings.surface_offset
@@ -108,6 +117,18 @@ class NetworkPredictor(Predictor):
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return sdf
+
+
+def _clipped_in_depth(sdf, z_bounds: np.ndarray, widen: float, device: torch.device):
+    """The SDF intersected with the slab |z - centre| <= (1 + widen) * half-depth of the box."""
+    centre = float(z_bounds.mean())
+    half = float(z_bounds[1] - z_bounds[0]) / 2.0 * (1.0 + widen)
+
+    def clipped(points: torch.Tensor) -> torch.Tensor:
+        pts = points.to(device, torch.float32)
+        return torch.maximum(sdf(pts), (pts[:, 2] - centre).abs() - half)
+
+    return clipped
 
 
 def _slice_rgba(slices: torch.Tensor | None, size: int) -> np.ndarray:

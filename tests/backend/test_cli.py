@@ -95,7 +95,7 @@ def test_info_prints_json():
         assert info["inference"] is None
     else:
         assert len(info["weights_sha256"]) == 64
-        assert set(info["inference"]) == {"flip_average", "surface_offset"}
+        assert set(info["inference"]) == {"flip_average", "surface_offset", "depth_clip"}
 
 
 def test_usage_errors():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -28,7 +29,8 @@ def test_writes_the_best_setting_into_a_copy_of_the_weights(setup, tmp_path):
     data, weights = setup
     out = tmp_path / "cal.safetensors"
     C.main(["--weights", str(weights), "--data", str(data), "--per-source", "2",
-            "--offsets", "0", "0.05", "--resolution", "32", "--threads", "1", "--out", str(out)])
+            "--offsets", "0", "0.05", "--depth-clips", "off", "0.1", "--resolution", "32",
+            "--threads", "1", "--out", str(out)])
     meta = read_metadata(out)
     chosen = InferenceSettings.from_metadata(meta)
     info = json.loads(meta["slice3d_info"])["calibration"]
@@ -44,3 +46,9 @@ def test_refuses_the_test_split(setup, tmp_path):
         C.main(["--weights", str(weights), "--data", str(data), "--split", "test",
                 "--out", str(tmp_path / "x.safetensors")])
     assert e.value.code == 2
+
+
+def test_depth_clip_values_are_off_or_a_widening():
+    assert C.depth_clip("off") is None and C.depth_clip("0.1") == 0.1
+    with pytest.raises(argparse.ArgumentTypeError, match="below 0"):
+        C.depth_clip("-0.1")

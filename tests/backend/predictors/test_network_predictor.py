@@ -61,3 +61,25 @@ def test_flip_average_is_the_mean_over_the_image_and_its_mirror(weights):
     assert not torch.allclose(got, plain.predict(im).sdf(pts), atol=1e-3)
     # mirrored image, mirrored points: the same answer
     assert torch.allclose(flipped.predict(mirror_im).sdf(mirror_pts), got, atol=1e-5)
+
+
+def test_depth_clip_cuts_the_surface_to_the_predicted_box_in_depth(weights):
+    plain, cut = weights(None), weights(InferenceSettings(depth_clip=0.1))
+    assert cut.settings.depth_clip == 0.1
+    im = image()
+    z_lo, z_hi = plain.encode(im)["bbox"][0, :, 2].tolist()
+    centre, half = (z_lo + z_hi) / 2, (z_hi - z_lo) / 2 * 1.1
+    pts = torch.rand(2000, 3) - 0.5
+    a, b = plain.predict(im).sdf(pts), cut.predict(im).sdf(pts)
+    box = (pts[:, 2] - centre).abs() - half
+    assert torch.allclose(b, torch.maximum(a, box), atol=1e-6)
+    outside = box > 0
+    assert outside.any() and (b[outside] > 0).all()  # nothing solid beyond the widened box
+    inside = box < -0.05
+    assert torch.allclose(b[inside & (a > -0.05)], a[inside & (a > -0.05)], atol=1e-6)
+
+
+def test_depth_clip_travels_through_the_metadata():
+    s = InferenceSettings(flip_average=True, depth_clip=0.2)
+    assert InferenceSettings.from_metadata(s.to_metadata()) == s
+    assert InferenceSettings.from_metadata(InferenceSettings().to_metadata()).depth_clip is None
