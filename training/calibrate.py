@@ -105,8 +105,9 @@ def main(argv: list[str] | None = None) -> None:
               f"{m['norm/f@0.05']:.3f} | {m['norm/f@0.01']:.3f} |")
     model = load_weights(args.weights)
     info = json.loads(read_metadata(args.weights).get("slice3d_info", "{}"))
+    plain = scores.get(InferenceSettings(), scores[settings[0]])  # the network as it is
     info["calibration"] = {"data": str(args.data), "split": args.split, "samples": len(samples),
-                           "sources": args.sources, "chamfer_before": scores[settings[0]][KEY],
+                           "sources": args.sources, "chamfer_before": plain[KEY],
                            "chamfer_after": scores[best][KEY]}
     dtype = torch.float16 if args.dtype == "fp16" else torch.float32
     save_weights(model, args.out, dtype=dtype, info=info, metadata=best.to_metadata())
