@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import BackendError, Cancelled
-from .options import BACKGROUND_MODES, PREDICTOR_KINDS
+from .options import BACKGROUND_MODES, FLIP_AVERAGE_MODES, PREDICTOR_KINDS
 
 MAX_UPLOAD_MB = 128  # the server's default upload limit (backend.server.app.MAX_UPLOAD_BYTES)
 
@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--background", default="auto", choices=BACKGROUND_MODES)
     rec.add_argument("--predictor", default="auto", choices=PREDICTOR_KINDS)
     rec.add_argument("--keep-sdf", action="store_true", help="also write sdf.npy")
+    rec.add_argument("--flip-average", default="auto", choices=FLIP_AVERAGE_MODES,
+                     help="the network's mirror-image average (auto: as the weights say; "
+                          "off: about half the SDF time)")
 
     srv = sub.add_parser("serve", help="the local job server for Blender")
     srv.add_argument("--host", default="127.0.0.1")
@@ -74,7 +77,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         options = ReconstructOptions(
             resolution=args.resolution, face_budget=args.face_budget,
             background=args.background, predictor=args.predictor, name=path.name,
-            keep_sdf=args.keep_sdf,
+            keep_sdf=args.keep_sdf, flip_average=args.flip_average,
         )
         out_dir = args.output / path.stem
         bar = tqdm(total=100, desc=path.name, unit="%", leave=True,

@@ -9,6 +9,7 @@ from .errors import BackendError
 
 BACKGROUND_MODES = ("auto", "alpha", "remove")
 PREDICTOR_KINDS = ("auto", "network", "baseline")
+FLIP_AVERAGE_MODES = ("auto", "on", "off")  # auto: what calibration chose for the weights
 MIN_RESOLUTION, MAX_RESOLUTION = 32, 256
 MIN_FACE_BUDGET = 100  # fewer faces than this decimates any object to nothing, or to one triangle
 MAX_FACE_BUDGET = 5_000_000
@@ -22,6 +23,7 @@ class ReconstructOptions:
     predictor: str = "auto"
     name: str = ""
     keep_sdf: bool = False
+    flip_average: str = "auto"  # the network's mirror-image average: twice the SDF time
 
     def __post_init__(self) -> None:
         r = self.resolution
@@ -42,6 +44,9 @@ class ReconstructOptions:
             raise BackendError("bad_options", f"background must be one of {BACKGROUND_MODES}.")
         if self.predictor not in PREDICTOR_KINDS:
             raise BackendError("bad_options", f"predictor must be one of {PREDICTOR_KINDS}.")
+        if self.flip_average not in FLIP_AVERAGE_MODES:
+            raise BackendError("bad_options",
+                               f"flip_average must be one of {FLIP_AVERAGE_MODES}.")
         if len(self.name) > 200:
             raise BackendError("bad_options", "name must be at most 200 characters.")
 
@@ -70,6 +75,10 @@ class ReconstructOptions:
             else:
                 values[key] = text
         return cls(**values)
+
+    def flip_average_override(self) -> bool | None:
+        """The predictor's ``flip_average`` argument: None keeps the weights' own setting."""
+        return {"auto": None, "on": True, "off": False}[self.flip_average]
 
     def to_json(self) -> dict:
         return asdict(self)

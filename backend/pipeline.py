@@ -93,7 +93,7 @@ class Reconstructor:
                 warnings.append("The object touches the image border; hidden parts are guessed.")
         with stage("predict"):
             predictor = self.predictor(options.predictor)
-            prediction = predictor.predict(model_input)
+            prediction = predictor.predict(model_input, options.flip_average_override())
         with stage("sdf") as report:
             grid = evaluate_coarse_to_fine(prediction.sdf, options.resolution, self.device,
                                            progress=report, cancel=cancel)

@@ -30,11 +30,12 @@ class JobOptions:
     face_budget: int = 200000
     background: str = "auto"
     predictor: str = "auto"
+    flip_average: str = "auto"
 
     def query(self, name: str) -> dict[str, Any]:
         return {"resolution": self.resolution, "face_budget": self.face_budget,
                 "background": self.background.lower(), "predictor": self.predictor.lower(),
-                "name": name[:200]}
+                "flip_average": self.flip_average.lower(), "name": name[:200]}
 
 
 @dataclass

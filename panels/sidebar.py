@@ -73,6 +73,7 @@ class _Options:
         layout.prop(opts, "face_budget")
         layout.prop(opts, "background")
         layout.prop(opts, "predictor")
+        layout.prop(opts, "flip_average")
         row = layout.row(heading="Slices", align=True)
         row.prop(opts, "import_x", toggle=True)
         row.prop(opts, "import_y", toggle=True)

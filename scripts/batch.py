@@ -31,6 +31,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--face-budget", type=int, default=200000)
     parser.add_argument("--background", choices=("auto", "alpha", "remove"), default="auto")
     parser.add_argument("--predictor", choices=("auto", "network", "baseline"), default="auto")
+    parser.add_argument("--flip-average", choices=("auto", "on", "off"), default="auto",
+                        help="the network's mirror-image average (off: about half the SDF time)")
     parser.add_argument("--axes", default="XYZ", help="slice axes to import with --blend")
     parser.add_argument("--python", help="backend interpreter (else preferences or this Python)")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"))
@@ -82,7 +84,8 @@ def main() -> int:
         print("Slice3D batch: no input images found", file=sys.stderr)
         return 2
     options = jobs.JobOptions(resolution=args.resolution, face_budget=args.face_budget,
-                              background=args.background, predictor=args.predictor)
+                              background=args.background, predictor=args.predictor,
+                              flip_average=args.flip_average)
     axes = tuple(a for a in "XYZ" if a in args.axes.upper()) if args.blend else None
     started = time.monotonic()
     try:

@@ -45,8 +45,12 @@ class Predictor(ABC):
         self.device = device
 
     @abstractmethod
-    def predict(self, image: np.ndarray) -> Prediction:
-        """Predict slices and an SDF function for one framed image."""
+    def predict(self, image: np.ndarray, flip_average: bool | None = None) -> Prediction:
+        """Predict slices and an SDF function for one framed image.
+
+        ``flip_average`` overrides a network's test-time mirror average for this call (None:
+        the predictor's own setting); predictors without one ignore it.
+        """
 
     @property
     def label(self) -> str:

@@ -76,14 +76,16 @@ class NetworkPredictor(Predictor):
                               align_corners=False)
         return self.model.encode(x)
 
-    def predict(self, image: np.ndarray) -> Prediction:
+    def predict(self, image: np.ndarray, flip_average: bool | None = None) -> Prediction:
         feats = self.encode(image)  # computed ONCE; the closure below reuses it for every chunk
         bbox = feats["bbox"][0].float().cpu().numpy().astype(np.float64)
         slabs = slabs_for_bounds(bbox[0], bbox[1])
         slices = _slice_rgba(feats.get("slices"), image.shape[0])
         plain = self._sdf_of(feats)
         settings = self.settings
-        if settings.flip_average:
+        if flip_average is None:
+            flip_average = settings.flip_average
+        if flip_average:
             mirrored = self._sdf_of(self.encode(np.ascontiguousarray(image[:, ::-1])))
             flip = torch.tensor(MIRROR_X, device=self.device)
 

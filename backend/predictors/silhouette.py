@@ -23,7 +23,7 @@ class SilhouettePredictor(Predictor):
     name = "silhouette-inflation"
     is_baseline = True
 
-    def predict(self, image: np.ndarray) -> Prediction:
+    def predict(self, image: np.ndarray, flip_average: bool | None = None) -> Prediction:
         size = image.shape[0]
         mask = image[..., 3] > 0.5
         ndc_per_px = 2.0 / size

@@ -11,14 +11,15 @@ from backend.options import ReconstructOptions
 def test_defaults_match_the_api():
     opts = ReconstructOptions()
     assert opts.to_json() == {"resolution": 256, "face_budget": 200_000, "background": "auto",
-                              "predictor": "auto", "name": "", "keep_sdf": False}
+                              "predictor": "auto", "name": "", "keep_sdf": False,
+                              "flip_average": "auto"}
 
 
 def test_from_strings_parses_types():
     opts = ReconstructOptions.from_strings({
         "resolution": "64", "face_budget": "0", "background": "remove", "predictor": "baseline",
-        "name": "my apple.jpg", "keep_sdf": "true"})
-    assert opts == ReconstructOptions(64, 0, "remove", "baseline", "my apple.jpg", True)
+        "name": "my apple.jpg", "keep_sdf": "true", "flip_average": "off"})
+    assert opts == ReconstructOptions(64, 0, "remove", "baseline", "my apple.jpg", True, "off")
     for text, value in [("1", True), ("yes", True), ("FALSE", False), ("0", False)]:
         assert ReconstructOptions.from_strings({"keep_sdf": text}).keep_sdf is value
 
@@ -31,7 +32,8 @@ def test_from_strings_parses_types():
      ({"face_budget": "99999999"}, "face_budget"), ({"face_budget": "1"}, "face_budget"),
      ({"face_budget": "99"}, "face_budget"), ({"background": "green"}, "background"),
      ({"predictor": "magic"}, "predictor"), ({"keep_sdf": "maybe"}, "keep_sdf"),
-     ({"name": "x" * 201}, "name"), ({"colour": "red"}, "colour")],
+     ({"name": "x" * 201}, "name"), ({"colour": "red"}, "colour"),
+     ({"flip_average": "yes"}, "flip_average")],
 )
 def test_bad_values_name_the_option(raw, names):
     with pytest.raises(BackendError) as info:
@@ -50,3 +52,10 @@ def test_face_budget_range():
     to an empty mesh that still counted as a success."""
     for budget in (0, 100, 200_000, 5_000_000):
         assert ReconstructOptions(face_budget=budget).face_budget == budget
+
+
+def test_flip_average_maps_to_the_predictor_override():
+    """auto keeps the weights' calibrated setting (None); on and off force it."""
+    modes = ("auto", "on", "off")
+    got = {m: ReconstructOptions(flip_average=m).flip_average_override() for m in modes}
+    assert got == {"auto": None, "on": True, "off": False}

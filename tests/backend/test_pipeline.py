@@ -124,3 +124,18 @@ def test_border_warning(reconstructor, tmp_path):
 
 def test_predictors_are_kept_warm(reconstructor):
     assert reconstructor.predictor("baseline") is reconstructor.predictor("baseline")
+
+
+def test_flip_average_option_reaches_the_network(reconstructor, tmp_path):
+    """The shipped weights are calibrated with the mirror average on: 'auto' must give the same
+    mesh as 'on', and 'off' (one network pass) a different one."""
+    meshes = {}
+    for mode in ("auto", "on", "off"):
+        opts = ReconstructOptions(predictor="network", resolution=32, flip_average=mode)
+        result = reconstructor.run(cutout_png(), opts, tmp_path / mode)
+        assert result["options"]["flip_average"] == mode
+        meshes[mode] = trimesh.load(tmp_path / mode / "mesh.glb", force="mesh")
+    assert reconstructor.predictor("network").settings.flip_average  # the weights' own choice
+    assert np.array_equal(meshes["auto"].vertices, meshes["on"].vertices)
+    off, on = meshes["off"].vertices, meshes["on"].vertices
+    assert off.shape != on.shape or not np.allclose(off, on)

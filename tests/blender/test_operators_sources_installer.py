@@ -21,6 +21,7 @@ def test_generated_pixels_are_sent_as_png_and_reconstruct(run):
     assert run["temp_images_left"] == 0
     assert run["disc"] == ["FINISHED"]
     assert 0.2 < max(run["disc_dims"]) < 1.5
+    assert run["flip_default"] == "auto" and run["flip_query"] == "off"
 
 
 def test_installer_respects_online_access(run):

@@ -13,6 +13,9 @@ def test_benchmark_reports_bundle_times_and_the_cache_ratio(capsys):
     bundle = out["bundle_32"]
     assert bundle["wall_s"] > 0 and len(bundle["all_runs_s"]) == 1
     assert bundle["mesh"]["faces"] > 0 and bundle["mesh"]["watertight"]
+    off = out["bundle_32_flip_off"]  # the per-job switch, timed in the same run
+    assert off["mesh"]["faces"] > 0 and len(off["all_runs_s"]) == 1
+    assert abs(out["flip_off_speedup_32"] - bundle["wall_s"] / off["wall_s"]) < 0.05
     cache = out["feature_cache_128"]
     assert cache["evaluations"] > 10_000  # a 128^3 coarse-to-fine pass over a real surface
     rerun = cache[f"rerun_per_{bench_inference.QUERY_CHUNK}_points_s"]

@@ -58,6 +58,9 @@ def test_flip_average_is_the_mean_over_the_image_and_its_mirror(weights):
     expected = 0.5 * (plain.predict(im).sdf(pts) + plain.predict(mirror_im).sdf(mirror_pts))
     got = flipped.predict(im).sdf(pts)
     assert torch.allclose(got, expected, atol=1e-5)
+    # a per-call override beats the weights' setting either way
+    assert torch.allclose(plain.predict(im, flip_average=True).sdf(pts), expected, atol=1e-5)
+    assert torch.equal(flipped.predict(im, flip_average=False).sdf(pts), plain.predict(im).sdf(pts))
     assert not torch.allclose(got, plain.predict(im).sdf(pts), atol=1e-3)
     # mirrored image, mirrored points: the same answer
     assert torch.allclose(flipped.predict(mirror_im).sdf(mirror_pts), got, atol=1e-5)

@@ -49,7 +49,7 @@ BAD_OPTIONS = [
     ({"face_budget": "-1"}, "face_budget"), ({"face_budget": "lots"}, "face_budget"),
     ({"background": "green"}, "background"), ({"predictor": "magic"}, "predictor"),
     ({"keep_sdf": "maybe"}, "keep_sdf"), ({"name": "x" * 201}, "name"),
-    ({"colour": "red"}, "colour"),
+    ({"colour": "red"}, "colour"), ({"flip_average": "maybe"}, "flip_average"),
 ]
 
 # Every route, every method, plus what is not a route: all of them need the token.

@@ -40,6 +40,9 @@ def main() -> None:
     out["temp_images_left"] = len(bpy.data.images) - images_before  # no temporary copies
     opts = bpy.context.scene.slice3d
     opts.image, opts.resolution, opts.background = disc, "64", "alpha"
+    out["flip_default"] = opts.flip_average
+    opts.flip_average = "off"  # the sidebar's Mirror Average reaches the request
+    out["flip_query"] = ext.operators.reconstruct.job_options(opts).query("disc")["flip_average"]
     out["disc"] = sorted(bpy.ops.slice3d.reconstruct())
     disc_coll = bpy.data.collections.get("Slice3D Generated Disc")
     out["disc_dims"] = list(next(o for o in disc_coll.objects if o.type == "MESH").dimensions)
