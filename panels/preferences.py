@@ -35,6 +35,8 @@ class Slice3DPreferences(bpy.types.AddonPreferences):
                                      default="128")
     default_face_budget: IntProperty(name="Face Budget", default=200000, min=0)
     default_background: EnumProperty(items=props.BACKGROUNDS, name="Background", default="auto")
+    default_flip_average: EnumProperty(items=props.FLIP_AVERAGES, name="Mirror Average",
+                                       default="auto")
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -62,6 +64,7 @@ class Slice3DPreferences(bpy.types.AddonPreferences):
         col.prop(self, "default_resolution")
         col.prop(self, "default_face_budget")
         col.prop(self, "default_background")
+        col.prop(self, "default_flip_average")
 
     def _draw_install(self, box: bpy.types.UILayout) -> None:
         exists = os.path.exists(paths.venv_python())

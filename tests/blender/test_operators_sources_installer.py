@@ -22,6 +22,7 @@ def test_generated_pixels_are_sent_as_png_and_reconstruct(run):
     assert run["disc"] == ["FINISHED"]
     assert 0.2 < max(run["disc_dims"]) < 1.5
     assert run["flip_default"] == "auto" and run["flip_query"] == "off"
+    assert run["has_prefs"] and run["flip_after_reset"] == "on"  # from the preferences
 
 
 def test_installer_respects_online_access(run):

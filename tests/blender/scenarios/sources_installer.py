@@ -46,6 +46,13 @@ def main() -> None:
     out["disc"] = sorted(bpy.ops.slice3d.reconstruct())
     disc_coll = bpy.data.collections.get("Slice3D Generated Disc")
     out["disc_dims"] = list(next(o for o in disc_coll.objects if o.type == "MESH").dimensions)
+    # Reset to Defaults takes the Mirror Average from the add-on preferences like the rest.
+    prefs = ext.operators.settings.addon_prefs()
+    out["has_prefs"] = prefs is not None
+    if prefs is not None:
+        prefs.default_flip_average = "on"
+    bpy.ops.slice3d.reset_options()
+    out["flip_after_reset"] = opts.flip_average
 
     # The installer: offline by default here, so the operator explains why it is disabled.
     out["online"] = bpy.app.online_access
