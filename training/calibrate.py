@@ -1,11 +1,12 @@
 """Choose the network's inference settings on a validation split and write them into its weights.
 
 The settings (``backend.predictors.network.InferenceSettings``): average the SDF over the image
-and its mirror image or not, how far to grow the surface, and whether (and how loosely) to cut it
-to the predicted box in depth. Every combination is meshed like
-the backend does and scored against the reference meshes (normalised Chamfer-L1, DESIGN
-section 9); the best one is written into a copy of the weights (metadata ``slice3d_inference``).
-Calibrate on a validation split only: the test split stays for the report.
+and its mirror image or not, how far to grow the surface, whether (and how loosely) to cut it
+to the predicted box in depth, and how to interpolate the image maps (bilinear or bicubic).
+Every combination is meshed like the backend does and scored against the reference meshes
+(normalised Chamfer-L1, DESIGN section 9); the best one is written into a copy of the weights
+(metadata ``slice3d_inference``). Calibrate on a validation split only: the test split stays
+for the report.
 
     python -m training.calibrate --weights runs/slice3d_e/model.safetensors \\
         --data data/v1 --split val --sources 0ad everyday pybullet --per-source 10 \\
@@ -27,6 +28,7 @@ from backend.errors import BackendError
 from backend.framing import to_model_input
 from backend.meshing import extract_mesh
 from backend.model import load_weights, read_metadata, save_weights
+from backend.model.network import SAMPLINGS
 from backend.predictors.network import InferenceSettings, NetworkPredictor
 from training.evaluate import load_test, reference_mesh
 from training.metrics import compare, failed_metrics
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--offsets", type=float, nargs="+", default=[0.0, 0.005, 0.01])
     ap.add_argument("--depth-clips", type=depth_clip, nargs="+", default=[None, 0.1, 0.2],
                     help="widenings of the depth cut to try; 'off' for no cut")
+    ap.add_argument("--samplings", nargs="+", choices=SAMPLINGS, default=["bilinear"],
+                    help="feature interpolations to try")
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dtype", choices=["fp16", "fp32"], default="fp32")
@@ -90,19 +94,21 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("calibrating on the test split would tune to the report: use val")
     torch.set_num_threads(args.threads)
     samples = load_test(args.data, args.split, args.per_source, 0, args.sources)
-    settings = [InferenceSettings(flip_average=f, surface_offset=o, depth_clip=c)
-                for f, o, c in itertools.product((False, True), args.offsets, args.depth_clips)]
+    settings = [InferenceSettings(flip_average=f, surface_offset=o, depth_clip=c,
+                                  feature_sampling=m)
+                for f, o, c, m in itertools.product((False, True), args.offsets, args.depth_clips,
+                                                    args.samplings)]
     t0 = time.time()
     scores = score_settings(args.weights, samples, args.data, settings, args.resolution)
     best = min(settings, key=lambda s: scores[s][KEY])
     print(f"{len(samples)} {args.split} samples, {time.time() - t0:.0f} s")
-    print("| flip average | surface offset | depth clip | Chamfer-L1 | F@0.05 | F@0.01 |\n"
-          "|---|---|---|---|---|---|")
+    print("| flip average | surface offset | depth clip | sampling | Chamfer-L1 | F@0.05 | F@0.01 "
+          "|\n|---|---|---|---|---|---|---|")
     for s in settings:
         m = scores[s]
         mark = " **chosen**" if s == best else ""
-        print(f"| {s.flip_average} | {s.surface_offset} | {s.depth_clip} | {m[KEY]:.4f}{mark} | "
-              f"{m['norm/f@0.05']:.3f} | {m['norm/f@0.01']:.3f} |")
+        print(f"| {s.flip_average} | {s.surface_offset} | {s.depth_clip} | {s.feature_sampling} | "
+              f"{m[KEY]:.4f}{mark} | {m['norm/f@0.05']:.3f} | {m['norm/f@0.01']:.3f} |")
     model = load_weights(args.weights)
     info = json.loads(read_metadata(args.weights).get("slice3d_info", "{}"))
     plain = scores.get(InferenceSettings(), scores[settings[0]])  # the network as it is

@@ -96,12 +96,19 @@ def project_points(points: torch.Tensor) -> torch.Tensor:
     return torch.stack([u, v], dim=-1)
 
 
-def sample_maps(fmap: torch.Tensor, ndc: torch.Tensor) -> torch.Tensor:
-    """Bilinear features of fmap [B,C,H,W] at ndc [B,N,2] -> [B,N,C]."""
+SAMPLINGS = ("bilinear", "bicubic")
+
+
+def sample_maps(fmap: torch.Tensor, ndc: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """Features of fmap [B,C,H,W] at ndc [B,N,2] -> [B,N,C], interpolated by ``mode``.
+
+    Training samples bilinearly. Bicubic takes the same values at texel centres but has no kink
+    between them, an inference setting that ``training.calibrate`` may choose.
+    """
     if fmap.dtype != ndc.dtype:  # sample in the points' precision (bf16 grid_sample is unsafe)
         fmap = fmap.to(ndc.dtype)
     out = F.grid_sample(
-        fmap, ndc.unsqueeze(2), mode="bilinear", padding_mode="border", align_corners=False,
+        fmap, ndc.unsqueeze(2), mode=mode, padding_mode="border", align_corners=False,
     )
     return out.squeeze(-1).transpose(1, 2)
 
@@ -242,22 +249,24 @@ class Slice3DCompact(nn.Module):
 
     # ----------------------------------------------------------------------------- point part
     def query(
-        self, feats: dict[str, torch.Tensor], points: torch.Tensor, bbox: torch.Tensor | None = None
+        self, feats: dict[str, torch.Tensor], points: torch.Tensor,
+        bbox: torch.Tensor | None = None, sampling: str = "bilinear",
     ) -> torch.Tensor:
-        """SDF at view-frame points [B,N,3] -> [B,N]. ``bbox`` overrides the predicted one."""
+        """SDF at view-frame points [B,N,3] -> [B,N]. ``bbox`` overrides the predicted one;
+        ``sampling`` is how the image maps are interpolated at each point's projection."""
         cfg = self.config
         b, n, _ = points.shape
         ndc = project_points(points)
-        fm = sample_maps(feats["fmap"], ndc).view(b, n, N_SLICES, cfg.group)
-        ctx = sample_maps(feats["ctx"], ndc)
-        img = sample_maps(feats["image"], ndc)
+        fm = sample_maps(feats["fmap"], ndc, sampling).view(b, n, N_SLICES, cfg.group)
+        ctx = sample_maps(feats["ctx"], ndc, sampling)
+        img = sample_maps(feats["image"], ndc, sampling)
         bb = (feats["bbox"] if bbox is None else bbox).detach().to(points.dtype)
         centre = bb.mean(dim=1, keepdim=True)
         extent = (bb[:, 1:] - bb[:, :1]).clamp_min(1e-3)
         rel = (points - centre) / extent
         parts = [fm.to(points.dtype)]
         if self.slice_head is not None:
-            sv = sample_maps(feats["slices"], ndc).view(b, n, N_SLICES, 2)
+            sv = sample_maps(feats["slices"], ndc, sampling).view(b, n, N_SLICES, 2)
             parts += [sv.to(points.dtype), slab_coords(points, bb).unsqueeze(-1)]
         tok_in = torch.cat(parts, dim=-1).reshape(b * n, N_SLICES, -1)
         tok_in = tok_in.to(self.slice_emb.dtype)

@@ -11,7 +11,10 @@ by ``training.calibrate`` on a validation split, never on the test split):
 * ``depth_clip``: the surface is cut to the network's own predicted box along the view axis z,
   widened by this fraction of its half-depth (``None``: no cut). Depth is what one image leaves
   open, and the SDF head overshoots it more often than the box head (the box that also places
-  the Z slabs), so the cut trims backs grown too deep.
+  the Z slabs), so the cut trims backs grown too deep;
+* ``feature_sampling``: how the image maps are interpolated at each point's projection,
+  ``bilinear`` as in training or ``bicubic``, which keeps the values at texel centres and drops
+  the kinks between them.
 
 Weights without the key run the network as it is.
 """
@@ -28,6 +31,7 @@ import torch.nn.functional as F
 
 from ..geometry import slabs_for_bounds
 from ..model import load_weights, read_metadata, sha256_file
+from ..model.network import SAMPLINGS
 from .base import Prediction, Predictor
 
 QUERY_CHUNK = 2048  # points per network call: per-token tensors stay in cache (4096: 1.4x slower)
@@ -40,6 +44,12 @@ class InferenceSettings:
     flip_average: bool = False
     surface_offset: float = 0.0
     depth_clip: float | None = None
+    feature_sampling: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        if self.feature_sampling not in SAMPLINGS:
+            raise ValueError(f"feature_sampling must be one of {', '.join(SAMPLINGS)}, "
+                             f"not {self.feature_sampling!r}")
 
     @classmethod
     def from_metadata(cls, metadata: dict) -> InferenceSettings:
@@ -47,7 +57,8 @@ class InferenceSettings:
         clip = raw.get("depth_clip")
         return cls(flip_average=bool(raw.get("flip_average", False)),
                    surface_offset=float(raw.get("surface_offset", 0.0)),
-                   depth_clip=None if clip is None else float(clip))
+                   depth_clip=None if clip is None else float(clip),
+                   feature_sampling=str(raw.get("feature_sampling", "bilinear")))
 
     def to_metadata(self) -> dict[str, str]:
         return {INFERENCE_KEY: json.dumps(asdict(self))}
@@ -107,13 +118,13 @@ class NetworkPredictor(Predictor):
 
     def _sdf_of(self, feats: dict[str, torch.Tensor]):
         """The network's SDF closure over cached image features, queried chunk by chunk."""
-        model = self.model
+        model, sampling = self.model, self.settings.feature_sampling
 
         @torch.no_grad()
         def sdf(points: torch.Tensor) -> torch.Tensor:
             pts = points.to(self.device, torch.float32)
             out = [
-                model.query(feats, pts[i : i + QUERY_CHUNK][None])[0]
+                model.query(feats, pts[i : i + QUERY_CHUNK][None], sampling=sampling)[0]
                 for i in range(0, pts.shape[0], QUERY_CHUNK)
             ]
             return torch.cat(out) if out else pts.new_zeros(0)

@@ -29,7 +29,8 @@ def test_writes_the_best_setting_into_a_copy_of_the_weights(setup, tmp_path):
     data, weights = setup
     out = tmp_path / "cal.safetensors"
     C.main(["--weights", str(weights), "--data", str(data), "--per-source", "2",
-            "--offsets", "0", "0.05", "--depth-clips", "off", "0.1", "--resolution", "32",
+            "--offsets", "0", "0.05", "--depth-clips", "off", "0.1",
+            "--samplings", "bilinear", "bicubic", "--resolution", "32",
             "--threads", "1", "--out", str(out)])
     meta = read_metadata(out)
     chosen = InferenceSettings.from_metadata(meta)

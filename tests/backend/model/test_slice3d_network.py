@@ -65,11 +65,17 @@ def test_point_projects_where_the_camera_says():
             val = sample_maps(fmap, ours[None].float())
             assert val.shape == (1, 1, 1)
             assert float(val) == pytest.approx(1.0, abs=1e-4)
+            assert float(sample_maps(fmap, ours[None].float(), "bicubic")) == pytest.approx(
+                1.0, abs=1e-4)  # bicubic keeps the value at the texel centre
             # half a pixel to the right lands between pixel j and j+1
-            if j < size - 1:
+            if 0 < j < size - 2:
                 q = ours.clone()
                 q[0, 0] += 1.0 / size
                 assert float(sample_maps(fmap, q[None].float())) == pytest.approx(0.5, abs=1e-4)
+                # Keys' cubic (a = -0.75, as grid_sample) weighs a neighbour half a texel away
+                # by 0.59375
+                bicubic = float(sample_maps(fmap, q[None].float(), "bicubic"))
+                assert bicubic == pytest.approx(0.59375, abs=1e-4)
 
 
 def test_query_uses_features_at_the_projection():

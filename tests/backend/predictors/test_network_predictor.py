@@ -86,3 +86,22 @@ def test_depth_clip_travels_through_the_metadata():
     s = InferenceSettings(flip_average=True, depth_clip=0.2)
     assert InferenceSettings.from_metadata(s.to_metadata()) == s
     assert InferenceSettings.from_metadata(InferenceSettings().to_metadata()).depth_clip is None
+
+
+def test_bicubic_feature_sampling_travels_through_the_metadata_and_changes_the_sdf(weights):
+    plain, cubic = weights(None), weights(InferenceSettings(feature_sampling="bicubic"))
+    assert plain.settings.feature_sampling == "bilinear"
+    assert cubic.settings.feature_sampling == "bicubic"
+    pts = torch.rand(500, 3) - 0.5
+    a, b = plain.predict(image()).sdf(pts), cubic.predict(image()).sdf(pts)
+    assert torch.isfinite(b).all()
+    assert not torch.allclose(a, b, atol=1e-4)
+    # the same as asking the network for bicubic sampling directly
+    feats = plain.encode(image())
+    direct = plain.model.query(feats, pts[None], sampling="bicubic")[0]
+    assert torch.allclose(b, direct, atol=1e-6)
+
+
+def test_an_unknown_feature_sampling_is_refused_by_name():
+    with pytest.raises(ValueError, match="feature_sampling must be one of bilinear, bicubic"):
+        InferenceSettings.from_metadata({"slice3d_inference": '{"feature_sampling": "nearest"}'})
