@@ -7,7 +7,7 @@ import json
 from training import bench_inference
 
 
-def test_benchmark_reports_bundle_times_and_the_cache_ratio(capsys):
+def test_benchmark_reports_bundle_times_the_cache_ratio_and_the_bicubic_cost(capsys):
     bench_inference.main(["--resolutions", "32", "--repeats", "1", "--threads", "1"])
     out = json.loads(capsys.readouterr().out)
     bundle = out["bundle_32"]
@@ -20,3 +20,6 @@ def test_benchmark_reports_bundle_times_and_the_cache_ratio(capsys):
     assert cache["evaluations"] > 10_000  # a 128^3 coarse-to-fine pass over a real surface
     rerun = cache[f"rerun_per_{bench_inference.QUERY_CHUNK}_points_s"]
     assert abs(cache["speedup"] - rerun / cache["cached_s"]) < 0.02  # rounded to 0.01 each
+    cubic = out["bicubic_sampling_128"]  # the plain network, bicubic against bilinear
+    assert cubic["bilinear_s"] == cache["cached_s"] and cubic["bicubic_s"] > 0
+    assert abs(cubic["cost_ratio"] - cubic["bicubic_s"] / cubic["bilinear_s"]) < 0.02
