@@ -95,7 +95,8 @@ def test_info_prints_json():
         assert info["inference"] is None
     else:
         assert len(info["weights_sha256"]) == 64
-        assert set(info["inference"]) == {"flip_average", "surface_offset", "depth_clip"}
+        assert set(info["inference"]) == {"flip_average", "surface_offset", "depth_clip",
+                                          "feature_sampling"}
 
 
 def test_usage_errors():
