@@ -4,6 +4,11 @@ Parameters of the same shape are copied. The coordinate token's first layer is m
 input, so its config may change: Fourier octaves that both configs have keep their weights,
 dropped ones go, and new inputs (more octaves, the global code) start at zero, which leaves the
 network's output where the trained one had it apart from what was dropped.
+
+A layer that grew (a wider feed-forward block, say) keeps the trained block in its corner: new
+output units keep their fresh initialisation, new inputs start at zero. Widening a hidden layer
+that way leaves the output unchanged, since whatever the new units compute is read with zero
+weights; the run can then put the extra width to use.
 """
 
 from __future__ import annotations
@@ -45,6 +50,19 @@ def warm_start(model: Slice3DCompact, path: str | Path) -> list[str]:
                     value[:, j] = old_state[key][:, src[name]]
         elif key in old_state and old_state[key].shape == value.shape:
             value.copy_(old_state[key])
+        elif key in old_state and _grew(old_state[key].shape, value.shape):
+            _embed(old_state[key], value)
         else:
             fresh.append(key)
     return fresh
+
+
+def _grew(old: torch.Size, new: torch.Size) -> bool:
+    return len(old) == len(new) and all(o <= n for o, n in zip(old, new, strict=True))
+
+
+def _embed(old: torch.Tensor, new: torch.Tensor) -> None:
+    """The trained block into the corner of a grown tensor; new inputs (dim 1) silenced."""
+    if new.dim() >= 2:
+        new[:, old.shape[1]:] = 0
+    new[tuple(slice(0, n) for n in old.shape)] = old

@@ -51,3 +51,24 @@ def test_fewer_octaves_keep_the_low_ones(trained):
         assert torch.equal(w_new[:, c_new[name]], w_old[:, c_old[name]]), name
     assert "sin0_3" not in c_new
     assert torch.equal(new.state_dict()["sdf_head.weight"], old.state_dict()["sdf_head.weight"])
+
+
+def test_a_wider_feed_forward_block_keeps_the_output(trained):
+    old, path = trained
+    torch.manual_seed(2)
+    new = build(fourier=4, ff=48)
+    assert warm_start(new, path) == []
+    img, pts = torch.rand(1, 4, 128, 128), torch.rand(1, 40, 3) - 0.5
+    with torch.no_grad():
+        assert torch.allclose(new(img, pts)[0], old(img, pts)[0], atol=1e-6)
+    w_in = new.state_dict()["mixer.0.ff.0.weight"]
+    w_out = new.state_dict()["mixer.0.ff.2.weight"]
+    assert w_in.shape == (48, 16) and w_out.shape == (16, 48)
+    assert torch.all(w_out[:, 32:] == 0)  # the new hidden units are read with zero weights
+    assert w_in[32:].abs().sum() > 0  # but compute something the run can learn to use
+
+
+def test_a_narrower_layer_is_left_as_built(trained):
+    _, path = trained
+    new = build(fourier=4, ff=16)
+    assert "mixer.0.ff.0.weight" in warm_start(new, path)
