@@ -111,9 +111,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{m[KEY]:.4f}{mark} | {m['norm/f@0.05']:.3f} | {m['norm/f@0.01']:.3f} |")
     model = load_weights(args.weights)
     info = json.loads(read_metadata(args.weights).get("slice3d_info", "{}"))
-    plain = scores.get(InferenceSettings(), scores[settings[0]])  # the network as it is
+    plain = scores.get(InferenceSettings())  # the network as it is, if the grid holds it
     info["calibration"] = {"data": str(args.data), "split": args.split, "samples": len(samples),
-                           "sources": args.sources, "chamfer_before": plain[KEY],
+                           "sources": args.sources,
+                           "chamfer_before": plain[KEY] if plain else None,
                            "chamfer_after": scores[best][KEY]}
     dtype = torch.float16 if args.dtype == "fp16" else torch.float32
     save_weights(model, args.out, dtype=dtype, info=info, metadata=best.to_metadata())

@@ -41,6 +41,16 @@ def test_writes_the_best_setting_into_a_copy_of_the_weights(setup, tmp_path):
     assert read_metadata(weights).get("slice3d_inference") is None  # the source is untouched
 
 
+def test_no_before_score_when_the_grid_leaves_out_the_plain_network(setup, tmp_path):
+    data, weights = setup
+    out = tmp_path / "cal.safetensors"
+    C.main(["--weights", str(weights), "--data", str(data), "--per-source", "1",
+            "--offsets", "0", "--depth-clips", "0.1", "--resolution", "32",
+            "--threads", "1", "--out", str(out)])
+    info = json.loads(read_metadata(out)["slice3d_info"])["calibration"]
+    assert info["chamfer_before"] is None and info["chamfer_after"] > 0
+
+
 def test_refuses_the_test_split(setup, tmp_path):
     data, weights = setup
     with pytest.raises(SystemExit) as e:
