@@ -39,6 +39,7 @@ from ..geometry import CAMERA_DISTANCE, FOCAL_NDC, SLICES_PER_AXIS
 from .mobilenet import MobileNetV2Trunk
 
 N_SLICES = 12
+UPSAMPLINGS = ("nearest", "bilinear")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ModelConfig:
     mixer: str = "cross"  # "cross" or "self"
     global_code: bool = False  # the coordinate token also sees the pooled bottleneck (whole image)
     encoder: str = "unet"  # "unet" (trained from scratch) or "mobilenetv2" (ImageNet-initialisable)
+    upsample: str = "nearest"  # decoder upsampling; "bilinear" leaves no 2-texel blocks in the maps
     extra: dict = field(default_factory=dict)
 
     def encoder_widths(self) -> tuple[int, ...]:
@@ -177,6 +179,8 @@ class Slice3DCompact(nn.Module):
             self.trunk = MobileNetV2Trunk()
         else:
             raise ValueError(f"unknown encoder {cfg.encoder!r}")
+        if cfg.upsample not in UPSAMPLINGS:
+            raise ValueError(f"unknown upsampling {cfg.upsample!r}; use one of {UPSAMPLINGS}")
         e0, e1, e2, e3 = cfg.encoder_widths()
         self.dec2 = _Block(e3 + e2, c2)
         self.dec1 = _Block(c2 + e1, c1)
@@ -228,9 +232,9 @@ class Slice3DCompact(nn.Module):
             e3 = self.enc3(e2)
         else:
             e0, e1, e2, e3 = self.trunk(image)
-        d2 = self.dec2(torch.cat([F.interpolate(e3, scale_factor=2.0, mode="nearest"), e2], 1))
-        d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2.0, mode="nearest"), e1], 1))
-        fmap = self.dec0(torch.cat([F.interpolate(d1, scale_factor=2.0, mode="nearest"), e0], 1))
+        d2 = self.dec2(torch.cat([self._up(e3), e2], 1))
+        d1 = self.dec1(torch.cat([self._up(d2), e1], 1))
+        fmap = self.dec0(torch.cat([self._up(d1), e0], 1))
         pooled = e3.float().mean(dim=(2, 3))
         raw = self.bbox_head(pooled)
         centre = raw[:, :3] * 0.1
@@ -246,6 +250,11 @@ class Slice3DCompact(nn.Module):
         if self.slice_head is not None:
             feats["slices"] = torch.sigmoid(self.slice_head(fmap).float())  # [B,24,S/2,S/2]
         return feats
+
+    def _up(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.upsample == "nearest":
+            return F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
     # ----------------------------------------------------------------------------- point part
     def query(

@@ -128,8 +128,24 @@ def test_global_code_reaches_every_point():
         assert "global" in plain.encode(img)  # computed either way, used only when asked
 
 
+def test_bilinear_upsampling_smooths_the_decoder_maps():
+    """Same weights, two decoders: nearest leaves 2x2 blocks in the 64 px maps, bilinear not."""
+    x = torch.rand(1, 3, 8, 8)
+    blocky, smooth = tiny()._up(x), tiny(upsample="bilinear")._up(x)
+    assert blocky.shape == smooth.shape == (1, 3, 16, 16)
+    assert torch.equal(blocky[..., 0::2, :], blocky[..., 1::2, :])
+    assert not torch.allclose(smooth[..., 0::2, :], smooth[..., 1::2, :])
+    img = torch.rand(1, 4, 128, 128)
+    with torch.no_grad():
+        assert not torch.allclose(tiny().encode(img)["fmap"],
+                                  tiny(upsample="bilinear").encode(img)["fmap"])
+    with pytest.raises(ValueError, match="unknown upsampling 'cubic'"):
+        tiny(upsample="cubic")
+
+
 @pytest.mark.parametrize("slices", [True, False])
-@pytest.mark.parametrize("extra", [{}, {"global_code": True, "fourier": 3}])
+@pytest.mark.parametrize("extra", [{}, {"global_code": True, "fourier": 3},
+                                   {"upsample": "bilinear"}])
 def test_safetensors_round_trip(tmp_path, slices, extra):
     model = tiny(slices=slices, **extra)
     path = save_weights(model, tmp_path / "w.safetensors", dtype=torch.float32, info={"step": 3})
