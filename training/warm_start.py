@@ -8,7 +8,8 @@ network's output where the trained one had it apart from what was dropped.
 A layer that grew (a wider feed-forward block, say) keeps the trained block in its corner: new
 output units keep their fresh initialisation, new inputs start at zero. Widening a hidden layer
 that way leaves the output unchanged, since whatever the new units compute is read with zero
-weights; the run can then put the extra width to use.
+weights; the run can then put the extra width to use. A grown normalisation (a wider d_model)
+is copied the same way but does not keep the output: its statistics take in the new channels.
 """
 
 from __future__ import annotations
