@@ -3,6 +3,10 @@ procedural source's stable ids."""
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import zipfile
+import zlib
+
 import numpy as np
 import pytest
 
@@ -37,3 +41,33 @@ def test_procedural_source():
     b = src.load(ids[0][0], np.random.default_rng(1))
     assert not isinstance(a, Dropped) and not isinstance(b, Dropped)
     np.testing.assert_array_equal(a.mesh.vertices, b.mesh.vertices)  # the id fixes the shape
+
+
+def _read_members(names: list[str]) -> list[int]:
+    """In a build worker: read each member through the source's zip, return their CRCs."""
+    from training.data.sources import zeroad
+
+    return [zlib.crc32(zeroad._zip().read(n)) for n in names]
+
+
+def test_0ad_zip_is_not_shared_with_forked_workers(monkeypatch, tmp_path):
+    # The parent opens the zip while planning; build workers are forked. If they inherited the
+    # parent's open ZipFile they would share one file offset and concurrent reads would fail
+    # with BadZipFile (it dropped most 0ad shapes in a --workers 2 build).
+    from training.data.sources import zeroad
+
+    rng = np.random.default_rng(0)
+    data = [rng.integers(0, 256, 300_000, dtype=np.uint8).tobytes() for _ in range(6)]
+    members = {f"m{i}.bin": d for i, d in enumerate(data)}
+    path = tmp_path / "public.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    monkeypatch.setattr(zeroad, "require_deb", lambda package: path)
+    monkeypatch.setattr(zeroad, "_opened", None)
+    zeroad._zip()  # opened in the parent, as planning does
+    jobs = [sorted(members)] * 40
+    with mp.get_context("fork").Pool(2) as pool:
+        crcs = pool.map(_read_members, jobs, chunksize=1)
+    want = [zlib.crc32(members[n]) for n in sorted(members)]
+    assert all(c == want for c in crcs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from functools import lru_cache
@@ -31,9 +32,16 @@ _TEX = re.compile(
 _VARIANT = re.compile(r"<variant\b.*?</variant>", re.S)
 
 
-@lru_cache(maxsize=1)
+_opened: tuple[int, zipfile.ZipFile] | None = None
+
+
 def _zip() -> zipfile.ZipFile:
-    return zipfile.ZipFile(require_deb("0ad-data"))
+    """The package's zip, opened once per process: forked build workers must not share the
+    parent's file offset, or their concurrent reads fail with BadZipFile."""
+    global _opened
+    if _opened is None or _opened[0] != os.getpid():
+        _opened = (os.getpid(), zipfile.ZipFile(require_deb("0ad-data")))
+    return _opened[1]
 
 
 def build_index(zf: zipfile.ZipFile) -> dict[str, dict]:
