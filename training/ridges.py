@@ -19,11 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backend.foreground import extract_foreground
-from backend.framing import frame_object, to_model_input
 from backend.geometry import CAMERA_DISTANCE, FOCAL_NDC
-from backend.intake import load_image
 from backend.predictors.network import NetworkPredictor
+from training.evaluate import photo_input
 
 MAP_SIZE = 64  # the decoder maps the point features are sampled from
 TEXEL = 2 * CAMERA_DISTANCE / FOCAL_NDC / MAP_SIZE  # view-frame height of one texel at z = 0
@@ -78,9 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    loaded = load_image(a.image.read_bytes())
-    cutout, _ = extract_foreground(loaded.rgba, loaded.has_alpha, "auto")
-    model_input = to_model_input(frame_object(cutout))
+    model_input = photo_input(a.image)
     ys = np.linspace(-a.span, a.span, a.heights)
     zs = np.linspace(-0.55, 0.55, 2201)
     for w in a.weights:
