@@ -10,7 +10,12 @@ from pathlib import Path
 
 from . import __version__
 from .errors import BackendError, Cancelled
-from .options import BACKGROUND_MODES, FLIP_AVERAGE_MODES, PREDICTOR_KINDS
+from .options import (
+    BACKGROUND_MODES,
+    FLIP_AVERAGE_MODES,
+    PREDICTOR_KINDS,
+    SILHOUETTE_FILL_MODES,
+)
 
 MAX_UPLOAD_MB = 128  # the server's default upload limit (backend.server.app.MAX_UPLOAD_BYTES)
 
@@ -31,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--flip-average", default="auto", choices=FLIP_AVERAGE_MODES,
                      help="the network's mirror-image average (auto: as the weights say; "
                           "off: about half the SDF time)")
+    rec.add_argument("--silhouette-fill", default="auto", choices=SILHOUETTE_FILL_MODES,
+                     help="fill in thin parts the network loses where the picture shows them "
+                          "(auto: as the weights say; off: the network's surface as it is)")
 
     srv = sub.add_parser("serve", help="the local job server for Blender")
     srv.add_argument("--host", default="127.0.0.1")
@@ -78,6 +86,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
             resolution=args.resolution, face_budget=args.face_budget,
             background=args.background, predictor=args.predictor, name=path.name,
             keep_sdf=args.keep_sdf, flip_average=args.flip_average,
+            silhouette_fill=args.silhouette_fill,
         )
         out_dir = args.output / path.stem
         bar = tqdm(total=100, desc=path.name, unit="%", leave=True,

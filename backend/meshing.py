@@ -19,6 +19,7 @@ from skimage import measure
 from .errors import BackendError, Cancelled
 from .geometry import SDF_BOUND, SDF_PAD
 from .predictors.base import SdfFunction
+from .silhouette_fill import SilhouetteFill, fill_missed_rays
 
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
@@ -179,11 +180,15 @@ def marching_cubes(grid: SdfGrid) -> tuple[np.ndarray, np.ndarray]:
 def extract_mesh(
     sdf: SdfFunction, resolution: int = 256, device: torch.device | None = None,
     progress: ProgressFn | None = None, cancel: CancelFn | None = None, face_budget: int = 0,
+    silhouette_fill: SilhouetteFill | None = None,
 ):
-    """Coarse-to-fine grid, marching cubes and clean-up in one call: a trimesh in the view frame."""
+    """Coarse-to-fine grid, the silhouette fill if asked, marching cubes and clean-up in one
+    call: a trimesh in the view frame."""
     from .mesh_cleanup import clean_mesh
 
     grid = evaluate_coarse_to_fine(sdf, resolution, device or torch.device("cpu"),
                                    progress=progress, cancel=cancel)
+    if silhouette_fill is not None:
+        grid, _ = fill_missed_rays(grid, silhouette_fill)
     verts, faces = marching_cubes(grid)
     return clean_mesh(verts, faces, face_budget)

@@ -10,6 +10,7 @@ from .errors import BackendError
 BACKGROUND_MODES = ("auto", "alpha", "remove")
 PREDICTOR_KINDS = ("auto", "network", "baseline")
 FLIP_AVERAGE_MODES = ("auto", "on", "off")  # auto: what calibration chose for the weights
+SILHOUETTE_FILL_MODES = ("auto", "off")  # auto: the weights' fill, if calibration chose one
 MIN_RESOLUTION, MAX_RESOLUTION = 32, 256
 MIN_FACE_BUDGET = 100  # fewer faces than this decimates any object to nothing, or to one triangle
 MAX_FACE_BUDGET = 5_000_000
@@ -24,6 +25,7 @@ class ReconstructOptions:
     name: str = ""
     keep_sdf: bool = False
     flip_average: str = "auto"  # the network's mirror-image average: twice the SDF time
+    silhouette_fill: str = "auto"  # sheets on masked rays the surface misses (thin parts)
 
     def __post_init__(self) -> None:
         r = self.resolution
@@ -47,6 +49,9 @@ class ReconstructOptions:
         if self.flip_average not in FLIP_AVERAGE_MODES:
             raise BackendError("bad_options",
                                f"flip_average must be one of {FLIP_AVERAGE_MODES}.")
+        if self.silhouette_fill not in SILHOUETTE_FILL_MODES:
+            raise BackendError("bad_options",
+                               f"silhouette_fill must be one of {SILHOUETTE_FILL_MODES}.")
         if len(self.name) > 200:
             raise BackendError("bad_options", "name must be at most 200 characters.")
 

@@ -24,6 +24,7 @@ from .mesh_cleanup import clean_mesh
 from .meshing import evaluate_coarse_to_fine, marching_cubes
 from .options import ReconstructOptions
 from .predictors import Predictor, load_predictor
+from .silhouette_fill import fill_missed_rays
 
 # Share of the whole job each stage stands for, so one progress bar moves evenly.
 STAGES = {
@@ -97,6 +98,8 @@ class Reconstructor:
         with stage("sdf") as report:
             grid = evaluate_coarse_to_fine(prediction.sdf, options.resolution, self.device,
                                            progress=report, cancel=cancel)
+            if prediction.silhouette_fill is not None and options.silhouette_fill != "off":
+                grid, _ = fill_missed_rays(grid, prediction.silhouette_fill)
         with stage("mesh"):
             verts, faces = marching_cubes(grid)
         with stage("cleanup"):

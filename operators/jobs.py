@@ -31,11 +31,13 @@ class JobOptions:
     background: str = "auto"
     predictor: str = "auto"
     flip_average: str = "auto"
+    silhouette_fill: str = "auto"
 
     def query(self, name: str) -> dict[str, Any]:
         return {"resolution": self.resolution, "face_budget": self.face_budget,
                 "background": self.background.lower(), "predictor": self.predictor.lower(),
-                "flip_average": self.flip_average.lower(), "name": name[:200]}
+                "flip_average": self.flip_average.lower(),
+                "silhouette_fill": self.silhouette_fill.lower(), "name": name[:200]}
 
 
 @dataclass

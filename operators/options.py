@@ -40,6 +40,7 @@ class SLICE3D_OT_reset_options(bpy.types.Operator):
         opts.face_budget = getattr(prefs, "default_face_budget", 200000)
         opts.background = getattr(prefs, "default_background", "auto")
         opts.flip_average = getattr(prefs, "default_flip_average", "auto")
+        opts.silhouette_fill = getattr(prefs, "default_silhouette_fill", "auto")
         opts.import_x = opts.import_y = opts.import_z = True
         return {"FINISHED"}
 

@@ -14,6 +14,10 @@ PREDICTORS = [("auto", "Auto", "The network when its weights are installed, else
 FLIP_AVERAGES = [("auto", "Auto", "As the installed weights were calibrated (on for the shipped)"),
                  ("on", "On", "Average the network over the image and its mirror image"),
                  ("off", "Off", "One network pass: about half the SDF time, slightly rougher")]
+SILHOUETTE_FILLS = [
+    ("auto", "Auto", "As the installed weights were calibrated (on for the shipped): thin parts "
+                     "the network loses are filled in where the picture shows them"),
+    ("off", "Off", "The network's surface as it is: thin parts may break up or vanish")]
 BACKGROUNDS = [("auto", "Auto", "Use the image's alpha if it has one, else remove the background"),
                ("alpha", "Alpha", "Trust the image's alpha channel"),
                ("remove", "Remove", "Always remove the background with a segmentation network")]
@@ -36,6 +40,10 @@ class Slice3DSceneSettings(bpy.types.PropertyGroup):
         items=FLIP_AVERAGES, name="Mirror Average", default="auto",
         description="Test-time average of the network over the image and its mirror image "
                     "(the baseline ignores it)")
+    silhouette_fill: EnumProperty(
+        items=SILHOUETTE_FILLS, name="Fill Silhouette", default="auto",
+        description="Put a thin sheet wherever the picture shows the object but the network's "
+                    "surface misses it (the baseline ignores it)")
     import_x: BoolProperty(name="X", default=True, description="Import the X (left-right) slices")
     import_y: BoolProperty(name="Y", default=True, description="Import the Y (top-bottom) slices")
     import_z: BoolProperty(name="Z", default=True, description="Import the Z (near-far) slices")

@@ -30,7 +30,8 @@ class Throttle:
 def job_options(settings: props.Slice3DSceneSettings) -> JobOptions:
     return JobOptions(resolution=int(settings.resolution), face_budget=settings.face_budget,
                       background=settings.background, predictor=settings.predictor,
-                      flip_average=settings.flip_average)
+                      flip_average=settings.flip_average,
+                      silhouette_fill=settings.silhouette_fill)
 
 
 def tag_redraw(context: bpy.types.Context) -> None:

@@ -37,6 +37,8 @@ class Slice3DPreferences(bpy.types.AddonPreferences):
     default_background: EnumProperty(items=props.BACKGROUNDS, name="Background", default="auto")
     default_flip_average: EnumProperty(items=props.FLIP_AVERAGES, name="Mirror Average",
                                        default="auto")
+    default_silhouette_fill: EnumProperty(items=props.SILHOUETTE_FILLS, name="Fill Silhouette",
+                                          default="auto")
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -65,6 +67,7 @@ class Slice3DPreferences(bpy.types.AddonPreferences):
         col.prop(self, "default_face_budget")
         col.prop(self, "default_background")
         col.prop(self, "default_flip_average")
+        col.prop(self, "default_silhouette_fill")
 
     def _draw_install(self, box: bpy.types.UILayout) -> None:
         exists = os.path.exists(paths.venv_python())

@@ -74,6 +74,7 @@ class _Options:
         layout.prop(opts, "background")
         layout.prop(opts, "predictor")
         layout.prop(opts, "flip_average")
+        layout.prop(opts, "silhouette_fill")
         row = layout.row(heading="Slices", align=True)
         row.prop(opts, "import_x", toggle=True)
         row.prop(opts, "import_y", toggle=True)

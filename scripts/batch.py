@@ -33,6 +33,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--predictor", choices=("auto", "network", "baseline"), default="auto")
     parser.add_argument("--flip-average", choices=("auto", "on", "off"), default="auto",
                         help="the network's mirror-image average (off: about half the SDF time)")
+    parser.add_argument("--silhouette-fill", choices=("auto", "off"), default="auto",
+                        help="fill in thin parts the network loses (off: its surface as it is)")
     parser.add_argument("--axes", default="XYZ", help="slice axes to import with --blend")
     parser.add_argument("--python", help="backend interpreter (else preferences or this Python)")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"))
@@ -85,7 +87,8 @@ def main() -> int:
         return 2
     options = jobs.JobOptions(resolution=args.resolution, face_budget=args.face_budget,
                               background=args.background, predictor=args.predictor,
-                              flip_average=args.flip_average)
+                              flip_average=args.flip_average,
+                              silhouette_fill=args.silhouette_fill)
     axes = tuple(a for a in "XYZ" if a in args.axes.upper()) if args.blend else None
     started = time.monotonic()
     try:

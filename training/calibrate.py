@@ -49,7 +49,9 @@ def score_settings(weights: Path, samples: list[dict], data_dir: Path,
         for s in settings:
             pred.settings = s
             try:
-                mesh = extract_mesh(pred.predict(image).sdf, resolution=resolution, device=device)
+                p = pred.predict(image)
+                mesh = extract_mesh(p.sdf, resolution=resolution, device=device,
+                                    silhouette_fill=p.silhouette_fill)
                 m = compare(mesh, ref, seed=i, iou=False)  # IoU is not chosen on: skip it
             except BackendError:
                 m = failed_metrics()
@@ -73,6 +75,16 @@ def depth_clip(text: str) -> float | None:
     return value
 
 
+def silhouette_fill(text: str) -> float | None:
+    """A ``--fills`` value: 'off' (no fill) or a sheet half-thickness above 0."""
+    if text.lower() == "off":
+        return None
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a fill sheet needs a half-thickness above 0, not {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", type=Path, required=True)
@@ -86,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="widenings of the depth cut to try; 'off' for no cut")
     ap.add_argument("--samplings", nargs="+", choices=SAMPLINGS, default=["bilinear"],
                     help="feature interpolations to try")
+    ap.add_argument("--fills", type=silhouette_fill, nargs="+", default=[None],
+                    help="silhouette-fill sheet half-thicknesses to try; 'off' for no fill")
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dtype", choices=["fp16", "fp32"], default="fp32")
@@ -95,20 +109,21 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     samples = load_test(args.data, args.split, args.per_source, 0, args.sources)
     settings = [InferenceSettings(flip_average=f, surface_offset=o, depth_clip=c,
-                                  feature_sampling=m)
-                for f, o, c, m in itertools.product((False, True), args.offsets, args.depth_clips,
-                                                    args.samplings)]
+                                  feature_sampling=m, silhouette_fill=h)
+                for f, o, c, m, h in itertools.product(
+                    (False, True), args.offsets, args.depth_clips, args.samplings, args.fills)]
     t0 = time.time()
     scores = score_settings(args.weights, samples, args.data, settings, args.resolution)
     best = min(settings, key=lambda s: scores[s][KEY])
     print(f"{len(samples)} {args.split} samples, {time.time() - t0:.0f} s")
-    print("| flip average | surface offset | depth clip | sampling | Chamfer-L1 | F@0.05 | F@0.01 "
-          "|\n|---|---|---|---|---|---|---|")
+    print("| flip average | surface offset | depth clip | sampling | silhouette fill | Chamfer-L1 "
+          "| F@0.05 | F@0.01 |\n|---|---|---|---|---|---|---|---|")
     for s in settings:
         m = scores[s]
         mark = " **chosen**" if s == best else ""
         print(f"| {s.flip_average} | {s.surface_offset} | {s.depth_clip} | {s.feature_sampling} | "
-              f"{m[KEY]:.4f}{mark} | {m['norm/f@0.05']:.3f} | {m['norm/f@0.01']:.3f} |")
+              f"{s.silhouette_fill} | {m[KEY]:.4f}{mark} | {m['norm/f@0.05']:.3f} | "
+              f"{m['norm/f@0.01']:.3f} |")
     model = load_weights(args.weights)
     info = json.loads(read_metadata(args.weights).get("slice3d_info", "{}"))
     plain = scores.get(InferenceSettings())  # the network as it is, if the grid holds it

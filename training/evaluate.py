@@ -272,7 +272,8 @@ def markdown(summary: dict, names: list[str]) -> str:
 def run_predictor(pred, image: np.ndarray, resolution: int, device):
     p = pred.predict(image)
     try:
-        mesh = extract_mesh(p.sdf, resolution=resolution, device=device)
+        mesh = extract_mesh(p.sdf, resolution=resolution, device=device,
+                            silhouette_fill=p.silhouette_fill)
     except BackendError:
         mesh = None
     return p, mesh

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..geometry import Slab
+from ..silhouette_fill import SilhouetteFill
 
 SdfFunction = Callable[[torch.Tensor], torch.Tensor]
 
@@ -23,11 +24,14 @@ class Prediction:
     sdf: maps float32 view-frame points [N, 3] on ``device`` to signed distances [N]
         (negative inside). Image features are computed once in ``predict`` and captured here,
         so calling it chunk after chunk costs only the per-point part.
+    silhouette_fill: when set, the mesher puts a thin sheet on every masked ray that the SDF's
+        surface misses (``backend.silhouette_fill``) before marching cubes.
     """
 
     slices: np.ndarray
     slabs: list[Slab]
     sdf: SdfFunction
+    silhouette_fill: SilhouetteFill | None = None
 
 
 class Predictor(ABC):

@@ -14,7 +14,10 @@ by ``training.calibrate`` on a validation split, never on the test split):
   the Z slabs), so the cut trims backs grown too deep;
 * ``feature_sampling``: how the image maps are interpolated at each point's projection,
   ``bilinear`` as in training or ``bicubic``, which keeps the values at texel centres and drops
-  the kinks between them.
+  the kinks between them;
+* ``silhouette_fill``: the half-thickness of the sheet that the mesher puts on every ray through
+  the input's mask that the surface misses (``backend.silhouette_fill``; ``None``: no fill), so
+  thin parts the network leaves broken come back at the depth it guessed for them.
 
 Weights without the key run the network as it is.
 """
@@ -32,6 +35,7 @@ import torch.nn.functional as F
 from ..geometry import slabs_for_bounds
 from ..model import load_weights, read_metadata, sha256_file
 from ..model.network import SAMPLINGS
+from ..silhouette_fill import SilhouetteFill
 from .base import Prediction, Predictor
 
 QUERY_CHUNK = 2048  # points per network call: per-token tensors stay in cache (4096: 1.4x slower)
@@ -45,20 +49,25 @@ class InferenceSettings:
     surface_offset: float = 0.0
     depth_clip: float | None = None
     feature_sampling: str = "bilinear"
+    silhouette_fill: float | None = None
 
     def __post_init__(self) -> None:
         if self.feature_sampling not in SAMPLINGS:
             raise ValueError(f"feature_sampling must be one of {', '.join(SAMPLINGS)}, "
                              f"not {self.feature_sampling!r}")
+        if self.silhouette_fill is not None and not self.silhouette_fill > 0:
+            raise ValueError(f"silhouette_fill is a sheet's half-thickness above 0 or None, "
+                             f"not {self.silhouette_fill!r}")
 
     @classmethod
     def from_metadata(cls, metadata: dict) -> InferenceSettings:
         raw = json.loads(metadata.get(INFERENCE_KEY, "{}"))
-        clip = raw.get("depth_clip")
+        clip, fill = raw.get("depth_clip"), raw.get("silhouette_fill")
         return cls(flip_average=bool(raw.get("flip_average", False)),
                    surface_offset=float(raw.get("surface_offset", 0.0)),
                    depth_clip=None if clip is None else float(clip),
-                   feature_sampling=str(raw.get("feature_sampling", "bilinear")))
+                   feature_sampling=str(raw.get("feature_sampling", "bilinear")),
+                   silhouette_fill=None if fill is None else float(fill))
 
     def to_metadata(self) -> dict[str, str]:
         return {INFERENCE_KEY: json.dumps(asdict(self))}
@@ -107,14 +116,17 @@ class NetworkPredictor(Predictor):
             averaged = plain
         if settings.depth_clip is not None:
             averaged = _clipped_in_depth(averaged, bbox[:, 2], settings.depth_clip, self.device)
+        fill = None
+        if settings.silhouette_fill is not None:
+            fill = SilhouetteFill(mask=image[..., 3] > 0.5, half_thickness=settings.silhouette_fill)
         if settings.surface_offset == 0.0:
-            return Prediction(slices=slices, slabs=slabs, sdf=averaged)
+            return Prediction(slices=slices, slabs=slabs, sdf=averaged, silhouette_fill=fill)
         offset = settings.surface_offset
 
         def sdf(points: torch.Tensor) -> torch.Tensor:
             return averaged(points) - offset
 
-        return Prediction(slices=slices, slabs=slabs, sdf=sdf)
+        return Prediction(slices=slices, slabs=slabs, sdf=sdf, silhouette_fill=fill)
 
     def _sdf_of(self, feats: dict[str, torch.Tensor]):
         """The network's SDF closure over cached image features, queried chunk by chunk."""

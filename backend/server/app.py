@@ -79,6 +79,9 @@ def create_app(
         keep_sdf: bool = Query(False, description="also write sdf.npy"),
         flip_average: str = Query("auto", description="auto (as the weights were calibrated) | "
                                   "on | off (one network pass: about half the SDF time)"),
+        silhouette_fill: str = Query("auto", description="auto (the weights' fill: thin parts "
+                                     "the network loses are filled in where the picture shows "
+                                     "them) | off (the network's surface as it is)"),
     ) -> JSONResponse:
         # Declared above so the OpenAPI description is complete; validated in one place here.
         options = ReconstructOptions.from_strings(dict(request.query_params))

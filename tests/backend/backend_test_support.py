@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import requests
-from PIL import Image
+from PIL import Image, ImageDraw
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APPLE = REPO_ROOT / "examples" / "apple.jpg"
@@ -62,6 +62,19 @@ def disc_cutout(size: int = 128, radius: float = 0.3, centre=(0.5, 0.5)) -> np.n
 def cutout_png(size: int = 128, radius: float = 0.3) -> bytes:
     """A small PNG with a transparent background: the pipeline uses its alpha, no rembg needed."""
     return encode(Image.fromarray(disc_cutout(size, radius), "RGBA"), "PNG")
+
+
+def wheel_png(size: int = 256) -> bytes:
+    """A spoked wheel, face on, in thin strokes on a transparent background: parts that a
+    network at 128 px easily loses."""
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    c, r = size / 2, size * 0.35
+    draw.ellipse((c - r, c - r, c + r, c + r), outline=(150, 110, 60, 255), width=6)
+    for a in np.linspace(0, np.pi, 4, endpoint=False):
+        dx, dy = r * np.cos(a), r * np.sin(a)
+        draw.line((c - dx, c - dy, c + dx, c + dy), fill=(150, 110, 60, 255), width=4)
+    return encode(image, "PNG")
 
 
 def truncated_png() -> bytes:

@@ -12,14 +12,16 @@ def test_defaults_match_the_api():
     opts = ReconstructOptions()
     assert opts.to_json() == {"resolution": 256, "face_budget": 200_000, "background": "auto",
                               "predictor": "auto", "name": "", "keep_sdf": False,
-                              "flip_average": "auto"}
+                              "flip_average": "auto", "silhouette_fill": "auto"}
 
 
 def test_from_strings_parses_types():
     opts = ReconstructOptions.from_strings({
         "resolution": "64", "face_budget": "0", "background": "remove", "predictor": "baseline",
-        "name": "my apple.jpg", "keep_sdf": "true", "flip_average": "off"})
-    assert opts == ReconstructOptions(64, 0, "remove", "baseline", "my apple.jpg", True, "off")
+        "name": "my apple.jpg", "keep_sdf": "true", "flip_average": "off",
+        "silhouette_fill": "off"})
+    assert opts == ReconstructOptions(64, 0, "remove", "baseline", "my apple.jpg", True, "off",
+                                      "off")
     for text, value in [("1", True), ("yes", True), ("FALSE", False), ("0", False)]:
         assert ReconstructOptions.from_strings({"keep_sdf": text}).keep_sdf is value
 
@@ -33,7 +35,7 @@ def test_from_strings_parses_types():
      ({"face_budget": "99"}, "face_budget"), ({"background": "green"}, "background"),
      ({"predictor": "magic"}, "predictor"), ({"keep_sdf": "maybe"}, "keep_sdf"),
      ({"name": "x" * 201}, "name"), ({"colour": "red"}, "colour"),
-     ({"flip_average": "yes"}, "flip_average")],
+     ({"flip_average": "yes"}, "flip_average"), ({"silhouette_fill": "on"}, "silhouette_fill")],
 )
 def test_bad_values_name_the_option(raw, names):
     with pytest.raises(BackendError) as info:

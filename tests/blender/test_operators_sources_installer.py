@@ -22,7 +22,9 @@ def test_generated_pixels_are_sent_as_png_and_reconstruct(run):
     assert run["disc"] == ["FINISHED"]
     assert 0.2 < max(run["disc_dims"]) < 1.5
     assert run["flip_default"] == "auto" and run["flip_query"] == "off"
+    assert run["fill_default"] == "auto" and run["fill_query"] == "off"
     assert run["has_prefs"] and run["flip_after_reset"] == "on"  # from the preferences
+    assert run["fill_after_reset"] == "off"
 
 
 def test_installer_respects_online_access(run):

@@ -72,11 +72,11 @@ def test_rerun_replaces_and_same_stems_get_suffixes(batch):
                            str(work / "a" / "apple.jpg"), str(work / "b" / "apple.jpg"),
                            "--output", str(out), "--resolution", "64", "--predictor",
                            os.environ.get("SLICE3D_TEST_PREDICTOR", "auto"),
-                           "--flip-average", "off"],
+                           "--flip-average", "off", "--silhouette-fill", "off"],
                           capture_output=True, text=True, timeout=400, env=env, cwd=str(work))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sorted(os.listdir(out)) == ["apple", "apple-2"]
     for stem in ("apple", "apple-2"):  # the batch script's option reached the backend
         options = json.loads((out / stem / "result.json").read_text())["options"]
-        assert options["flip_average"] == "off"
+        assert options["flip_average"] == "off" and options["silhouette_fill"] == "off"
     assert proc.stdout.strip().splitlines()[-1].startswith("Slice3D batch: 2 ok, 0 failed of 2")

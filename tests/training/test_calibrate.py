@@ -30,7 +30,7 @@ def test_writes_the_best_setting_into_a_copy_of_the_weights(setup, tmp_path):
     out = tmp_path / "cal.safetensors"
     C.main(["--weights", str(weights), "--data", str(data), "--per-source", "2",
             "--offsets", "0", "0.05", "--depth-clips", "off", "0.1",
-            "--samplings", "bilinear", "bicubic", "--resolution", "32",
+            "--samplings", "bilinear", "bicubic", "--fills", "off", "0.02", "--resolution", "32",
             "--threads", "1", "--out", str(out)])
     meta = read_metadata(out)
     chosen = InferenceSettings.from_metadata(meta)
@@ -63,3 +63,9 @@ def test_depth_clip_values_are_off_or_a_widening():
     assert C.depth_clip("off") is None and C.depth_clip("0.1") == 0.1
     with pytest.raises(argparse.ArgumentTypeError, match="below 0"):
         C.depth_clip("-0.1")
+
+
+def test_fill_values_are_off_or_a_thickness():
+    assert C.silhouette_fill("off") is None and C.silhouette_fill("0.02") == 0.02
+    with pytest.raises(argparse.ArgumentTypeError, match="half-thickness above 0"):
+        C.silhouette_fill("0")

@@ -105,3 +105,18 @@ def test_bicubic_feature_sampling_travels_through_the_metadata_and_changes_the_s
 def test_an_unknown_feature_sampling_is_refused_by_name():
     with pytest.raises(ValueError, match="feature_sampling must be one of bilinear, bicubic"):
         InferenceSettings.from_metadata({"slice3d_inference": '{"feature_sampling": "nearest"}'})
+
+
+def test_silhouette_fill_travels_through_the_metadata_with_the_input_mask(weights):
+    plain, filled = weights(None), weights(InferenceSettings(silhouette_fill=0.02))
+    assert plain.predict(image()).silhouette_fill is None
+    fill = filled.predict(image()).silhouette_fill
+    assert fill is not None and fill.half_thickness == 0.02
+    assert np.array_equal(fill.mask, image()[..., 3] > 0.5)
+    s = InferenceSettings(flip_average=True, silhouette_fill=0.01)
+    assert InferenceSettings.from_metadata(s.to_metadata()) == s
+
+
+def test_a_fill_without_thickness_is_refused():
+    with pytest.raises(ValueError, match="silhouette_fill is a sheet's half-thickness"):
+        InferenceSettings(silhouette_fill=0.0)

@@ -50,6 +50,7 @@ BAD_OPTIONS = [
     ({"background": "green"}, "background"), ({"predictor": "magic"}, "predictor"),
     ({"keep_sdf": "maybe"}, "keep_sdf"), ({"name": "x" * 201}, "name"),
     ({"colour": "red"}, "colour"), ({"flip_average": "maybe"}, "flip_average"),
+    ({"silhouette_fill": "on"}, "silhouette_fill"),
 ]
 
 # Every route, every method, plus what is not a route: all of them need the token.

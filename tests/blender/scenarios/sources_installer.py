@@ -42,7 +42,10 @@ def main() -> None:
     opts.image, opts.resolution, opts.background = disc, "64", "alpha"
     out["flip_default"] = opts.flip_average
     opts.flip_average = "off"  # the sidebar's Mirror Average reaches the request
-    out["flip_query"] = ext.operators.reconstruct.job_options(opts).query("disc")["flip_average"]
+    out["fill_default"] = opts.silhouette_fill
+    opts.silhouette_fill = "off"  # and so does its Fill Silhouette
+    query = ext.operators.reconstruct.job_options(opts).query("disc")
+    out["flip_query"], out["fill_query"] = query["flip_average"], query["silhouette_fill"]
     out["disc"] = sorted(bpy.ops.slice3d.reconstruct())
     disc_coll = bpy.data.collections.get("Slice3D Generated Disc")
     out["disc_dims"] = list(next(o for o in disc_coll.objects if o.type == "MESH").dimensions)
@@ -51,8 +54,11 @@ def main() -> None:
     out["has_prefs"] = prefs is not None
     if prefs is not None:
         prefs.default_flip_average = "on"
+        prefs.default_silhouette_fill = "off"
+        opts.silhouette_fill = "auto"
     bpy.ops.slice3d.reset_options()
     out["flip_after_reset"] = opts.flip_average
+    out["fill_after_reset"] = opts.silhouette_fill
 
     # The installer: offline by default here, so the operator explains why it is disabled.
     out["online"] = bpy.app.online_access
