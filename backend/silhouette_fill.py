@@ -6,7 +6,9 @@ is there, and the mesh falls apart into fragments. For each masked pixel whose r
 surface, a thin sheet is put into the grid at the depth where the SDF along that ray comes
 closest to zero: the network's own guess of where the part lies. Rays that already meet the
 surface are left alone, so, unlike growing the whole surface, the fill changes nothing where the
-network is right.
+network is right. Nor are the missed pixels that touch the surface's own outline: there the
+mask and the surface disagree by a pixel, and sheets along the outline make a jagged fringe
+(seen on the photos' side views) without bringing anything back.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ if TYPE_CHECKING:  # meshing imports the predictors, which carry a SilhouetteFil
     from .meshing import SdfGrid
 
 DEPTH_SAMPLES = 256  # samples along each ray: finer than a 256^3 grid's cells on the rays' span
+OUTLINE_PX = 1  # missed pixels this close to the surface's own silhouette get no sheet
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,9 @@ def fill_missed_rays(grid: SdfGrid, fill: SilhouetteFill) -> tuple[SdfGrid, int]
     mask = np.asarray(fill.mask, dtype=bool)
     size = mask.shape[0]
     lowest, z_at = ray_minima(grid, size)
-    missed = mask & (lowest > 0.0)
+    seen = lowest <= 0.0  # the surface's own silhouette
+    outline = ndimage.binary_dilation(seen, iterations=OUTLINE_PX) & ~seen
+    missed = mask & ~seen & ~outline
     count = int(missed.sum())
     if not count:
         return grid, 0

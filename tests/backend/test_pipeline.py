@@ -10,6 +10,7 @@ import torch
 import trimesh
 from backend_test_support import cutout_png, encode, wheel_png
 from PIL import Image
+from scipy import ndimage
 
 from backend.errors import BackendError, Cancelled
 from backend.meshing import SdfGrid
@@ -144,12 +145,13 @@ def test_flip_average_option_reaches_the_network(reconstructor, tmp_path):
 
 
 def test_silhouette_fill_brings_back_the_thin_parts_the_network_loses(reconstructor, tmp_path):
-    """A thin spoked wheel: the network's own surface misses most rays through the mask; with
-    the shipped weights' fill ('auto') all but a handful meet the surface in the bundle's grid
-    (at this 64^3 preview grid points lie 2 pixels apart), and 'off' turns it off."""
+    """A thin spoked wheel: the network's own surface misses most rays through the mask. With
+    the shipped weights' fill ('auto') every one of them that does not touch the surface's own
+    outline meets a surface in the bundle's grid, bar a few that fall between the grid points of
+    this 64^3 preview; 'off' turns the fill off."""
     assert reconstructor.predictor("network").settings.silhouette_fill is not None
-    missed = {}
-    for mode in ("auto", "off"):
+    lowest = {}
+    for mode in ("off", "auto"):
         opts = ReconstructOptions(predictor="network", resolution=64, keep_sdf=True,
                                   silhouette_fill=mode)
         out = tmp_path / mode
@@ -158,8 +160,10 @@ def test_silhouette_fill_brings_back_the_thin_parts_the_network_loses(reconstruc
         values = np.load(out / "sdf.npy").astype(np.float32)
         lo, hi = result["sdf"]["bounds"]
         mask = np.asarray(Image.open(out / "input.png"))[..., 3] > 130  # alpha above 0.5
-        lowest, _ = ray_minima(SdfGrid(values, lo, hi, 0), mask.shape[0])
-        missed[mode] = int((lowest[mask] > 0).sum())
-        assert mask.sum() > 500
-    assert missed["off"] > 500
-    assert missed["auto"] < 20
+        lowest[mode], _ = ray_minima(SdfGrid(values, lo, hi, 0), mask.shape[0])
+    seen = lowest["off"] <= 0
+    outline = ndimage.binary_dilation(seen) & ~seen
+    lost = mask & ~seen & ~outline
+    assert (mask & ~seen).sum() > 500 and lost.sum() > 300
+    assert (lowest["auto"][lost] > 0).sum() < 10
+    assert (lowest["auto"][seen] <= 0).all()  # what the network had, it keeps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from backend.geometry import CAMERA_DISTANCE, FOCAL_NDC
 from backend.meshing import evaluate_dense, extract_mesh, grid_axis, marching_cubes
@@ -79,6 +80,18 @@ def test_nothing_changes_when_every_masked_ray_meets_the_surface():
     grid = evaluate_dense(sdf, 32, CPU)
     filled, count = fill_missed_rays(grid, SilhouetteFill(disc_mask(BODY[0], BODY[1] * 0.9), 0.02))
     assert count == 0 and filled is grid
+
+
+def test_a_mask_one_pixel_wider_than_the_surface_makes_no_fringe():
+    """Missed pixels along the surface's own outline get no sheet; a detached part still does."""
+    grid = evaluate_dense(sdf, 64, CPU)
+    seen = ray_minima(grid, SIZE)[0] <= 0
+    ring = ndimage.binary_dilation(seen) & ~seen
+    assert ring.sum() > 50
+    filled, count = fill_missed_rays(grid, SilhouetteFill(seen | ring, 0.02))
+    assert count == 0 and filled is grid
+    filled, count = fill_missed_rays(grid, SilhouetteFill(seen | ring | disc_mask(*GHOST), 0.02))
+    assert 0 < count <= disc_mask(*GHOST).sum()
 
 
 def test_extract_mesh_applies_the_fill_it_is_given():
