@@ -101,11 +101,14 @@ def fill_missed_rays(grid: SdfGrid, fill: SilhouetteFill) -> tuple[SdfGrid, int]
     return replace(grid, values=values), count
 
 
-def _widened_to_grid_spacing(missed: np.ndarray, z_at: np.ndarray, grid: SdfGrid):
+def _widened_to_grid_spacing(
+    missed: np.ndarray, z_at: np.ndarray, grid: SdfGrid
+) -> tuple[np.ndarray, np.ndarray]:
     """On a grid coarser than the mask (a 64^3 preview: 2 pixels between grid points at the
     object's depth) a one-pixel part can fall between grid points and get no sheet, so the
-    missed pixels are widened by the spacing less one pixel, each new pixel taking the depth of
-    its nearest missed pixel. At 128^3 (1 pixel) and finer nothing is widened."""
+    missed pixels are widened by the spacing less one pixel (past the mask too: the preview's
+    sheets are a pixel wider), each new pixel taking the depth of its nearest missed pixel. At
+    128^3 (1 pixel) and finer nothing is widened."""
     size = missed.shape[0]
     spacing_px = FOCAL_NDC * (grid.hi - grid.lo) / grid.resolution / CAMERA_DISTANCE * size / 2
     reach = int(round(spacing_px)) - 1
