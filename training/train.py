@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from backend.framing import to_model_input
 from backend.model import ModelConfig, Slice3DCompact, save_weights
+from backend.model.network import SAMPLINGS
 
 REPO = Path(__file__).resolve().parent.parent
 MIRROR = Path("/root/slice3d-runs")
@@ -52,6 +53,7 @@ DEFAULTS = {
     "augment": 0.0,  # strength of photometric augmentation (0 = off, 1 = the photo-like range)
     "w_sign": 1.0,  # BCE on inside/outside with logit -sdf / sign_temp: keeps the sign honest
     "sign_temp": 0.02,
+    "feature_sampling": "bilinear",  # how point features are read from the maps (SAMPLINGS)
     "threads": 2,
     "autocast": "none",  # "none" | "bf16" (CPU) | "fp16" (CUDA)
     "device": "auto",
@@ -76,6 +78,8 @@ def load_config(path: str | Path) -> dict:
         raise ValueError(f"{path}: unknown config keys {unknown}; known keys: {sorted(DEFAULTS)}")
     cfg = {**DEFAULTS, **given}
     check_source_weights(cfg["source_weights"])
+    if cfg["feature_sampling"] not in SAMPLINGS:
+        raise ValueError(f"{path}: feature_sampling must be one of {SAMPLINGS}")
     return cfg
 
 
@@ -239,7 +243,7 @@ def make_batch(data: ShardSet, idx: np.ndarray, n_points: int, rng: np.random.Ge
 def compute_loss(model: Slice3DCompact, batch: dict, cfg: dict, autocast) -> dict:
     with autocast():  # the image network only: point features and the SDF stay float32
         feats = model.encode(batch["image"])
-    pred = model.query(feats, batch["points"])
+    pred = model.query(feats, batch["points"], sampling=cfg["feature_sampling"])
     c = cfg["sdf_clamp"]
     l_sdf = (pred.clamp(-c, c) - batch["sdf"].clamp(-c, c)).abs().mean()
     l_bbox = (feats["bbox"].float() - batch["bbox"]).abs().mean()

@@ -104,6 +104,24 @@ def test_one_step_lowers_the_loss(tiny_data, slices, encoder):
     assert float(after["loss"].detach()) < float(before["loss"].detach())
 
 
+def test_the_loss_reads_point_features_with_the_configured_sampling(tiny_data):
+    torch.manual_seed(0)
+    data = T.load_split(tiny_data, "train", verbose=False)
+    model = Slice3DCompact(ModelConfig.from_dict(TINY)).eval()
+    batch = T.make_batch(data, np.arange(4), 128, np.random.default_rng(0), torch.device("cpu"))
+    ac = T.make_autocast("none", torch.device("cpu"))
+    c = T.DEFAULTS["sdf_clamp"]
+    with torch.no_grad():
+        feats = model.encode(batch["image"])
+        preds = {}
+        for sampling in ("bilinear", "bicubic"):
+            loss = T.compute_loss(model, batch, tiny_cfg(feature_sampling=sampling), ac)["sdf"]
+            preds[sampling] = model.query(feats, batch["points"], sampling=sampling).clamp(-c, c)
+            by_hand = (preds[sampling] - batch["sdf"].clamp(-c, c)).abs().mean()
+            assert float(loss) == pytest.approx(float(by_hand), rel=1e-6)
+    assert float((preds["bicubic"] - preds["bilinear"]).abs().max()) > 1e-4
+
+
 def test_augmentation_changes_the_object_colour_only():
     rng = np.random.default_rng(0)
     image = torch.ones(6, 4, 32, 32)
@@ -176,6 +194,9 @@ def test_every_shipped_config_loads_and_a_misspelt_key_is_refused(tmp_path):
         T.main(["--config", str(bad)])
     with pytest.raises(SystemExit, match="error: "):
         T.main(["--config", str(tmp_path / "missing.json")])
+    bad.write_text(json.dumps({"name": "x", "feature_sampling": "nearest"}))
+    with pytest.raises(SystemExit, match="error: .*feature_sampling must be one of"):
+        T.main(["--config", str(bad)])
     bad.write_text(json.dumps({"name": "x", "source_weights": {"0ad": 0.5}}))
     with pytest.raises(SystemExit, match=r"error: source_weights\['0ad'\] must be a whole number"):
         T.main(["--config", str(bad)])
