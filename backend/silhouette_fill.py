@@ -8,7 +8,9 @@ closest to zero: the network's own guess of where the part lies. Rays that alrea
 surface are left alone, so, unlike growing the whole surface, the fill changes nothing where the
 network is right. Nor are the missed pixels that touch the surface's own outline: there the
 mask and the surface disagree by a pixel, and sheets along the outline make a jagged fringe
-(seen on the photos' side views) without bringing anything back.
+(seen on the photos' side views) without bringing anything back. An outline pixel next to a
+filled one is the exception: it joins the sheet to the fragment the lost part grows from, which
+would otherwise float a pixel away from it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ if TYPE_CHECKING:  # meshing imports the predictors, which carry a SilhouetteFil
     from .meshing import SdfGrid
 
 DEPTH_SAMPLES = 256  # samples along each ray: finer than a 256^3 grid's cells on the rays' span
-OUTLINE_PX = 1  # missed pixels this close to the surface's own silhouette get no sheet
+OUTLINE_PX = 1  # missed pixels this close to the surface's own silhouette get no sheet...
+EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)  # ...unless one of these neighbours gets one
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,9 @@ def fill_missed_rays(grid: SdfGrid, fill: SilhouetteFill) -> tuple[SdfGrid, int]
     lowest, z_at = ray_minima(grid, size)
     seen = lowest <= 0.0  # the surface's own silhouette
     outline = ndimage.binary_dilation(seen, iterations=OUTLINE_PX) & ~seen
-    missed = mask & ~seen & ~outline
+    lost = mask & ~seen & ~outline
+    joining = mask & outline & ndimage.binary_dilation(lost, structure=EIGHT_NEIGHBOURS)
+    missed = lost | joining
     count = int(missed.sum())
     if not count:
         return grid, 0

@@ -94,12 +94,18 @@ def photo_input(path: Path) -> np.ndarray:
     return to_model_input(frame_object(cutout))
 
 
+ORANGE = "usr/share/doc/opencv-doc/examples/data/orange.jpg"  # Debian's opencv-doc package
+# installed, or unpacked with `dpkg -x opencv-doc_*.deb /tmp/ocvdoc`
+ORANGE_ROOTS = (Path("/"), Path("/tmp/ocvdoc"))
+
+
 def default_photos() -> list[tuple[str, np.ndarray]]:
-    out = []
-    for p in (REPO / "examples" / "apple.jpg",
-              Path("/tmp/ocvdoc/usr/share/doc/opencv-doc/examples/data/orange.jpg")):
-        if p.exists():
-            out.append((p.stem, photo_input(p)))
+    out = [("apple", photo_input(REPO / "examples" / "apple.jpg"))]
+    orange = next((root / ORANGE for root in ORANGE_ROOTS if (root / ORANGE).exists()), None)
+    if orange is None:
+        print("orange photo skipped: opencv-doc is neither installed nor unpacked in /tmp/ocvdoc")
+    else:
+        out.append(("orange", photo_input(orange)))
     try:
         import io
 

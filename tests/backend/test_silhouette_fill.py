@@ -94,6 +94,34 @@ def test_a_mask_one_pixel_wider_than_the_surface_makes_no_fringe():
     assert 0 < count <= disc_mask(*GHOST).sum()
 
 
+def test_a_lost_part_growing_out_of_the_body_is_joined_to_it():
+    """An arm the network lost, from inside the body outwards: its sheet would start a pixel off
+    the body's outline and float free; the outline pixels next to it join the two. At 128^3,
+    where grid points are a mask pixel apart, so no widening closes the gap instead."""
+    start, end, radius = torch.tensor([0.1, 0.0, 0.0]), torch.tensor([0.42, 0.0, 0.0]), 0.03
+
+    def arm_distance(pts: torch.Tensor) -> torch.Tensor:
+        t = ((pts - start) @ (end - start) / (end - start).dot(end - start)).clamp(0, 1)
+        return (pts - start - t[:, None] * (end - start)).norm(dim=-1)
+
+    def body(pts: torch.Tensor) -> torch.Tensor:
+        return (pts - torch.tensor(BODY[0])).norm(dim=-1) - BODY[1]
+
+    def truth(pts: torch.Tensor) -> torch.Tensor:
+        return torch.minimum(body(pts), arm_distance(pts) - radius)
+
+    def lost_arm(pts: torch.Tensor) -> torch.Tensor:
+        return torch.minimum(body(pts), 0.5 * arm_distance(pts) + GHOST_FLOOR)
+
+    mask = ray_minima(evaluate_dense(truth, 64, CPU), SIZE)[0] <= 0
+    plain = extract_mesh(lost_arm, resolution=128, device=CPU)
+    filled = extract_mesh(lost_arm, resolution=128, device=CPU,
+                          silhouette_fill=SilhouetteFill(mask, 0.02))
+    assert plain.bounds[1, 0] < BODY[1] + 0.02  # the network's own surface stops at the body
+    assert filled.bounds[1, 0] > float(end[0])  # the sheet reaches the arm's end...
+    assert len(filled.split(only_watertight=False)) == 1  # ...and hangs on to the body
+
+
 def test_extract_mesh_applies_the_fill_it_is_given():
     plain = extract_mesh(sdf, resolution=64, device=CPU)
     filled = extract_mesh(sdf, resolution=64, device=CPU,
