@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from training.data.shards import SPLITS
 from training.data.sources import SOURCE_NAMES
 
 
@@ -40,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--sources", nargs="+", default=list(SOURCE_NAMES), choices=SOURCE_NAMES)
     b.add_argument("--workers", type=int, default=1)
     b.add_argument("--points", type=int, default=8192, help="SDF points per sample")
+    b.add_argument(
+        "--splits",
+        nargs="+",
+        default=list(SPLITS),
+        choices=SPLITS,
+        help="make only these splits' shards now (val test: an evaluation set in minutes)",
+    )
 
     s = sub.add_parser("sheet", help="draw a contact sheet PNG (input, 12 slices, SDF section)")
     s.add_argument("--sources", nargs="+", default=["procedural"], choices=SOURCE_NAMES)
@@ -65,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "build":
         from training.data.build import build
 
-        m = build(a.out, a.sources, parse_shapes(a.shapes, a.sources), a.views, a.workers, a.points)
+        shapes = parse_shapes(a.shapes, a.sources)
+        m = build(a.out, a.sources, shapes, a.views, a.workers, a.points, tuple(a.splits))
         print(json.dumps({"counts": m["counts"], "dropped": m["dropped"]}, indent=1))
     elif a.cmd == "sheet":
         from training.data.sheet import contact_sheet

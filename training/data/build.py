@@ -152,8 +152,12 @@ def build(
     views: int,
     workers: int = 1,
     points: int = POINTS,
+    splits: tuple[str, ...] = SPLITS,
 ) -> dict:
-    """Build (or resume) a data set in ``out``; returns the manifest."""
+    """Build (or resume) a data set in ``out``; returns the manifest.
+
+    ``splits`` limits which shards are made now (the plan always covers every split, so an
+    evaluation-only build is the first part of the full one, not a different set)."""
     out.mkdir(parents=True, exist_ok=True)
     plan_path = out / "plan.json"
     units = plan_units(sources, shapes, views, points)
@@ -163,12 +167,12 @@ def build(
     else:
         all_units = [asdict(u) for u in units]
     write_json(plan_path, {"units": all_units})
-    todo = [u for u in all_units if not _done(out, u)]
+    todo = [u for u in all_units if u["split"] in splits and not _done(out, u)]
     todo = _interleave(todo)
     total = sum(len(u["shapes"]) * u["views"] for u in todo)
     print(
-        f"{len(all_units) - len(todo)} of {len(all_units)} shards done; "
-        f"{len(todo)} to make (<= {total} samples) in {out}"
+        f"{sum(_done(out, u) for u in all_units)} of {len(all_units)} shards done; "
+        f"{len(todo)} to make now (<= {total} samples, splits {', '.join(splits)}) in {out}"
     )
     failures = 0
     with tqdm(total=total, unit="sample", smoothing=0.05) as bar:

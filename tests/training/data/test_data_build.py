@@ -73,3 +73,17 @@ def test_tiny_build(tmp_path):
     build(tmp_path, ["procedural"], 11, views=2, workers=1, points=256)
     assert before == {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/*.npz")}
     assert plan == json.loads((tmp_path / "plan.json").read_text())
+
+
+def test_evaluation_splits_build_alone_then_the_rest_resumes(tmp_path):
+    """``splits=("val", "test")`` makes the held-out shards only; the full build then adds
+    the training shards without touching them, and the plan is the full build's."""
+    m = build(tmp_path, ["procedural"], 11, views=1, workers=1, points=64, splits=("val", "test"))
+    assert m["splits"]["train"] == [] and m["splits"]["val"] and m["splits"]["test"]
+    held_out = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/*.npz")}
+    assert not list(tmp_path.glob("train/*.npz"))
+    m = build(tmp_path, ["procedural"], 11, views=1, workers=1, points=64)
+    assert m["splits"]["train"]
+    assert held_out == {
+        p: p.stat().st_mtime_ns for p in tmp_path.glob("*/*.npz") if p.parent.name != "train"
+    }
