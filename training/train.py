@@ -147,8 +147,20 @@ def load_split(
 
 
 def concat_sets(sets: list[ShardSet]) -> ShardSet:
+    """One training set from several data folders. A shape already read from an earlier folder
+    is left out of the later ones, so a folder that extends a source (more 0ad shapes, say)
+    does not count the shapes it shares with another twice."""
     if len(sets) == 1:
         return sets[0]
+    seen: set[str] = set()
+    kept = []
+    for s in sets:
+        ids = s.shape_id.astype(str)
+        new = ~np.isin(ids, list(seen))
+        seen.update(ids.tolist())
+        kept.append(s if new.all() else
+                    ShardSet(**{k: getattr(s, k)[new] for k in ShardSet.__dataclass_fields__}))
+    sets = [s for s in kept if len(s)]
     p = min(s.points.shape[1] for s in sets)
     out = {}
     for k in ShardSet.__dataclass_fields__:

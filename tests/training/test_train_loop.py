@@ -52,6 +52,18 @@ def test_load_split(tiny_data):
     assert d.image[0, 0, 0].tolist() == [255, 255, 255, 0]
 
 
+def test_a_shape_shared_by_two_data_folders_is_read_once(tiny_data):
+    d = T.load_split(tiny_data, "train", verbose=False)
+    extra = T.ShardSet(**{k: getattr(d, k)[:3].copy() for k in T.ShardSet.__dataclass_fields__})
+    extra.shape_id = extra.shape_id.astype("<U64")
+    extra.shape_id[2] = "a-shape-only-the-second-folder-has"
+    both = T.concat_sets([d, extra])
+    assert len(both) == len(d) + 1
+    assert both.shape_id[-1] == "a-shape-only-the-second-folder-has"
+    np.testing.assert_array_equal(both.bbox[-1], d.bbox[2])
+    assert len(T.concat_sets([d, extra, extra])) == len(d) + 1
+
+
 def test_batches_are_a_function_of_step():
     a = [T.batch_indices(10, s, 4, 0) for s in range(6)]
     b = [T.batch_indices(10, s, 4, 0) for s in range(6)]
