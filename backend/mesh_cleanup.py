@@ -1,8 +1,8 @@
 """Mesh clean-up after marching cubes: specks removed, optional face budget.
 
-Normals need no repair: marching cubes on an SDF that is negative inside, run with
-gradient_direction="ascent", already winds every face outward (a test checks the volume sign).
-"""
+Normals need no repair: ``backend.meshing.marching_cubes`` winds every face outward (tests
+check the volume sign, also on meshes that are not watertight once merged, where trimesh's own
+winding fix does nothing)."""
 
 from __future__ import annotations
 

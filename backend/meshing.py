@@ -174,7 +174,11 @@ def marching_cubes(grid: SdfGrid) -> tuple[np.ndarray, np.ndarray]:
     verts, faces, _, _ = measure.marching_cubes(
         values, level=0.0, spacing=(spacing,) * 3, gradient_direction="ascent"
     )
-    return (verts + grid.lo).astype(np.float32), faces.astype(np.int64)
+    # skimage winds its triangles against the normals it returns: on an [x, y, z] grid whose
+    # outside is positive they face inward. Reversed here, every face faces out by
+    # construction; trimesh's own fix only works once the merged mesh is watertight, and a
+    # network's mesh often is not (parts touching along an edge), so 1 in 5 came out inside-out.
+    return (verts + grid.lo).astype(np.float32), faces[:, ::-1].astype(np.int64)
 
 
 def extract_mesh(

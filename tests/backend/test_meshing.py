@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import trimesh
 
 from backend.errors import BackendError, Cancelled
 from backend.geometry import SDF_BOUND, SDF_PAD
@@ -162,6 +163,34 @@ def test_marching_cubes_sphere(cpu):
     radii = np.linalg.norm(verts, axis=1)
     assert np.abs(radii - RADIUS).max() < 0.01
     assert faces.dtype == np.int64 and faces.max() < len(verts)
+
+
+def test_marching_cubes_winds_faces_outward_by_itself(cpu):
+    """No clean-up step may be needed for the winding: the raw faces enclose a positive volume."""
+    verts, faces = marching_cubes(evaluate_dense(CountingSdf(), 32, cpu))
+    raw = trimesh.Trimesh(verts, faces, process=False)
+    assert raw.is_watertight and raw.volume > 0
+
+
+def _box(pts: torch.Tensor, centre, half) -> torch.Tensor:
+    q = (pts - torch.tensor(centre)).abs() - torch.tensor(half)
+    return q.clamp(min=0).norm(dim=-1) + q.max(dim=-1).values.clamp(max=0)
+
+
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_parts_touching_along_an_edge_still_face_outward(cpu, resolution):
+    """Two boxes sharing an edge merge into a mesh that is not a 2-manifold, where trimesh's
+    winding fix gives up: such network meshes used to come out inside-out."""
+
+    def boxes(pts):
+        a = _box(pts, (-0.1, -0.1, 0.0), (0.1, 0.1, 0.1))
+        return torch.minimum(a, _box(pts, (0.1, 0.1, 0.0), (0.1, 0.1, 0.1)))
+
+    mesh = extract_mesh(boxes, resolution=resolution, device=cpu)
+    assert mesh.volume == pytest.approx(2 * 0.2**3, rel=0.15)  # > 0: outward
+    c = mesh.triangles_center
+    own_box = np.where((c[:, 0] + c[:, 1] < 0)[:, None], [-0.1, -0.1, 0.0], [0.1, 0.1, 0.0])
+    assert np.mean(np.sum(mesh.face_normals * (c - own_box), axis=1) > 0) > 0.99
 
 
 def test_extract_mesh_is_a_closed_outward_sphere(cpu):
