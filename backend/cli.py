@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from . import __version__
@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
 def _reconstruct(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .bundle import check_replaceable
     from .device import resolve_device
-    from .options import ReconstructOptions
+    from .options import MAX_NAME_LENGTH, ReconstructOptions
     from .pipeline import Reconstructor
 
     stems = [p.stem for p in args.images]
@@ -79,15 +80,17 @@ def _reconstruct(args: argparse.Namespace) -> int:
     if duplicates:
         raise BackendError("bad_options", f"Two inputs share the name {duplicates[0]!r}; "
                            "their bundles would overwrite each other.")
+    # The shared options fail the whole run up front; each image only adds its name, which is
+    # shortened to fit rather than allowed to stop the batch (it is only shown, as "source").
+    shared = ReconstructOptions(
+        resolution=args.resolution, face_budget=args.face_budget, background=args.background,
+        predictor=args.predictor, keep_sdf=args.keep_sdf, flip_average=args.flip_average,
+        silhouette_fill=args.silhouette_fill,
+    )
     reconstructor = Reconstructor(resolve_device(args.device))
     failures = 0
     for path in args.images:
-        options = ReconstructOptions(
-            resolution=args.resolution, face_budget=args.face_budget,
-            background=args.background, predictor=args.predictor, name=path.name,
-            keep_sdf=args.keep_sdf, flip_average=args.flip_average,
-            silhouette_fill=args.silhouette_fill,
-        )
+        options = replace(shared, name=path.name[:MAX_NAME_LENGTH])
         out_dir = args.output / path.stem
         bar = tqdm(total=100, desc=path.name, unit="%", leave=True,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
@@ -110,6 +113,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
             bar.set_postfix_str(stage, refresh=True)
 
         try:
+            check_replaceable(out_dir)  # before the work, not only when the bundle is written
             result = reconstructor.run(data, options, out_dir, progress)
         except Exception as exc:  # one bad image must not abort the rest of the batch
             bar.close()

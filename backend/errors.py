@@ -10,6 +10,7 @@ HTTP_STATUS = {
     "unauthorized": 401,
     "not_found": 404,
     "not_ready": 409,
+    "output_exists": 409,
     "too_large": 413,
     "not_an_image": 415,
     "cancelled": 409,

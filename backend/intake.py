@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from .errors import BackendError
 
@@ -15,6 +15,16 @@ SUPPORTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "TIFF"}
 MAX_PIXELS = 64_000_000
 MIN_SIDE = 16
 CORRUPT_MESSAGE = "The image file is truncated or corrupt and cannot be decoded."
+
+_TRANSPOSE = {  # EXIF orientation -> the transpose that shows the picture upright
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 # Let our own limit speak first; Pillow's bomb check would otherwise raise its own message.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS * 4
@@ -54,7 +64,7 @@ def load_image(data: bytes) -> LoadedImage:
             "not_an_image",
             f"{img.format} images are not supported; use PNG, JPEG, WebP or TIFF.",
         )
-    file_format = img.format  # exif_transpose returns a copy that no longer knows its format
+    file_format = img.format  # a transposed copy no longer knows its format
     width, height = img.size
     if width * height > MAX_PIXELS:
         raise BackendError("too_large", _too_large_message((width, height)))
@@ -66,14 +76,27 @@ def load_image(data: bytes) -> LoadedImage:
         )
     try:
         img.load()
-        img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError) as exc:
         raise BackendError("bad_image", CORRUPT_MESSAGE) from exc
+    img = _apply_orientation(img)
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         img.mode == "P" and "transparency" in img.info
     )
     rgba = _to_rgba8(img)
     return LoadedImage(rgba, has_alpha, file_format, (rgba.shape[1], rgba.shape[0]))
+
+
+def _apply_orientation(img: Image.Image) -> Image.Image:
+    """Turn the pixels as the EXIF orientation says; an unreadable orientation keeps them as stored.
+
+    Not ImageOps.exif_transpose: it also re-serialises the whole EXIF block, which raises (e.g.
+    struct.error) on a broken tag that has nothing to do with orientation or the pixels.
+    """
+    try:
+        method = _TRANSPOSE.get(img.getexif().get(ExifTags.Base.Orientation, 1))
+    except Exception:  # any EXIF damage: metadata must never fail an image that decodes
+        method = None
+    return img if method is None else img.transpose(method)
 
 
 def _too_large_message(size: tuple[int, int] | None) -> str:

@@ -14,6 +14,7 @@ SILHOUETTE_FILL_MODES = ("auto", "off")  # auto: the weights' fill, if calibrati
 MIN_RESOLUTION, MAX_RESOLUTION = 32, 256
 MIN_FACE_BUDGET = 100  # fewer faces than this decimates any object to nothing, or to one triangle
 MAX_FACE_BUDGET = 5_000_000
+MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ class ReconstructOptions:
         if self.silhouette_fill not in SILHOUETTE_FILL_MODES:
             raise BackendError("bad_options",
                                f"silhouette_fill must be one of {SILHOUETTE_FILL_MODES}.")
-        if len(self.name) > 200:
-            raise BackendError("bad_options", "name must be at most 200 characters.")
+        if len(self.name) > MAX_NAME_LENGTH:
+            raise BackendError("bad_options",
+                               f"name must be at most {MAX_NAME_LENGTH} characters.")
 
     @classmethod
     def from_strings(cls, raw: Mapping[str, str]) -> ReconstructOptions:

@@ -108,6 +108,9 @@ class Reconstructor:
                 mesh, vertex_colors=vertex_colours(mesh.vertices, model_input)
             )
         with stage("bundle"):
+            # The stages so far and their total: the bundle cannot hold its own writing time, and
+            # the caller (the job's timings_s) gets this copy, so both say the same.
+            timings["total"] = round(sum(timings.values()), 4)
             result = {
                 "version": __version__,
                 "model": predictor.label,
@@ -118,7 +121,7 @@ class Reconstructor:
                 "options": options.to_json(),
                 "mask_method": mask_method,
                 "input_size": list(loaded.original_size),
-                "timings_s": timings,
+                "timings_s": dict(timings),
                 "camera": {"lens_mm": LENS_MM, "sensor_mm": SENSOR_MM,
                            "distance": CAMERA_DISTANCE},
                 "slices": [
@@ -133,7 +136,6 @@ class Reconstructor:
                 "evaluations": grid.evaluations,
                 "warnings": warnings,
             }
-            timings["total"] = round(sum(timings.values()), 4)
             write_bundle(out_dir, mesh, prediction.slices, (framed_input_uint8(model_input)),
                          result, grid.values if options.keep_sdf else None)
         if progress:

@@ -27,12 +27,16 @@ from .parent_watch import watch_parent
 def read_or_create_token(path: Path) -> str:
     """The shared secret: read it, or create the file (owner-only) with a fresh random token."""
     path = Path(path)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32))
-    token = path.read_text().strip()
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32))
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise BackendError("bad_options",
+                           f"Cannot read or create the token file {path}: {exc.strerror}.") from exc
     if len(token) < 16:
         raise BackendError("bad_options", f"The token in {path} is empty or shorter than 16 "
                            "characters; delete the file to have a new one made.")
@@ -60,6 +64,7 @@ def serve(
     parent_pid: int | None = None,
 ) -> int:
     token = read_or_create_token(token_file)
+    _make_folders(state_file, work_dir)
     if not _is_loopback(host):
         print(f"warning: serving on {host}, reachable beyond this machine; anyone with the token "
               "can use it.", file=sys.stderr)
@@ -81,13 +86,13 @@ def serve(
     @asynccontextmanager
     async def lifespan(_app):
         manager.start()
-        if state_file:
-            _write_atomically(state_file, {"url": url, "port": actual_port, "pid": os.getpid(),
-                                           "version": __version__})
-        print(f"Slice3D backend listening on {url}", flush=True)
-        if parent_pid:
-            watch_parent(parent_pid, request_shutdown)
-        try:
+        try:  # a failed start stops the worker too: exiting under its warm-up aborts the process
+            if state_file:
+                _write_atomically(state_file, {"url": url, "port": actual_port,
+                                               "pid": os.getpid(), "version": __version__})
+            print(f"Slice3D backend listening on {url}", flush=True)
+            if parent_pid:
+                watch_parent(parent_pid, request_shutdown)
             yield
         finally:
             manager.stop()
@@ -100,7 +105,24 @@ def serve(
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
-    return 0
+    return 0 if server.started else 1  # uvicorn returns quietly when startup failed
+
+
+def _make_folders(state_file: Path | None, work_dir: Path | None) -> None:
+    """Create the state file's folder and the work dir before starting, so a bad path is one
+    clear error here rather than a traceback and a failed startup inside uvicorn."""
+    if state_file and Path(state_file).is_dir():
+        raise BackendError("bad_options", f"--state-file {state_file} is a folder; name a file.")
+    wanted = {"--state-file": Path(state_file).parent if state_file else None,
+              "--work-dir": work_dir}
+    for what, folder in wanted.items():
+        if folder is None:
+            continue
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendError("bad_options", f"Cannot create the folder {folder} (for {what}): "
+                               f"{exc.strerror}.") from exc
 
 
 def _is_loopback(host: str) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from backend_test_support import cutout_png
 from PIL import Image
 
 from backend.bundle import write_bundle, zip_bundle
+from backend.errors import BackendError
 from backend.geometry import MODEL_INPUT_SIZE, SLICE_NAMES
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
@@ -142,3 +145,77 @@ def test_rewrite_replaces_whole(tmp_path):
     assert json.loads((out / "result.json").read_text()) == {"run": 2}
     assert not (out / "sdf.npy").exists()  # nothing of the old bundle survives
     assert [p.name for p in tmp_path.iterdir()] == ["b"]
+
+
+def test_timings_match_the_returned_result(bundle):
+    """The caller (the job's GET /jobs/{id}) reports the same timings as result.json."""
+    folder, returned = bundle
+    assert json.loads((folder / "result.json").read_text())["timings_s"] == returned["timings_s"]
+
+
+def test_a_real_bundle_is_rewritten_in_place(tmp_path):
+    """A re-run over the previous output (sdf.npy and all) replaces it, with nothing left over."""
+    reconstructor = Reconstructor(torch.device("cpu"))
+    out = tmp_path / "disc"
+    reconstructor.run(cutout_png(), ReconstructOptions(resolution=32, predictor="baseline",
+                                                       keep_sdf=True), out)
+    reconstructor.run(cutout_png(), ReconstructOptions(resolution=32, predictor="baseline"), out)
+    assert files_in(out) == DESIGN_FILES
+    assert [p.name for p in tmp_path.iterdir()] == ["disc"]
+
+
+NOT_BUNDLES = {  # what may sit at a bundle's path and is someone's, not ours (None: a file)
+    "plain-file": None,
+    "empty": {},
+    "no-result": {"mesh.glb": "mine"},
+    "extra-file": {"result.json": "{}", "letter.txt": "mine"},
+    "extra-in-slices": {"result.json": "{}", "slices/holiday.png": "mine"},
+    "extra-folder": {"result.json": "{}", "photos/": ""},
+}
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else None
+            for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("name", list(NOT_BUNDLES))
+def test_what_is_not_a_bundle_is_never_replaced(tmp_path, name):
+    out = tmp_path / name
+    if NOT_BUNDLES[name] is None:
+        out.write_text("mine")
+    else:
+        out.mkdir()
+        for rel, text in NOT_BUNDLES[name].items():
+            (out / rel).parent.mkdir(exist_ok=True)
+            if rel.endswith("/"):
+                (out / rel).mkdir()
+            else:
+                (out / rel).write_text(text)
+    before = snapshot(tmp_path)
+    with pytest.raises(BackendError) as info:
+        write_bundle(out, *parts(), {"run": 1})
+    assert info.value.code == "output_exists" and "not a Slice3D bundle" in info.value.message
+    assert snapshot(tmp_path) == before
+
+
+def test_rewrite_leaves_other_hidden_folders_alone(tmp_path):
+    """The old bundle goes aside under a fresh name, not a fixed `.b.old` someone may own."""
+    mesh, slices, model_input = parts()
+    out = write_bundle(tmp_path / "b", mesh, slices, model_input, {"run": 1})
+    (tmp_path / ".b.old").mkdir()
+    (tmp_path / ".b.old" / "letter.txt").write_text("mine")
+    write_bundle(out, mesh, slices, model_input, {"run": 2})
+    assert (tmp_path / ".b.old" / "letter.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".b.old", "b"]
+
+
+def test_bundle_folder_has_normal_permissions(tmp_path):
+    """The folder used to keep mkdtemp's 0700 while slices/ inside it had 0755."""
+    old_umask = os.umask(0o022)
+    try:
+        out = write_bundle(tmp_path / "b", *parts(), {"run": 1})
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "slices").stat().st_mode) == 0o755

@@ -104,3 +104,44 @@ def test_usage_errors():
     assert run.returncode == 2 and "usage:" in run.stderr
     run = backend("serve", "--token-file", "x", "--max-upload-mb", "0", timeout=60)
     assert run.returncode == 2 and "max-upload-mb" in run.stderr
+
+
+def test_an_existing_folder_that_is_not_a_bundle_is_left_alone(tmp_path):
+    """`reconstruct chair.jpg -o ~` used to replace ~/chair/ whatever it held. A folder that is
+    not a Slice3D bundle, or a plain file, fails that image; the others are still written."""
+    out = tmp_path / "out"
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "result.json").write_text("{}")  # a bundle's name, among someone's files
+    (out / "notes" / "letter.txt").write_text("mine")
+    (out / "plain").write_text("a file, not a folder")
+    images = [tmp_path / f"{stem}.png" for stem in ("notes", "plain", "disc")]
+    for image in images:
+        image.write_bytes(cutout_png())
+    run = backend("reconstruct", *map(str, images), "-o", str(out), "--resolution", "32",
+                  "--predictor", "baseline")
+    assert run.returncode == 1
+    assert (out / "notes" / "letter.txt").read_text() == "mine"
+    assert (out / "plain").read_text() == "a file, not a folder"
+    assert_bundle(out / "disc")
+    assert sorted(p.name for p in out.iterdir()) == ["disc", "notes", "plain"]
+    lines = [ln for ln in run.stderr.splitlines() if ln.startswith("error:")]
+    for stem in ("notes", "plain"):
+        assert any(f"{stem}.png" in ln and "not a Slice3D bundle" in ln for ln in lines), lines
+    assert "1 of 3 reconstructed" in run.stdout
+    assert "Traceback" not in run.stderr
+
+
+def test_a_long_file_name_does_not_stop_the_batch(tmp_path):
+    """A name over the options' 200 characters used to abort the whole run before any image;
+    it is only the result's "source", so it is shortened instead."""
+    long = tmp_path / ("x" * 230 + ".png")
+    good = tmp_path / "disc.png"
+    for image in (long, good):
+        image.write_bytes(cutout_png())
+    out = tmp_path / "out"
+    run = backend("reconstruct", str(long), str(good), "-o", str(out), "--resolution", "32",
+                  "--predictor", "baseline")
+    assert run.returncode == 0, run.stderr
+    assert assert_bundle(out / long.stem)["source"] == long.name[:200]
+    assert_bundle(out / "disc")
+    assert "2 of 2 reconstructed" in run.stdout

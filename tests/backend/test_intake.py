@@ -223,6 +223,32 @@ def test_exif_mirror_orientation():
     assert np.abs(loaded.rgba[:, 5:25, :3].astype(int) - BLUE).max() <= 40
 
 
+def test_broken_exif_tag_keeps_the_orientation():
+    """A camera's Make tag retagged as PlanarConfiguration (a number) but still holding text, as
+    in a real broken file: Pillow's exif_transpose raised struct.error re-writing the EXIF (a 500
+    on POST /jobs). The orientation itself is fine and is still honoured."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Maker"  # Make, ASCII; big-endian entry: tag 010F, type 0002
+    clean = encode(Image.fromarray(two_halves()), "JPEG", exif=exif.tobytes(), quality=95)
+    broken = clean.replace(b"\x01\x0f\x00\x02", b"\x01\x1c\x00\x02", 1)  # tag 011C
+    assert broken != clean
+    loaded = load_image(broken)
+    assert loaded.rgba.shape == (60, 40, 4)
+    assert np.abs(loaded.rgba[5:25, :, :3].astype(int) - RED).max() <= 40
+
+
+@pytest.mark.parametrize(("fmt", "kwargs"), [("PNG", {}), ("WEBP", {"lossless": True})])
+def test_unreadable_exif_keeps_the_image_as_stored(fmt, kwargs):
+    """EXIF that is not TIFF at all: no orientation to honour, and no reason to refuse pixels
+    that decode (it used to be 'truncated or corrupt')."""
+    data = encode(Image.fromarray(two_halves()), fmt, exif=b"Exif\x00\x00not a TIFF header",
+                  **kwargs)
+    loaded = load_image(data)
+    assert loaded.rgba.shape == (40, 60, 4) and loaded.format == fmt
+    assert tuple(loaded.rgba[0, 0, :3]) == RED and tuple(loaded.rgba[0, -1, :3]) == BLUE
+
+
 # -- bad files -----------------------------------------------------------------------------------
 
 

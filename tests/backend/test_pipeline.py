@@ -46,7 +46,7 @@ def test_progress_is_monotonic_and_reaches_one(reconstructor, tmp_path):
     stages = list(dict.fromkeys(s for s, _ in events))
     assert stages == STAGE_ORDER + ["done"]
     assert len([s for s, _ in events if s == "sdf"]) > 2  # the grid reports as it goes
-    for stage in STAGE_ORDER:
+    for stage in STAGE_ORDER[:-1]:  # not "bundle": result.json cannot time its own writing
         assert result["timings_s"][stage] >= 0
     assert result["timings_s"]["total"] > 0
     assert result["mask_method"] == "alpha"

@@ -332,6 +332,44 @@ def test_start_up_errors_are_clear(tmp_path):
         assert not (tmp_path / f"{key}.json").exists()
 
 
+def test_unusable_paths_fail_the_start(tmp_path):
+    """A state file under a plain file, a token file that is a folder, a work dir under a plain
+    file: exit 2 with one error line (they used to exit 0, or 1 with a traceback). A start that
+    fails inside uvicorn (the state file's temporary name is a folder) must not exit 0 either."""
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / ".late.json.tmp").mkdir()
+    runs = {
+        "state": {"--state-file": tmp_path / "a-file" / "state.json"},
+        "token": {"--token-file": tmp_path / "a-folder"},
+        "work": {"--work-dir": tmp_path / "a-file" / "w"},
+        "late": {"--state-file": tmp_path / "late.json"},
+    }
+    procs = {}
+    for key, paths in runs.items():
+        flags = {"--token-file": tmp_path / f"{key}.token", "--work-dir": tmp_path / key,
+                 "--state-file": tmp_path / f"{key}.json", **paths}
+        procs[key] = subprocess.Popen(
+            [sys.executable, "-m", "backend", "serve", "--port", "0", "--device", "cpu",
+             *(str(part) for flag in flags.items() for part in flag)],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stderr = {key: proc.communicate(timeout=120)[1] for key, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    for key in ("state", "token", "work"):
+        lines = [ln for ln in stderr[key].splitlines() if ln.strip()]
+        assert procs[key].returncode == 2 and len(lines) == 1, (key, stderr[key])
+        assert lines[0].startswith("error:"), (key, stderr[key])
+    assert "a-file" in stderr["state"] and "a-folder" in stderr["token"]
+    assert "--work-dir" in stderr["work"]
+    assert procs["late"].returncode == 1, stderr["late"]
+    assert not (tmp_path / "late.json").exists()
+
+
 def test_sigterm_removes_the_state_file(tmp_path):
     """Stopped by a signal (as a parent process may do), the server still cleans up after itself:
     a stale state file would send the Blender side to a dead port."""
