@@ -37,12 +37,13 @@ _CLASSES = (
 
 
 def _shutdown() -> None:
-    """Stop everything this add-on started (unregister, and Blender quitting via atexit)."""
+    """Stop everything this add-on started (unregister, and Blender quitting via atexit); a
+    backend found running is left to the Blender that started it."""
     if UI.job is not None and not UI.job.finished:
         UI.job.cancel()
     UI.job = None
     installer.stop_all()
-    MANAGER.stop()
+    MANAGER.release()
 
 
 @bpy.app.handlers.persistent

@@ -54,8 +54,8 @@ def start_item(path: str, options: JobOptions) -> Job | str:
     """A Job for one file, or an error message if the file cannot be read."""
     try:
         data = image_source.file_bytes(path)
-    except OSError as exc:
-        return f"cannot read: {exc.strerror or exc}"
+    except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: Blender could not load it
+        return f"cannot read: {getattr(exc, 'strerror', None) or exc}"
     return Job(data, os.path.basename(path), options)
 
 
@@ -118,6 +118,7 @@ class SLICE3D_OT_batch(bpy.types.Operator):
                            description="Where to keep the result bundles (empty: do not keep)")
 
     _timer = None
+    _job: Job | None = None  # cancel() also runs when the file browser is cancelled, before execute
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:

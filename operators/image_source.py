@@ -8,6 +8,10 @@ import zlib
 
 import bpy
 
+# What the backend reads (backend/intake.py); other images go as a PNG of the pixels Blender shows.
+BACKEND_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
+BACKEND_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+
 
 def editor_image(context: bpy.types.Context) -> bpy.types.Image | None:
     """The Image Editor's active image, when the context is an Image Editor."""
@@ -25,13 +29,15 @@ def chosen_image(context: bpy.types.Context) -> bpy.types.Image | None:
 
 
 def image_bytes(image: bpy.types.Image) -> tuple[bytes, str]:
-    """(bytes, source): the file on disk, the packed file, or a PNG copy of generated pixels."""
-    if image.packed_file is not None:
-        return bytes(image.packed_file.data), image.filepath or image.name
-    path = bpy.path.abspath(image.filepath, library=image.library) if image.filepath else ""
-    if path and os.path.isfile(path) and not image.is_dirty:
-        with open(path, "rb") as fh:
-            return fh.read(), path
+    """(bytes, source): the file on disk or the packed file when the backend reads its format,
+    else a PNG copy of the pixels (generated or edited images, BMP, Targa, OpenEXR, HDR...)."""
+    if image.file_format in BACKEND_FORMATS:
+        if image.packed_file is not None:
+            return bytes(image.packed_file.data), image.filepath or image.name
+        path = bpy.path.abspath(image.filepath, library=image.library) if image.filepath else ""
+        if path and os.path.isfile(path) and not image.is_dirty:
+            with open(path, "rb") as fh:
+                return fh.read(), path
     if image.size[0] == 0 or image.size[1] == 0:
         raise ValueError(f'The image "{image.name}" has no pixels (file missing?)')
     return png_bytes(image), image.name
@@ -70,6 +76,15 @@ def png_bytes(image: bpy.types.Image) -> bytes:
 
 
 def file_bytes(path: str) -> bytes:
-    """Read an image file given on the command line or chosen in a file browser."""
-    with open(path, "rb") as fh:
-        return fh.read()
+    """Read an image file given on the command line or found in a folder; one the backend does
+    not read (BMP, Targa, OpenEXR...) is loaded by Blender and sent as a PNG."""
+    if path.lower().endswith(BACKEND_EXTENSIONS):
+        with open(path, "rb") as fh:
+            return fh.read()
+    image = bpy.data.images.load(path, check_existing=False)  # RuntimeError if unreadable
+    try:
+        if image.size[0] == 0 or image.size[1] == 0:
+            raise ValueError("Blender cannot read this image")
+        return png_bytes(image)
+    finally:
+        bpy.data.images.remove(image)

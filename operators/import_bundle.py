@@ -21,11 +21,28 @@ def bundle_folder(path: str) -> tuple[str, str]:
         raise FileNotFoundError(f"No such file or folder: {path}")
     if zipfile.is_zipfile(path):
         tmp = tempfile.mkdtemp(prefix="slice3d-bundle-")
-        with zipfile.ZipFile(path) as zf:
-            _safe_extract(zf, tmp)
-        return tmp, tmp
+        try:
+            with zipfile.ZipFile(path) as zf:
+                _safe_extract(zf, tmp)
+            return _zip_bundle_root(tmp), tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     folder = path if os.path.isdir(path) else os.path.dirname(path)
     return folder, ""
+
+
+def _zip_bundle_root(folder: str) -> str:
+    """Where an extracted zip keeps result.json: at its top, or in its one bundle folder (a zipped
+    folder, as `zip -r` or a file manager's Compress makes it)."""
+    if os.path.isfile(os.path.join(folder, "result.json")):
+        return folder
+    inner = [entry.path for entry in os.scandir(folder) if entry.is_dir(follow_symlinks=False)
+             and os.path.isfile(os.path.join(entry.path, "result.json"))]
+    if len(inner) != 1:
+        raise ValueError("Not a Slice3D result bundle (no result.json at the top of the zip or "
+                         "in one folder in it)")
+    return inner[0]
 
 
 class SLICE3D_OT_import_bundle(bpy.types.Operator, ImportHelper):

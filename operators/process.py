@@ -116,12 +116,13 @@ class BackendManager:
                     self.client = found
                     self._set_ready(health)
                     return self.status
-            if found is None or not self._pid_alive(self.pid):
-                self._start(cfg)
-                return self.status
+            # Nothing answers where the state file points. It may be stale (a crashed backend;
+            # Windows cannot tell a dead pid cheaply), so start our own, which replaces it.
+            self._start(cfg)
+            return self.status
         # Our process is alive but not yet answering: see whether it wrote its state file.
         found = self._client_from_state()
-        if found is not None and self.proc is not None and self.pid == self.proc.pid:
+        if found is not None and self.pid == self.proc.pid:
             health = self._healthy(found)
             if health is not None:
                 self.client = found
@@ -229,15 +230,14 @@ class BackendManager:
         return str(exc)
 
     def stop(self) -> None:
-        """Stop the backend: POST /shutdown, then terminate, then kill. Never leaves an orphan."""
+        """Stop the backend: POST /shutdown, then terminate, then kill. Never leaves an orphan of
+        ours; one found through the state file is signalled only if it answered."""
         if settings.backend_settings().mode == "REMOTE" and self.proc is None:
             self._forget()
             self.status = Status()
             return
         client = self.client or self._client_from_state()
-        if client is not None:
-            with contextlib.suppress(BackendError):
-                client.shutdown()
+        answered = client is not None and self._ask_shutdown(client)
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=5.0)
@@ -248,13 +248,32 @@ class BackendManager:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(timeout=3.0)
-        elif self.pid and self._pid_alive(self.pid) and client is not None:
+        elif answered and self.pid and self._pid_alive(self.pid):
+            # Only a backend that answered: a pid from a stale state file may be reused by now.
             self._kill_pid(self.pid)
         state_file = self.files()[1]
         if os.path.exists(state_file) and (self.proc is not None or not self._pid_alive(self.pid)):
             os.remove(state_file)
         self._forget()
         self.status = Status()
+
+    def release(self) -> None:
+        """Blender quits or the add-on is disabled: stop the backend only if this Blender started
+        it; one found through the state file may be serving another Blender, so forget it."""
+        if self.proc is not None:
+            self.stop()
+            return
+        self._forget()
+        self.status = Status()
+
+    @staticmethod
+    def _ask_shutdown(client: Client) -> bool:
+        """POST /shutdown; whether the backend answered (only then is its pid known to be it)."""
+        try:
+            client.shutdown()
+        except BackendError:
+            return False
+        return True
 
     def _forget(self) -> None:
         self.proc = None

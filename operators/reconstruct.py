@@ -77,7 +77,9 @@ class SLICE3D_OT_reconstruct(bpy.types.Operator):
 
     bl_idname = "slice3d.reconstruct"
     bl_label = "Reconstruct"
-    bl_options = {"REGISTER", "UNDO"}
+    # UNDO alone: one undo step per import. REGISTER would let Repeat Last (Shift+R) and the
+    # redo panel call the synchronous execute(), freezing the UI for a whole reconstruction.
+    bl_options = {"UNDO"}
 
     _timer = None
     _throttle = Throttle()

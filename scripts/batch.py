@@ -97,7 +97,7 @@ def main() -> int:
         if args.blend and any(r.ok for r in results):
             bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(args.blend), compress=True)
     finally:
-        addon.operators.process.MANAGER.stop()
+        addon.operators.process.MANAGER.release()  # a backend it found serves someone else
     good = sum(r.ok for r in results)
     failed = len(results) - good
     print(f"Slice3D batch: {good} ok, {failed} failed of {len(results)} images in "

@@ -21,10 +21,14 @@ def bundles(tmp_path_factory) -> dict:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bundle = out / "apple"
     zip_path = Path(shutil.make_archive(str(out / "apple_bundle"), "zip", bundle))
+    # The bundle folder itself zipped (apple/result.json inside), as `zip -r` or Compress make it.
+    folder_zip = shutil.make_archive(str(out / "apple_folder"), "zip", out, "apple")
+    no_bundle = shutil.make_archive(str(out / "no_bundle"), "zip", bundle / "slices")
     broken = out / "broken"
     shutil.copytree(bundle, broken)
     (broken / "slices" / "Z3.png").write_bytes(b"not a png at all")
-    return {"bundle": str(bundle), "zip": str(zip_path), "broken": str(broken)}
+    return {"bundle": str(bundle), "zip": str(zip_path), "broken": str(broken),
+            "folder_zip": folder_zip, "no_bundle": no_bundle}
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +64,14 @@ def test_one_undo_takes_a_whole_import_back_and_redo_restores_it(run):
     assert run["undo_collections"] == ["Slice3D apple", "Slice3D apple.001",
                                        "Slice3D apple_bundle"]
     assert run["redo"] == "FINISHED" and run["redo_restores"]
+
+
+def test_zip_of_a_bundle_folder_imports(run):
+    assert run["folder_zip"] == "FINISHED"
+    assert run["folder_zip_objects"] == 14
+
+
+def test_zip_without_a_bundle_is_named_in_the_error(run, bundles):
+    assert run["no_bundle"].startswith("ERROR") and "no result.json" in run["no_bundle"]
+    assert bundles["no_bundle"] in run["no_bundle"] and "slice3d-bundle-" not in run["no_bundle"]
+    assert run["no_bundle_unchanged"] and run["temp_folders_left"] == 0

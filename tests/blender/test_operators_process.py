@@ -46,3 +46,21 @@ def test_backend_stops_when_the_interpreter_exits(profile):
     result = run_blender(profile, "process_atexit", expect_rc=None, allow_hang=True, timeout=90)
     assert result["outcome"] == ["FINISHED"]
     assert not _alive(result["pid"])
+
+
+def test_a_stale_state_file_without_a_pid_check_starts_a_fresh_backend(profile):
+    """Windows cannot check a pid cheaply: a crashed backend's state file must not keep
+    ensure_started() waiting, and stop() must not signal the pid it names (reused by now)."""
+    result = run_blender(profile, "process_stale")
+    assert result["bystander_alive"] is True
+    assert result["started_own"] is True
+    assert result["state"] == "ready" and result["new_pid"] != result["dead_pid"]
+    assert result["alive_after_disable"] is False
+
+
+def test_quitting_leaves_a_backend_another_blender_started(profile):
+    result = run_blender(profile, "process_shared")
+    assert result["other_state"] == "ready"
+    assert result["found"] == ["ready", True, True]
+    assert result["alive_after_disable"] is True and result["answers"] == "ready"
+    assert result["stopped_by_owner"] is True

@@ -77,3 +77,11 @@ def test_second_run_does_not_collide(run):
 
 def test_disable_stops_the_backend(run):
     assert run["backend_alive_after"] is False
+
+
+def test_repeat_last_does_not_rerun_it_and_it_stays_one_undo_step(profile):
+    """Repeat Last (Shift+R) would call the synchronous execute() and freeze the UI."""
+    result = run_blender(profile, "reconstruct_repeat", timeout=120)
+    assert result["outcome"] == ["FINISHED"]
+    assert result["repeated"] == 0
+    assert result["undone"] is True

@@ -1,5 +1,9 @@
 """Scenario: import saved bundles (folder, result.json, zip), a subset of axes, a broken bundle."""
 
+import glob
+import os
+import tempfile
+
 import bpy
 from _support import ARGS, disable, done, enable, run
 
@@ -9,6 +13,11 @@ TRACKED = ("objects", "meshes", "materials", "images", "cameras", "collections",
 
 def counts() -> dict:
     return {name: len(getattr(bpy.data, name)) for name in TRACKED}
+
+
+def temp_folders() -> set[str]:
+    """The folders zips are extracted into (removed again after each import)."""
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "slice3d-bundle-*")))
 
 
 def attempt(**kwargs) -> str:
@@ -52,6 +61,14 @@ def main() -> None:
                                      if c.name.startswith("Slice3D"))
     out["redo"] = "+".join(sorted(bpy.ops.ed.redo()))
     out["redo_restores"] = counts() == after
+    temp_before = temp_folders()
+    out["folder_zip"] = attempt(filepath=ARGS["folder_zip"])
+    folder_zip = bpy.data.collections.get("Slice3D apple_folder")
+    out["folder_zip_objects"] = len(folder_zip.all_objects) if folder_zip else 0
+    before = counts()
+    out["no_bundle"] = attempt(filepath=ARGS["no_bundle"])
+    out["no_bundle_unchanged"] = counts() == before
+    out["temp_folders_left"] = len(temp_folders() - temp_before)
     disable()
     done(**out)
 
