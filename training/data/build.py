@@ -167,11 +167,11 @@ def build(
     else:
         all_units = [asdict(u) for u in units]
     write_json(plan_path, {"units": all_units})
-    todo = [u for u in all_units if u["split"] in splits and not _done(out, u)]
-    todo = _interleave(todo)
+    pending = [u for u in all_units if not _done(out, u)]
+    todo = _interleave([u for u in pending if u["split"] in splits])
     total = sum(len(u["shapes"]) * u["views"] for u in todo)
     print(
-        f"{sum(_done(out, u) for u in all_units)} of {len(all_units)} shards done; "
+        f"{len(all_units) - len(pending)} of {len(all_units)} shards done; "
         f"{len(todo)} to make now (<= {total} samples, splits {', '.join(splits)}) in {out}"
     )
     failures = 0
