@@ -146,6 +146,15 @@ def load_split(
     return out
 
 
+def read_split(source: Path, split: str, input_size: int, limit: int = 0) -> ShardSet:
+    """A data folder, or a pack (``training.pack``: a ``.npz`` file carried to a GPU machine)."""
+    if source.suffix == ".npz":
+        from training.pack import load_pack
+
+        return load_pack(source, split, limit)
+    return load_split(source, split, input_size, limit)
+
+
 def concat_sets(sets: list[ShardSet]) -> ShardSet:
     """One training set from several data folders. A shape already read from an earlier folder
     is left out of the later ones, so a folder that extends a source (more 0ad shapes, say)
@@ -460,9 +469,9 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
         dirs = cfg["data"] if isinstance(cfg["data"], list) else [cfg["data"]]
         dirs = [REPO / d for d in dirs]  # an absolute path stays as it is
         train_data = concat_sets(
-            [load_split(d, "train", mcfg.input_size, cfg["max_train_samples"]) for d in dirs]
+            [read_split(d, "train", mcfg.input_size, cfg["max_train_samples"]) for d in dirs]
         )
-        val_data = load_split(dirs[0], "val", mcfg.input_size, cfg["val_samples"])
+        val_data = read_split(dirs[0], "val", mcfg.input_size, cfg["val_samples"])
     order = sampling_order(train_data.source, cfg["source_weights"])
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model {n_params / 1e6:.2f}M params, {len(train_data)} train samples "
