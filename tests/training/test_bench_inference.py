@@ -10,6 +10,7 @@ from training import bench_inference
 def test_benchmark_reports_bundle_times_the_cache_ratio_and_the_bicubic_cost(capsys):
     bench_inference.main(["--resolutions", "32", "--repeats", "1", "--threads", "1"])
     out = json.loads(capsys.readouterr().out)
+    assert out["device"] == "cpu"  # the default: the targets are the CPU's
     bundle = out["bundle_32"]
     assert bundle["wall_s"] > 0 and len(bundle["all_runs_s"]) == 1
     assert bundle["mesh"]["faces"] > 0 and bundle["mesh"]["watertight"]

@@ -152,6 +152,14 @@ def test_augmentation_changes_the_object_colour_only():
     assert torch.equal(T.augment_images(image.clone(), rng, 0.0)[:, 3], image[:, 3])
 
 
+def test_augmentation_adds_sensor_noise_on_the_images_device():
+    image = torch.ones(4, 4, 32, 32)
+    image[:, :3, 8:24, 8:24] = 0.5  # a flat grey object: only the noise can vary its pixels
+    out = T.augment_images(image, np.random.default_rng(3), 1.0)
+    assert out.device == image.device
+    assert torch.all(out[:, :3, 10:22, 10:22].flatten(1).std(dim=1) > 1e-4)
+
+
 def test_slice_alpha_dice_hand_computed():
     target = torch.zeros(1, 24, 4, 4)
     target[0, 1, :2, :2] = 1.0  # slice 1 alpha: 4 pixels
