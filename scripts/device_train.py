@@ -118,11 +118,12 @@ def main(argv: list[str] | None = None) -> None:
         p.start()
     for p in procs:
         p.join()
-    for name, p in zip(names, procs, strict=True):
-        if p.exitcode != 0:
-            print(f"[{name}] failed with exit code {p.exitcode}", flush=True)
-            continue
-        collect(args.root / name, args.out)
+    failed = [name for name, p in zip(names, procs, strict=True) if p.exitcode != 0]
+    for name in names:
+        if name not in failed:
+            collect(args.root / name, args.out)
+    if failed:  # what finished still comes back; the exit status says that not all did
+        raise SystemExit(f"error: runs {failed} failed (their tracebacks are above)")
 
 
 if __name__ == "__main__":
