@@ -52,6 +52,7 @@ def run_one(cfg_path: str, deadline: float, root: str, names: list[str],
             same: list[str]) -> None:
     import torch
 
+    from backend.model import ModelConfig
     from training.train import load_config, read_split, train
 
     torch.backends.cudnn.benchmark = True
@@ -61,8 +62,9 @@ def run_one(cfg_path: str, deadline: float, root: str, names: list[str],
     cfg = load_config(cfg_path)
     name = cfg["name"]
     data = REPO / cfg["data"][0]
-    train_data = read_split(data, "train", 128)
-    val_data = read_split(data, "val", 128, cfg["val_samples"])
+    size = ModelConfig.from_dict(cfg["model"]).input_size
+    train_data = read_split(data, "train", size)
+    val_data = read_split(data, "val", size, cfg["val_samples"])
     (sync / f"loaded_{name}.json").write_text("{}")
     wait_for_all(sync, "loaded", names)
 

@@ -151,7 +151,7 @@ def read_split(source: Path, split: str, input_size: int, limit: int = 0) -> Sha
     if source.suffix == ".npz":
         from training.pack import load_pack
 
-        return load_pack(source, split, limit)
+        return load_pack(source, split, limit, input_size)
     return load_split(source, split, input_size, limit)
 
 
@@ -233,8 +233,9 @@ def augment_images(image: torch.Tensor, rng: np.random.Generator, strength: floa
                                                                           keepdim=True) + 1e-6)
     rgb = mean + (rgb - mean) * u(1 - 0.4 * s, 1 + 0.3 * s)  # contrast
     rgb = rgb * u(1 - 0.35 * s, 1 + 0.3 * s) * u(1 - 0.1 * s, 1 + 0.1 * s, (b, 3, 1, 1))
-    blur = torch.from_numpy(rng.uniform(size=b) < 0.3 * s).to(dev)
-    if blur.any():
+    blur_rows = rng.uniform(size=b) < 0.3 * s  # tested here, not on the device: no sync
+    blur = torch.from_numpy(blur_rows).to(dev)
+    if blur_rows.any():
         soft = F.avg_pool2d(F.pad(rgb, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
         rgb = torch.where(blur[:, None, None, None], soft, rgb)
     # the noise is drawn where the image is: on a GPU, numpy's draw was most of a step's time

@@ -77,3 +77,11 @@ def test_a_pack_without_the_split_says_so(tiny_data, tmp_path):
     P.write_pack({"train": T.load_split(tiny_data, "train", verbose=False)}, out)
     with pytest.raises(FileNotFoundError, match="no 'val' split"):
         P.load_pack(out, "val")
+
+
+def test_a_pack_of_another_image_size_is_refused(tiny_data, tmp_path):
+    out = tmp_path / "p.npz"
+    P.main(["--data", str(tiny_data), "--points", "64", "--out", str(out)])
+    assert len(P.load_pack(out, "train", input_size=128)) == 8
+    with pytest.raises(ValueError, match="--input-size 96"):
+        P.load_pack(out, "train", input_size=96)
