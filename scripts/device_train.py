@@ -72,10 +72,12 @@ def run_one(cfg_path: str, deadline: float, root: str, names: list[str],
                  eval_every=10**9, ckpt_minutes=1e9, snapshot_from=0)
     train(smoke, run_root=root_dir, mirror_root=None, train_data=train_data, val_data=None)
     sps = seconds_per_step(root_dir / smoke["name"] / "log.jsonl")
-    (sync / f"timed_{name}.json").write_text(json.dumps({"sec_per_step": sps}))
+    (sync / f"timed_{name}.json").write_text(json.dumps({"sec_per_step": sps,
+                                                          "at": time.time()}))
     timed = wait_for_all(sync, "timed", names)
 
-    remaining = deadline - time.time() - FINISH_S
+    # from the last run's timing, so that every run computes the same budget
+    remaining = deadline - max(t["at"] for t in timed.values()) - FINISH_S
     slowest = max(timed[n]["sec_per_step"] for n in same) if name in same else sps
     steps = int(0.9 * remaining / slowest)
     cfg.update(max_steps=steps, snapshot_from=int(0.6 * steps), eval_every=max(100, steps // 8))
