@@ -25,7 +25,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 SMOKE_STEPS = 40  # timed beside the other runs; the first 10 (CUDA warm-up) are not counted
-FINISH_S = 30.0  # the last validation, checkpoint and averaging after the schedule ends
 
 
 def wait_for_all(sync: Path, stage: str, names: list[str], timeout: float = 180.0) -> dict:
@@ -49,7 +48,7 @@ def seconds_per_step(log: Path) -> float:
 
 
 def run_one(cfg_path: str, deadline: float, root: str, names: list[str],
-            same: list[str]) -> None:
+            same: list[str], finish_s: float) -> None:
     import torch
 
     from backend.model import ModelConfig
@@ -77,11 +76,14 @@ def run_one(cfg_path: str, deadline: float, root: str, names: list[str],
     timed = wait_for_all(sync, "timed", names)
 
     # from the last run's timing, so that every run computes the same budget
-    remaining = deadline - max(t["at"] for t in timed.values()) - FINISH_S
+    remaining = deadline - max(t["at"] for t in timed.values()) - finish_s
     slowest = max(timed[n]["sec_per_step"] for n in same) if name in same else sps
     # the smoke times steps alone; validation, checkpoints and the shared CPU add the rest:
     # on the H200 (session 15) 1410 steps took 429 s of wall clock against 190 ms of step time
     steps = int(0.6 * remaining / slowest)
+    if steps < 1:
+        raise SystemExit(f"error: [{name}] no time left to train after loading and timing "
+                         f"({remaining:.0f} s): give --minutes more")
     cfg.update(max_steps=steps, snapshot_from=int(0.6 * steps), eval_every=max(100, steps // 8))
     print(f"[{name}] {sps * 1000:.1f} ms/step beside the others; {steps} steps in "
           f"{remaining:.0f}s", flush=True)
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--same-steps", default="", help="run names, comma-separated")
     ap.add_argument("--root", type=Path, default=Path("/tmp/device_runs"))
+    ap.add_argument("--finish-seconds", type=float, default=30.0,
+                    help="kept for the last validation, checkpoint and averaging")
     args = ap.parse_args(argv)
     deadline = time.time() + args.minutes * 60
     same = [n for n in args.same_steps.split(",") if n]
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=run_one, args=(c, deadline, str(args.root), names,
-                                                 same)) for c in args.configs]
+                                                 same, args.finish_seconds)) for c in args.configs]
     for p in procs:
         p.start()
     for p in procs:

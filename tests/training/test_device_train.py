@@ -26,7 +26,8 @@ def test_an_ablation_pair_trains_to_the_deadline_with_equal_steps(tmp_path):
         path.write_text(json.dumps(cfg))
         configs.append(str(path))
     out, root = tmp_path / "out", tmp_path / "root"
-    run = subprocess.run([sys.executable, str(SCRIPT), *configs, "--minutes", "0.9",
+    run = subprocess.run([sys.executable, str(SCRIPT), *configs, "--minutes", "0.6",
+                          "--finish-seconds", "5",
                           "--out", str(out), "--root", str(root),
                           "--same-steps", "pair_slices,pair_noslice"],
                          capture_output=True, text=True, timeout=300)
@@ -40,3 +41,15 @@ def test_an_ablation_pair_trains_to_the_deadline_with_equal_steps(tmp_path):
         assert load_weights(weights).config.slices == (name == "pair_slices")
         rows = [json.loads(x) for x in (out / f"{name}_log.jsonl").read_text().splitlines()]
         assert rows[-1]["kind"] == "val"  # the run finished and was validated
+
+
+def test_a_deadline_too_close_to_train_says_so_and_fails(tmp_path):
+    data = make_tiny_dataset(tmp_path / "data")
+    cfg = tmp_path / "one.json"
+    cfg.write_text(json.dumps(tiny_cfg(name="one", data=[str(data)])))
+    run = subprocess.run([sys.executable, str(SCRIPT), str(cfg), "--minutes", "0.05",
+                          "--out", str(tmp_path / "out"), "--root", str(tmp_path / "root")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "give --minutes more" in run.stdout + run.stderr
+    assert "runs ['one'] failed" in run.stderr
