@@ -96,7 +96,8 @@ def test_info_prints_json():
     else:
         assert len(info["weights_sha256"]) == 64
         assert set(info["inference"]) == {"flip_average", "surface_offset", "depth_clip",
-                                          "feature_sampling", "silhouette_fill"}
+                                          "feature_sampling", "silhouette_fill",
+                                          "flip_combine"}
 
 
 def test_usage_errors():
