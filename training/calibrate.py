@@ -1,9 +1,8 @@
 """Choose the network's inference settings on a validation split and write them into its weights.
 
 The settings (``backend.predictors.network.InferenceSettings``): average the SDF over the image
-and its mirror image or not (and join the two readings by their mean or their intersection),
-how far to grow the surface, whether (and how loosely) to cut it to the predicted box in depth,
-how to interpolate the image maps (bilinear or bicubic) and how thick a silhouette fill to lay.
+and its mirror image or not, how far to grow the surface, whether (and how loosely) to cut it
+to the predicted box in depth, and how to interpolate the image maps (bilinear or bicubic).
 Every combination is meshed like the backend does and scored against the reference meshes
 (normalised Chamfer-L1, DESIGN section 9); the best one is written into a copy of the weights
 (metadata ``slice3d_inference``). Calibrate on a validation split only: the test split stays
@@ -30,7 +29,7 @@ from backend.framing import to_model_input
 from backend.meshing import extract_mesh
 from backend.model import load_weights, read_metadata, save_weights
 from backend.model.network import SAMPLINGS
-from backend.predictors.network import FLIP_COMBINES, InferenceSettings, NetworkPredictor
+from backend.predictors.network import InferenceSettings, NetworkPredictor
 from training.evaluate import load_test, reference_mesh
 from training.metrics import compare, failed_metrics
 
@@ -86,17 +85,6 @@ def silhouette_fill(text: str) -> float | None:
     return value
 
 
-def settings_grid(args: argparse.Namespace) -> list[InferenceSettings]:
-    """Every combination of the options; a join of the mirror's readings only with the mirror on."""
-    grid = itertools.product((False, True), args.offsets, args.depth_clips, args.samplings,
-                             args.fills, args.flip_combines)
-    settings = [InferenceSettings(flip_average=f, surface_offset=o, depth_clip=c,
-                                  feature_sampling=m, silhouette_fill=h,
-                                  flip_combine=j if f else "mean")
-                for f, o, c, m, h, j in grid]
-    return list(dict.fromkeys(settings))  # without the mirror, every join is the same setting
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", type=Path, required=True)
@@ -112,8 +100,6 @@ def main(argv: list[str] | None = None) -> None:
                     help="feature interpolations to try")
     ap.add_argument("--fills", type=silhouette_fill, nargs="+", default=[None],
                     help="silhouette-fill sheet half-thicknesses to try; 'off' for no fill")
-    ap.add_argument("--flip-combines", nargs="+", choices=FLIP_COMBINES, default=["mean"],
-                    help="ways to join the flip average's two readings (mean, max: intersection)")
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dtype", choices=["fp16", "fp32"], default="fp32")
@@ -122,19 +108,22 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("calibrating on the test split would tune to the report: use val")
     torch.set_num_threads(args.threads)
     samples = load_test(args.data, args.split, args.per_source, 0, args.sources)
-    settings = settings_grid(args)
+    settings = [InferenceSettings(flip_average=f, surface_offset=o, depth_clip=c,
+                                  feature_sampling=m, silhouette_fill=h)
+                for f, o, c, m, h in itertools.product(
+                    (False, True), args.offsets, args.depth_clips, args.samplings, args.fills)]
     t0 = time.time()
     scores = score_settings(args.weights, samples, args.data, settings, args.resolution)
     best = min(settings, key=lambda s: scores[s][KEY])
     print(f"{len(samples)} {args.split} samples, {time.time() - t0:.0f} s")
-    print("| flip average | join | surface offset | depth clip | sampling | silhouette fill "
-          "| Chamfer-L1 | F@0.05 | F@0.01 |\n|---|---|---|---|---|---|---|---|---|")
+    print("| flip average | surface offset | depth clip | sampling | silhouette fill | Chamfer-L1 "
+          "| F@0.05 | F@0.01 |\n|---|---|---|---|---|---|---|---|")
     for s in settings:
         m = scores[s]
         mark = " **chosen**" if s == best else ""
-        print(f"| {s.flip_average} | {s.flip_combine} | {s.surface_offset} | {s.depth_clip} | "
-              f"{s.feature_sampling} | {s.silhouette_fill} | {m[KEY]:.4f}{mark} | "
-              f"{m['norm/f@0.05']:.3f} | {m['norm/f@0.01']:.3f} |")
+        print(f"| {s.flip_average} | {s.surface_offset} | {s.depth_clip} | {s.feature_sampling} | "
+              f"{s.silhouette_fill} | {m[KEY]:.4f}{mark} | {m['norm/f@0.05']:.3f} | "
+              f"{m['norm/f@0.01']:.3f} |")
     model = load_weights(args.weights)
     info = json.loads(read_metadata(args.weights).get("slice3d_info", "{}"))
     plain = scores.get(InferenceSettings())  # the network as it is, if the grid holds it

@@ -6,9 +6,6 @@ by ``training.calibrate`` on a validation split, never on the test split):
 * ``flip_average``: the SDF is the mean of the network on the image and on its mirror image,
   queried at mirrored points (the camera is symmetric in x): a test-time average that cancels
   part of the network's noise;
-* ``flip_combine``: how the two readings of the flip average join: ``mean``, or ``max``, the
-  intersection of both (a point is inside only where both readings put it inside), which trims
-  surface that only one reading invents (on hidden sides, where the two guess differently);
 * ``surface_offset``: the SDF is lowered by this distance, which grows the surface by it (it can
   rejoin thin parts the network leaves broken, at a cost elsewhere; the shipped weights use 0);
 * ``depth_clip``: the surface is cut to the network's own predicted box along the view axis z,
@@ -44,7 +41,6 @@ from .base import Prediction, Predictor
 QUERY_CHUNK = 2048  # points per network call: per-token tensors stay in cache (4096: 1.4x slower)
 INFERENCE_KEY = "slice3d_inference"
 MIRROR_X = (-1.0, 1.0, 1.0)
-FLIP_COMBINES = ("mean", "max")
 
 
 @dataclass(frozen=True)
@@ -54,12 +50,8 @@ class InferenceSettings:
     depth_clip: float | None = None
     feature_sampling: str = "bilinear"
     silhouette_fill: float | None = None
-    flip_combine: str = "mean"
 
     def __post_init__(self) -> None:
-        if self.flip_combine not in FLIP_COMBINES:
-            raise ValueError(f"flip_combine must be one of {', '.join(FLIP_COMBINES)}, "
-                             f"not {self.flip_combine!r}")
         if self.feature_sampling not in SAMPLINGS:
             raise ValueError(f"feature_sampling must be one of {', '.join(SAMPLINGS)}, "
                              f"not {self.feature_sampling!r}")
@@ -75,8 +67,7 @@ class InferenceSettings:
                    surface_offset=float(raw.get("surface_offset", 0.0)),
                    depth_clip=None if clip is None else float(clip),
                    feature_sampling=str(raw.get("feature_sampling", "bilinear")),
-                   silhouette_fill=None if fill is None else float(fill),
-                   flip_combine=str(raw.get("flip_combine", "mean")))
+                   silhouette_fill=None if fill is None else float(fill))
 
     def to_metadata(self) -> dict[str, str]:
         return {INFERENCE_KEY: json.dumps(asdict(self))}
@@ -117,12 +108,10 @@ class NetworkPredictor(Predictor):
         if flip_average:
             mirrored = self._sdf_of(self.encode(np.ascontiguousarray(image[:, ::-1])))
             flip = torch.tensor(MIRROR_X, device=self.device)
-            intersect = settings.flip_combine == "max"
 
             def averaged(points: torch.Tensor) -> torch.Tensor:
                 pts = points.to(self.device, torch.float32)
-                a, b = plain(pts), mirrored(pts * flip)
-                return torch.maximum(a, b) if intersect else 0.5 * (a + b)
+                return 0.5 * (plain(pts) + mirrored(pts * flip))
         else:
             averaged = plain
         if settings.depth_clip is not None:

@@ -96,8 +96,7 @@ def test_info_prints_json():
     else:
         assert len(info["weights_sha256"]) == 64
         assert set(info["inference"]) == {"flip_average", "surface_offset", "depth_clip",
-                                          "feature_sampling", "silhouette_fill",
-                                          "flip_combine"}
+                                          "feature_sampling", "silhouette_fill"}
 
 
 def test_usage_errors():

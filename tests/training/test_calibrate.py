@@ -69,12 +69,3 @@ def test_fill_values_are_off_or_a_thickness():
     assert C.silhouette_fill("off") is None and C.silhouette_fill("0.02") == 0.02
     with pytest.raises(argparse.ArgumentTypeError, match="half-thickness above 0"):
         C.silhouette_fill("0")
-
-
-def test_the_grid_joins_the_mirror_readings_only_where_the_mirror_is_on():
-    args = argparse.Namespace(offsets=[0.0], depth_clips=[0.1], samplings=["bicubic"],
-                              fills=[None], flip_combines=["mean", "max"])
-    grid = C.settings_grid(args)
-    assert [(s.flip_average, s.flip_combine) for s in grid] == [
-        (False, "mean"), (True, "mean"), (True, "max")]
-    assert all(s.depth_clip == 0.1 and s.feature_sampling == "bicubic" for s in grid)

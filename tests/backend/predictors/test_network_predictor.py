@@ -66,31 +66,6 @@ def test_flip_average_is_the_mean_over_the_image_and_its_mirror(weights):
     assert torch.allclose(flipped.predict(mirror_im).sdf(mirror_pts), got, atol=1e-5)
 
 
-def test_flip_combine_max_is_the_intersection_of_the_two_readings(weights):
-    plain = weights(None)
-    joined = weights(InferenceSettings(flip_average=True, flip_combine="max"))
-    mean = weights(InferenceSettings(flip_average=True))
-    im = image()
-    pts = torch.rand(2000, 3) - 0.5
-    a = plain.predict(im).sdf(pts)
-    b = plain.predict(np.ascontiguousarray(im[:, ::-1])).sdf(pts * torch.tensor(MIRROR_X))
-    got = joined.predict(im).sdf(pts)
-    assert torch.allclose(got, torch.maximum(a, b), atol=1e-5)
-    # never more inside than the mean, and strictly less where the readings disagree
-    m = mean.predict(im).sdf(pts)
-    assert (got >= m - 1e-6).all() and (got > m + 1e-4).any()
-    # the per-call override still turns the mirror off altogether
-    assert torch.equal(joined.predict(im, flip_average=False).sdf(pts), a)
-    s = InferenceSettings(flip_average=True, flip_combine="max")
-    assert InferenceSettings.from_metadata(s.to_metadata()) == s
-    assert InferenceSettings.from_metadata({}).flip_combine == "mean"  # older weights
-
-
-def test_an_unknown_flip_combine_is_refused_by_name():
-    with pytest.raises(ValueError, match="flip_combine must be one of mean, max"):
-        InferenceSettings.from_metadata({"slice3d_inference": '{"flip_combine": "min"}'})
-
-
 def test_depth_clip_cuts_the_surface_to_the_predicted_box_in_depth(weights):
     plain, cut = weights(None), weights(InferenceSettings(depth_clip=0.1))
     assert cut.settings.depth_clip == 0.1
