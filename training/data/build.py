@@ -157,7 +157,8 @@ def build(
     """Build (or resume) a data set in ``out``; returns the manifest.
 
     ``splits`` limits which shards are made now (the plan always covers every split, so an
-    evaluation-only build is the first part of the full one, not a different set)."""
+    evaluation-only build is the first part of the full one, not a different set). Only the
+    named ``sources`` are made now; other sources' planned shards stay pending for later."""
     out.mkdir(parents=True, exist_ok=True)
     plan_path = out / "plan.json"
     units = plan_units(sources, shapes, views, points)
@@ -168,7 +169,7 @@ def build(
         all_units = [asdict(u) for u in units]
     write_json(plan_path, {"units": all_units})
     pending = [u for u in all_units if not _done(out, u)]
-    todo = _interleave([u for u in pending if u["split"] in splits])
+    todo = _interleave([u for u in pending if u["split"] in splits and u["source"] in sources])
     total = sum(len(u["shapes"]) * u["views"] for u in todo)
     print(
         f"{len(all_units) - len(pending)} of {len(all_units)} shards done; "

@@ -87,3 +87,20 @@ def test_evaluation_splits_build_alone_then_the_rest_resumes(tmp_path):
     assert held_out == {
         p: p.stat().st_mtime_ns for p in tmp_path.glob("*/*.npz") if p.parent.name != "train"
     }
+
+
+def test_a_build_makes_only_the_named_sources(tmp_path):
+    """Re-planning one source keeps the other's pending shards in the plan but does not make
+    them: a real-mesh training build does not wait for the procedural shards."""
+    build(tmp_path, ["procedural"], 11, views=1, workers=1, points=64, splits=("val", "test"))
+
+    def shards() -> set[str]:
+        return {str(p.relative_to(tmp_path)) for s in SPLITS for p in tmp_path.glob(f"{s}/*.npz")}
+
+    made = shards()
+    m = build(tmp_path, ["everyday"], 3, views=1, workers=1, points=64)
+    plan = json.loads((tmp_path / "plan.json").read_text())["units"]
+    assert {u["source"] for u in plan} == {"procedural", "everyday"}
+    new = shards() - made
+    assert new and all(n.split("/")[1].startswith("everyday") for n in new)
+    assert not any(rel.startswith("train/procedural") for rel in m["splits"]["train"])
