@@ -16,8 +16,9 @@ Layout (all sizes come from ``ModelConfig``):
   (first) is regressed to the SDF.
 
 ``mixer = "self"``: a standard pre-norm transformer over all 13 tokens. ``mixer = "cross"``: only
-the coordinate token is updated; it attends to the slice tokens (keys/values computed once per
-point and shared by every layer), which costs several times less per point at inference.
+the coordinate token is updated; it attends to the slice tokens (one key/value projection shared by
+every layer, folded into the query: ``attend_one_query``), which costs several times less per
+point at inference.
 
 ``slices = False`` is the ablation: the same network without the slice branch (no slice head, no
 slice loss, no slab features); the 12 channel groups are still tokens, but only image features.
@@ -144,6 +145,28 @@ def fourier_features(points: torch.Tensor, n: int) -> torch.Tensor:
     return torch.cat([points, torch.sin(ang), torch.cos(ang)], dim=-1)
 
 
+def attend_one_query(
+    q: torch.Tensor, tokens: torch.Tensor, kv: nn.Linear, heads: int
+) -> torch.Tensor:
+    """Multi-head attention of one query per point over its tokens, keys and values never built.
+
+    q [M,h,dh] (one query token per point), tokens [M,T,d], ``kv`` the shared key/value projection
+    (output laid out as (key, value) x heads x dh). Equal to scaled dot-product attention over
+    ``kv(tokens)``, but cheaper: q.(W_k s + b_k) = (W_k^T q).s + q.b_k, whose last term is the same
+    for every token and cancels in the softmax; the weights sum to 1, so W_v moves after the
+    weighted sum of tokens. The [M,T,2d] key/value tensor (and its copy into attention layout) was
+    most of the point decoder's time on the CPU. Returns [M,h,dh].
+    """
+    m, _, d = tokens.shape
+    dh = d // heads
+    w_k, w_v = kv.weight.view(2, heads, dh, d).unbind(0)  # [h,dh,d] each
+    b_v = kv.bias.view(2, heads, dh)[1]
+    q_tok = torch.einsum("mhe,hed->mhd", q, w_k) / math.sqrt(dh)  # the query in token space
+    weights = torch.bmm(q_tok, tokens.transpose(1, 2)).softmax(-1)  # [M,h,T]
+    mixed = torch.bmm(weights, tokens)  # [M,h,d]
+    return torch.einsum("mhd,hed->mhe", mixed, w_v) + b_v
+
+
 class _CrossLayer(nn.Module):
     def __init__(self, d: int, heads: int, ff: int) -> None:
         super().__init__()
@@ -154,12 +177,12 @@ class _CrossLayer(nn.Module):
         self.norm_f = nn.LayerNorm(d)
         self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
 
-    def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        # x [M,1,d]; k, v [M,h,T,dh]
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor, kv: nn.Linear) -> torch.Tensor:
+        # x [M,1,d]; tokens [M,T,d]
         m, _, d = x.shape
-        q = self.q(self.norm_q(x)).view(m, 1, self.heads, d // self.heads).transpose(1, 2)
-        a = F.scaled_dot_product_attention(q, k, v)  # [M,h,1,dh]
-        x = x + self.o(a.transpose(1, 2).reshape(m, 1, d))
+        q = self.q(self.norm_q(x)).view(m, self.heads, d // self.heads)
+        a = attend_one_query(q, tokens, kv, self.heads)  # [M,h,dh]
+        x = x + self.o(a.reshape(m, 1, d))
         return x + self.ff(self.norm_f(x))
 
 
@@ -291,13 +314,9 @@ class Slice3DCompact(nn.Module):
         elif cfg.mixer == "mlp":
             x = self.mixer(torch.cat([coord, slice_tokens], dim=1).flatten(1))[:, None]
         else:
-            m, t, d = slice_tokens.shape
-            kv = self.kv(slice_tokens).view(m, t, 2, cfg.heads, d // cfg.heads)
-            # [2,M,h,T,dh], contiguous: attention over strided views costs twice as much
-            k, v = kv.permute(2, 0, 3, 1, 4).contiguous().unbind(0)
             x = coord
             for layer in self.mixer:
-                x = layer(x, k, v)
+                x = layer(x, slice_tokens, self.kv)
         sdf = self.sdf_head(self.out_norm(x)).view(b, n)
         return sdf.float()
 

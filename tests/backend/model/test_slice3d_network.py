@@ -21,7 +21,7 @@ from backend.model import (
     read_metadata,
     save_weights,
 )
-from backend.model.network import sample_maps, slab_coords
+from backend.model.network import attend_one_query, sample_maps, slab_coords
 
 TINY = {"channels": [8, 8, 16, 16], "group": 2, "d_model": 16, "heads": 2, "layers": 1, "ff": 32}
 
@@ -95,6 +95,28 @@ def test_query_uses_features_at_the_projection():
         near = {k: v.clone() for k, v in feats.items()}
         near["fmap"][..., int(row), int(col)] += 5.0
         assert not torch.allclose(model.query(near, p), base, atol=1e-4)
+
+
+def test_folded_attention_equals_attention_over_projected_keys_and_values():
+    """The cross mixer's shortcut must give standard attention's values and gradients."""
+    torch.manual_seed(1)
+    m, t, d, heads = 64, 12, 32, 4
+    kv = torch.nn.Linear(d, 2 * d)
+    with torch.no_grad():
+        kv.bias.normal_()  # a key bias that did not cancel would show here
+    q = torch.randn(m, heads, d // heads, requires_grad=True)
+    tokens = torch.randn(m, t, d, requires_grad=True)
+
+    k, v = kv(tokens).view(m, t, 2, heads, d // heads).permute(2, 0, 3, 1, 4).unbind(0)
+    reference = torch.nn.functional.scaled_dot_product_attention(q[:, :, None], k, v)[:, :, 0]
+    folded = attend_one_query(q, tokens, kv, heads)
+    assert folded.shape == (m, heads, d // heads)
+    torch.testing.assert_close(folded, reference, rtol=1e-5, atol=1e-5)
+
+    grads_ref = torch.autograd.grad(reference.square().sum(), (q, tokens, kv.weight, kv.bias))
+    grads = torch.autograd.grad(folded.square().sum(), (q, tokens, kv.weight, kv.bias))
+    for got, want in zip(grads, grads_ref, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_slab_coords_match_geometry_contract():
