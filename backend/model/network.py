@@ -157,7 +157,7 @@ def attend_one_query(
     weighted sum of tokens. The [M,T,2d] key/value tensor (and its copy into attention layout) was
     most of the point decoder's time on the CPU. Returns [M,h,dh].
     """
-    m, _, d = tokens.shape
+    d = tokens.shape[-1]
     dh = d // heads
     w_k, w_v = kv.weight.view(2, heads, dh, d).unbind(0)  # [h,dh,d] each
     b_v = kv.bias.view(2, heads, dh)[1]
