@@ -1,0 +1,82 @@
+"""Ship a calibrated fine-tune as the product's weights, carrying the whole training history.
+
+A fine-tune's own info counts only its phase (its steps, hours, samples). The shipped file's
+model card numbers must count every phase that made the tensors, so this adds the candidate's
+phase onto the history already in the shipped file and keeps the candidate's inference settings
+(written by ``training.calibrate``). The file is written in fp16 and replaced atomically.
+
+    python -m training.ship --candidate runs/calib/phaseL.safetensors \\
+        --describe "then slice3d_l phase L from those weights (2400 steps, ...)"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from backend.model import load_weights, read_metadata, save_weights
+from backend.predictors import NETWORK_WEIGHTS as SHIPPED
+from backend.predictors.network import INFERENCE_KEY
+
+
+def _info(path: Path) -> dict:
+    raw = read_metadata(path).get("slice3d_info")
+    if not raw:
+        raise ValueError(f"{path} has no training info (slice3d_info)")
+    return json.loads(raw)
+
+
+def merged_info(shipped: dict, phase: dict, describe: str, hardware: str | None) -> dict:
+    """The shipped history with one more phase added: sums of cost, the phase's own averaging."""
+    missing = [k for k in ("hours", "samples_seen", "step") if k not in phase]
+    if missing:
+        raise ValueError(f"the candidate's info lacks {missing}: is it a training run's output?")
+    missing = [k for k in ("hours", "samples_seen", "steps", "run") if k not in shipped]
+    if missing:
+        raise ValueError(f"the shipped file's info lacks {missing}: it has no history to extend")
+    info = {
+        "hours": round(shipped["hours"] + phase["hours"], 2),
+        "run": f"{shipped['run']}; {describe}",
+        "samples_seen": shipped["samples_seen"] + phase["samples_seen"],
+        "steps": shipped["steps"] + phase["step"],
+        "hardware": hardware or shipped.get("hardware", "unknown"),
+    }
+    for key in ("averaged_steps", "calibration"):
+        if key in phase:
+            info[key] = phase[key]
+    return info
+
+
+def ship(candidate: Path, describe: str, onto: Path = SHIPPED, hardware: str | None = None) -> dict:
+    """Write ``candidate``'s tensors over ``onto`` in fp16 with the merged history; return it."""
+    if not describe.strip():
+        raise ValueError("--describe must say what the new phase did")
+    inference = read_metadata(candidate).get(INFERENCE_KEY)
+    if not inference:
+        raise ValueError(f"{candidate} has no inference settings: run training.calibrate first")
+    info = merged_info(_info(onto), _info(candidate), describe, hardware)
+    model = load_weights(candidate)
+    save_weights(model, onto, dtype=torch.float16, info=info, metadata={INFERENCE_KEY: inference})
+    return info
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--candidate", type=Path, required=True, help="training.calibrate's output")
+    ap.add_argument("--describe", required=True, help="one clause on what the new phase did")
+    ap.add_argument("--onto", type=Path, default=SHIPPED, help="the shipped file to extend")
+    ap.add_argument("--hardware", help="replaces the hardware line (default: kept)")
+    args = ap.parse_args(argv)
+    try:
+        info = ship(args.candidate, args.describe, args.onto, args.hardware)
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(json.dumps(info, indent=1))
+    print(f"wrote {args.onto}: {info['steps']} steps, {info['hours']} h in all")
+
+
+if __name__ == "__main__":
+    main()
