@@ -38,7 +38,7 @@ from ..model.network import SAMPLINGS
 from ..silhouette_fill import SilhouetteFill
 from .base import Prediction, Predictor
 
-QUERY_CHUNK = 2048  # points per network call: per-token tensors stay in cache (4096: 1.4x slower)
+QUERY_CHUNK = 2048  # points per network call; 4096 is level within noise (docs/BENCHMARKS.md)
 INFERENCE_KEY = "slice3d_inference"
 MIRROR_X = (-1.0, 1.0, 1.0)
 
