@@ -50,6 +50,13 @@ def merged_info(shipped: dict, phase: dict, describe: str, hardware: str | None)
     return info
 
 
+def _same_tensors(shipped: torch.nn.Module, candidate: torch.nn.Module) -> bool:
+    """Whether ``candidate``, cast to the shipped fp16, is what ``shipped`` already holds."""
+    a, b = shipped.state_dict(), candidate.state_dict()
+    return a.keys() == b.keys() and all(
+        a[k].shape == b[k].shape and torch.equal(a[k], b[k].half().to(a[k].dtype)) for k in a)
+
+
 def ship(candidate: Path, describe: str, onto: Path = SHIPPED, hardware: str | None = None) -> dict:
     """Write ``candidate``'s tensors over ``onto`` in fp16 with the merged history; return it."""
     if not describe.strip():
@@ -59,6 +66,8 @@ def ship(candidate: Path, describe: str, onto: Path = SHIPPED, hardware: str | N
         raise ValueError(f"{candidate} has no inference settings: run training.calibrate first")
     info = merged_info(_info(onto), _info(candidate), describe, hardware)
     model = load_weights(candidate)
+    if _same_tensors(load_weights(onto), model):
+        raise ValueError(f"{candidate} is already shipped in {onto}: its phase would count twice")
     save_weights(model, onto, dtype=torch.float16, info=info, metadata={INFERENCE_KEY: inference})
     return info
 

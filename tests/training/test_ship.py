@@ -51,6 +51,15 @@ def test_the_history_adds_the_new_phase_and_keeps_its_settings(files):
         torch.testing.assert_close(got[k], want[k].half().float())
 
 
+def test_shipping_the_same_candidate_twice_is_refused(files):
+    shipped, candidate = files
+    ship(candidate, "then phase L", onto=shipped)
+    before = shipped.read_bytes()
+    with pytest.raises(ValueError, match="already shipped"):
+        ship(candidate, "then phase L", onto=shipped)
+    assert shipped.read_bytes() == before
+
+
 def test_an_uncalibrated_candidate_is_refused_and_nothing_is_written(files, tmp_path):
     shipped, _ = files
     raw = save_weights(tiny(2), tmp_path / "raw.safetensors", info=PHASE)
