@@ -25,6 +25,13 @@ def tiny(seed: int) -> Slice3DCompact:
     return Slice3DCompact(ModelConfig.from_dict(TINY)).eval()
 
 
+def assert_refused_and_untouched(candidate, shipped, match: str) -> None:
+    before = shipped.read_bytes()
+    with pytest.raises(ValueError, match=match):
+        ship(candidate, "then phase L", onto=shipped)
+    assert shipped.read_bytes() == before
+
+
 @pytest.fixture
 def files(tmp_path):
     shipped = save_weights(tiny(0), tmp_path / "shipped.safetensors", info=HISTORY,
@@ -54,27 +61,20 @@ def test_the_history_adds_the_new_phase_and_keeps_its_settings(files):
 def test_shipping_the_same_candidate_twice_is_refused(files):
     shipped, candidate = files
     ship(candidate, "then phase L", onto=shipped)
-    before = shipped.read_bytes()
-    with pytest.raises(ValueError, match="already shipped"):
-        ship(candidate, "then phase L", onto=shipped)
-    assert shipped.read_bytes() == before
+    assert_refused_and_untouched(candidate, shipped, "already shipped")
 
 
 def test_an_uncalibrated_candidate_is_refused_and_nothing_is_written(files, tmp_path):
     shipped, _ = files
     raw = save_weights(tiny(2), tmp_path / "raw.safetensors", info=PHASE)
-    before = shipped.read_bytes()
-    with pytest.raises(ValueError, match="run training.calibrate first"):
-        ship(raw, "then phase L", onto=shipped)
-    assert shipped.read_bytes() == before
+    assert_refused_and_untouched(raw, shipped, "run training.calibrate first")
 
 
 def test_a_candidate_without_a_phase_record_is_refused(files, tmp_path):
     shipped, _ = files
     bare = save_weights(tiny(2), tmp_path / "bare.safetensors", info={"note": "x"},
                         metadata=SETTINGS.to_metadata())
-    with pytest.raises(ValueError, match=r"lacks \['hours', 'samples_seen', 'step'\]"):
-        ship(bare, "then phase L", onto=shipped)
+    assert_refused_and_untouched(bare, shipped, r"lacks \['hours', 'samples_seen', 'step'\]")
 
 
 def test_command_line_reports_errors_without_a_traceback(files, tmp_path, capsys):
