@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         choices=SPLITS,
         help="make only these splits' shards now (val test: an evaluation set in minutes)",
     )
+    b.add_argument(
+        "--exclude", nargs="+", type=Path, default=[], metavar="DIR",
+        help="leave out the shapes these earlier sets hold (add shapes without duplicates)",
+    )
 
     s = sub.add_parser("sheet", help="draw a contact sheet PNG (input, 12 slices, SDF section)")
     s.add_argument("--sources", nargs="+", default=["procedural"], choices=SOURCE_NAMES)
@@ -74,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         from training.data.build import build
 
         shapes = parse_shapes(a.shapes, a.sources)
-        m = build(a.out, a.sources, shapes, a.views, a.workers, a.points, tuple(a.splits))
+        try:
+            m = build(a.out, a.sources, shapes, a.views, a.workers, a.points, tuple(a.splits),
+                      tuple(a.exclude))
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from None
         print(json.dumps({"counts": m["counts"], "dropped": m["dropped"]}, indent=1))
     elif a.cmd == "sheet":
         from training.data.sheet import contact_sheet

@@ -53,13 +53,19 @@ def plan_units(
     views: int,
     points: int,
     per_shard: int = SHAPES_PER_SHARD,
+    exclude: frozenset[str] = frozenset(),
 ) -> list[Unit]:
-    """Up to ``shapes`` shapes from each source, split by shape, grouped into shards."""
+    """Up to ``shapes`` shapes from each source, split by shape, grouped into shards.
+
+    Splits are assigned over every listed shape before ``exclude`` (shapes another set already
+    holds) is taken out, so a set that adds shapes to an earlier one splits them as one bigger
+    build would: no shape can be test in one set and train in the other."""
     units: list[Unit] = []
     for name in sources:
         src = get_source(name)
         listed = src.list_shapes(shapes[name] if isinstance(shapes, dict) else shapes)
         split = assign_splits([i for i, _ in listed])
+        listed = [(i, f) for i, f in listed if i not in exclude]
         for s in SPLITS:
             mine = [(i, f) for i, f in listed if split[i] == s]
             for k in range(0, len(mine), per_shard):
@@ -145,6 +151,18 @@ def _interleave(units: list[dict]) -> list[dict]:
     return [x[-1] for x in sorted(keyed, key=lambda x: x[:4])]
 
 
+def planned_shapes(sets: tuple[Path, ...]) -> frozenset[str]:
+    """Every shape id in the plans of these data sets (a clear error if one has no plan)."""
+    ids: set[str] = set()
+    for d in sets:
+        plan = Path(d) / "plan.json"
+        if not plan.is_file():
+            raise ValueError(f"{d} is not a data set: it has no plan.json")
+        for unit in json.loads(plan.read_text())["units"]:
+            ids.update(shape_id for shape_id, _ in unit["shapes"])
+    return frozenset(ids)
+
+
 def build(
     out: Path,
     sources: list[str],
@@ -153,15 +171,19 @@ def build(
     workers: int = 1,
     points: int = POINTS,
     splits: tuple[str, ...] = SPLITS,
+    exclude_sets: tuple[Path, ...] = (),
 ) -> dict:
     """Build (or resume) a data set in ``out``; returns the manifest.
 
     ``splits`` limits which shards are made now (the plan always covers every split, so an
     evaluation-only build is the first part of the full one, not a different set). Only the
-    named ``sources`` are made now; other sources' planned shards stay pending for later."""
+    named ``sources`` are made now; other sources' planned shards stay pending for later.
+    ``exclude_sets``: earlier sets whose planned shapes this one leaves out (more shapes of a
+    source without rendering the ones already made)."""
+    exclude = planned_shapes(exclude_sets)
     out.mkdir(parents=True, exist_ok=True)
     plan_path = out / "plan.json"
-    units = plan_units(sources, shapes, views, points)
+    units = plan_units(sources, shapes, views, points, exclude=exclude)
     if plan_path.exists():  # keep earlier units of the sources not re-planned now
         kept = [u for u in json.loads(plan_path.read_text())["units"] if u["source"] not in sources]
         all_units = kept + [asdict(u) for u in units]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from backend.geometry import ndc_to_pixel, project_ndc
-from training.data.build import build
+from training.data.build import build, plan_units, planned_shapes
 from training.data.shards import SPLITS, assign_splits, read_shard, split_of
 
 
@@ -104,3 +105,29 @@ def test_a_build_makes_only_the_named_sources(tmp_path):
     new = shards() - made
     assert new and all(n.split("/")[1].startswith("everyday") for n in new)
     assert not any(rel.startswith("train/procedural") for rel in m["splits"]["train"])
+
+
+def test_a_set_that_excludes_an_earlier_one_adds_only_new_shapes_split_as_one_build(tmp_path):
+    """``--exclude``: more shapes of a source without repeating the earlier set's, and every
+    shape in the split one bigger build would give it (no test shape becomes a training one)."""
+    first, more = tmp_path / "first", tmp_path / "more"
+    build(first, ["procedural"], 11, views=1, workers=1, points=64, splits=("val",))
+    earlier = planned_shapes((first,))
+    assert len(earlier) == 11
+    m = build(more, ["procedural"], 30, views=1, workers=1, points=64, splits=("val",),
+              exclude_sets=(first,))
+    planned = {s: set() for s in SPLITS}
+    for u in json.loads((more / "plan.json").read_text())["units"]:
+        planned[u["split"]].update(i for i, _ in u["shapes"])
+    added = set().union(*planned.values())
+    assert len(added) == 19 and not added & earlier
+    whole = {u.path: u for u in plan_units(["procedural"], 30, 1, 64)}
+    one_build = {i: u.split for u in whole.values() for i, _ in u.shapes}
+    assert all(one_build[i] == s for s, ids in planned.items() for i in ids)
+    assert m["splits"]["val"] and not m["splits"]["train"]
+
+
+def test_excluding_a_folder_without_a_plan_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match="no plan.json"):
+        build(tmp_path / "out", ["procedural"], 3, views=1, points=64, exclude_sets=(tmp_path,))
+    assert not (tmp_path / "out").exists()
