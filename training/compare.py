@@ -66,12 +66,15 @@ def load_scores(spec: str) -> Scores:
     names = sorted(results[0].get("metrics", {}))
     if name not in names:
         raise ValueError(f"{path} has no predictor {name!r}; it has {', '.join(names)}")
-    return Scores(
-        label=f"{Path(path).parent.name}:{name}",
-        shape_ids=[r["shape_id"] for r in results],
-        sources=[r["source"] for r in results],
-        metrics=[r["metrics"][name] for r in results],
-    )
+    try:
+        return Scores(
+            label=f"{Path(path).parent.name}:{name}",
+            shape_ids=[r["shape_id"] for r in results],
+            sources=[r["source"] for r in results],
+            metrics=[r["metrics"][name] for r in results],
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: a sample lacks {exc} for {name!r}") from None
 
 
 def check_same_samples(a: Scores, b: Scores) -> None:
@@ -103,16 +106,16 @@ def paired_difference(a: Scores, b: Scores, metric: str, group: str = "all",
     pick = rng.integers(0, len(shapes), size=(draws, len(shapes)))
     n, a_tot, b_tot = counts[pick].sum(1), sum_a[pick].sum(1), sum_b[pick].sum(1)
     boot = (b_tot - a_tot) / n
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # a metric whose mean A is 0
         boot_rel = b_tot / a_tot - 1
+        rel = vb.mean() / va.mean() - 1
     wins = vb > va if higher_is_better(metric) else vb < va
     return PairedDifference(
         group=group, metric=metric, n=len(keep), shapes=len(shapes),
         mean_a=float(va.mean()), mean_b=float(vb.mean()), diff=float((vb - va).mean()),
         low=float(np.percentile(boot, 2.5)), high=float(np.percentile(boot, 97.5)),
-        rel=float(vb.mean() / va.mean() - 1) if va.mean() else float("nan"),
-        rel_low=float(np.nanpercentile(boot_rel, 2.5)) if va.mean() else float("nan"),
-        rel_high=float(np.nanpercentile(boot_rel, 97.5)) if va.mean() else float("nan"),
+        rel=float(rel), rel_low=float(np.percentile(boot_rel, 2.5)),
+        rel_high=float(np.percentile(boot_rel, 97.5)),
         b_better=int(wins.sum()),
     )
 

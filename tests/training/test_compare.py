@@ -75,8 +75,10 @@ def test_different_samples_are_refused(run, tmp_path):
     ("no-colon", "PATH:PREDICTOR"),
     ("{run}:nope", "no predictor 'nope'; it has base, net"),
     ("{dir}/missing.json:net", "cannot read"),
+    ("{dir}/partial.json:net", "a sample lacks 'shape_id'"),
 ])
 def test_bad_specs_get_clear_messages(run, spec, message, capsys):
+    (run.parent / "partial.json").write_text(json.dumps({"results": [{"metrics": {"net": {}}}]}))
     spec = spec.format(run=run, dir=run.parent)
     with pytest.raises(SystemExit) as exc:
         main([spec, f"{run}:net"])
