@@ -8,6 +8,9 @@ negative difference means B is better, for F-score and IoU a positive one.
 
     python -m training.compare runs/eval/full_test_L/results.json:baseline \
         runs/eval/full_test_L/results.json:L --metrics norm/f@0.05 norm/chamfer_l1
+
+Runs joined with ``+`` (``a/results.json+b/results.json:L``) are pooled: separate evaluations of
+two test sets give one interval over all their shapes.
 """
 
 from __future__ import annotations
@@ -50,12 +53,27 @@ class PairedDifference:
 
 
 def load_scores(spec: str) -> Scores:
-    """``PATH:PREDICTOR`` -> that predictor's scores; a clear error for a wrong path or name."""
-    path, sep, name = spec.rpartition(":")
-    if not sep or not path or not name:
+    """``PATH[+PATH...]:PREDICTOR`` -> that predictor's scores, runs joined with ``+`` pooled in
+    the order given (two test sets evaluated separately, one interval over all their shapes);
+    a clear error for a wrong path or name."""
+    paths, sep, name = spec.rpartition(":")
+    if not sep or not paths or not name:
         raise ValueError(f"expected PATH:PREDICTOR, got {spec!r}")
+    parts = paths.split("+")
+    if len(set(parts)) < len(parts):
+        raise ValueError(f"{spec!r} lists one run twice; its shapes would count double")
+    runs = [_load_run(Path(p), name) for p in parts]
+    return Scores(
+        label="+".join(f"{Path(p).parent.name}" for p in parts) + f":{name}",
+        shape_ids=[s for r in runs for s in r.shape_ids],
+        sources=[s for r in runs for s in r.sources],
+        metrics=[m for r in runs for m in r.metrics],
+    )
+
+
+def _load_run(path: Path, name: str) -> Scores:
     try:
-        run = json.loads(Path(path).read_text())
+        run = json.loads(path.read_text())
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
@@ -68,7 +86,7 @@ def load_scores(spec: str) -> Scores:
         raise ValueError(f"{path} has no predictor {name!r}; it has {', '.join(names)}")
     try:
         return Scores(
-            label=f"{Path(path).parent.name}:{name}",
+            label=f"{path.parent.name}:{name}",
             shape_ids=[r["shape_id"] for r in results],
             sources=[r["source"] for r in results],
             metrics=[r["metrics"][name] for r in results],
@@ -144,7 +162,8 @@ def markdown(a: Scores, b: Scores, rows: list[PairedDifference]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("a", help="PATH:PREDICTOR of the reference (runs/eval/x/results.json:baseline)")
+    ap.add_argument("a", help="PATH[+PATH...]:PREDICTOR of the reference "
+                    "(runs/eval/x/results.json:baseline)")
     ap.add_argument("b", help="PATH:PREDICTOR compared against it")
     ap.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS))
     ap.add_argument("--draws", type=int, default=2000)

@@ -76,6 +76,7 @@ def test_different_samples_are_refused(run, tmp_path):
     ("{run}:nope", "no predictor 'nope'; it has base, net"),
     ("{dir}/missing.json:net", "cannot read"),
     ("{dir}/partial.json:net", "a sample lacks 'shape_id'"),
+    ("{run}+{run}:net", "lists one run twice"),
 ])
 def test_bad_specs_get_clear_messages(run, spec, message, capsys):
     (run.parent / "partial.json").write_text(json.dumps({"results": [{"metrics": {"net": {}}}]}))
@@ -91,3 +92,22 @@ def test_command_line_prints_the_table_and_writes_json(run, tmp_path, capsys):
     table = capsys.readouterr().out
     assert "| all | f | 5 (3) | 0.5200 | 0.6400 | +0.1200 |" in table
     assert json.loads(out.read_text())[0]["diff"] == pytest.approx(0.12)
+
+
+def test_runs_joined_with_plus_are_pooled_over_all_their_shapes(run, tmp_path):
+    """A second test set evaluated on its own: joined, its shapes count beside the first's."""
+    more = tmp_path / "more"
+    more.mkdir()
+    second = write_run(more / "results.json", [
+        ("t1", "a", {"base": {"f": 0.3}, "net": {"f": 0.9}}),
+        ("t2", "c", {"base": {"f": 0.5}, "net": {"f": 0.5}}),
+    ])
+    base, net = load_scores(f"{run}+{second}:base"), load_scores(f"{run}+{second}:net")
+    assert base.label == f"{run.parent.name}+more:base"
+    rows = {(r.group, r.metric): r for r in compare_runs(base, net, ["f"])}
+    assert (rows["all", "f"].n, rows["all", "f"].shapes) == (7, 5)
+    assert rows["all", "f"].diff == pytest.approx((0.12 * 5 + 0.6 + 0.0) / 7)
+    assert (rows["a", "f"].n, rows["c", "f"].n) == (5, 1)
+    # joined in another order the samples differ in order, so the pair is refused
+    with pytest.raises(ValueError, match="same samples"):
+        compare_runs(base, load_scores(f"{second}+{run}:net"), ["f"])
