@@ -59,12 +59,12 @@ def load_scores(spec: str) -> Scores:
     paths, sep, name = spec.rpartition(":")
     if not sep or not paths or not name:
         raise ValueError(f"expected PATH:PREDICTOR, got {spec!r}")
-    parts = paths.split("+")
-    if len(set(parts)) < len(parts):
+    parts = [Path(p) for p in paths.split("+")]
+    if len({p.resolve() for p in parts}) < len(parts):
         raise ValueError(f"{spec!r} lists one run twice; its shapes would count double")
-    runs = [_load_run(Path(p), name) for p in parts]
+    runs = [_load_run(p, name) for p in parts]
     return Scores(
-        label="+".join(f"{Path(p).parent.name}" for p in parts) + f":{name}",
+        label="+".join(p.parent.name for p in parts) + f":{name}",
         shape_ids=[s for r in runs for s in r.shape_ids],
         sources=[s for r in runs for s in r.sources],
         metrics=[m for r in runs for m in r.metrics],
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("a", help="PATH[+PATH...]:PREDICTOR of the reference "
                     "(runs/eval/x/results.json:baseline)")
-    ap.add_argument("b", help="PATH:PREDICTOR compared against it")
+    ap.add_argument("b", help="PATH[+PATH...]:PREDICTOR compared against it")
     ap.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS))
     ap.add_argument("--draws", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)

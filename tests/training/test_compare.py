@@ -77,10 +77,11 @@ def test_different_samples_are_refused(run, tmp_path):
     ("{dir}/missing.json:net", "cannot read"),
     ("{dir}/partial.json:net", "a sample lacks 'shape_id'"),
     ("{run}+{run}:net", "lists one run twice"),
+    ("{run}+{dir}/../{dirname}/results.json:net", "lists one run twice"),
 ])
 def test_bad_specs_get_clear_messages(run, spec, message, capsys):
     (run.parent / "partial.json").write_text(json.dumps({"results": [{"metrics": {"net": {}}}]}))
-    spec = spec.format(run=run, dir=run.parent)
+    spec = spec.format(run=run, dir=run.parent, dirname=run.parent.name)
     with pytest.raises(SystemExit) as exc:
         main([spec, f"{run}:net"])
     assert message in str(exc.value) and str(exc.value).startswith("error: ")
