@@ -1,9 +1,11 @@
 """Start a network of a changed config from trained weights (config key ``init_weights``).
 
-Parameters of the same shape are copied. The coordinate token's first layer is mapped input by
-input, so its config may change: Fourier octaves that both configs have keep their weights,
-dropped ones go, and new inputs (more octaves, the global code) start at zero, which leaves the
-network's output where the trained one had it apart from what was dropped.
+Parameters of the same shape are copied. The first layers of the coordinate token and of the
+slice tokens are mapped input by input, so their config may change: inputs that both configs have
+keep their weights, dropped ones go, and new inputs (more octaves, the global code, the slice
+branch's grey/alpha/slab inputs) start at zero, which leaves the network's output where the
+trained one had it apart from what was dropped. So the no-slice ablation can start from a
+trained slice network (its image features kept, the slice inputs dropped) and the reverse.
 
 A layer that grew (a wider feed-forward block, say) keeps the trained block in its corner: new
 output units keep their fresh initialisation, new inputs start at zero. Widening a hidden layer
@@ -21,9 +23,10 @@ import torch
 from backend.model import ModelConfig, Slice3DCompact, load_weights
 
 COORD_WEIGHT = "coord_tok.0.weight"
+TOKEN_WEIGHT = "slice_tok.0.weight"
 
 
-def coordinate_inputs(cfg: ModelConfig) -> dict[str, list[int]]:
+def coordinate_inputs(cfg: ModelConfig) -> dict[str, int]:
     """Column index of every coordinate-token input, by name (same order as ``query``)."""
     n, c1, c3 = cfg.fourier, cfg.channels[1], cfg.encoder_widths()[3]
     names = [f"xyz{i}" for i in range(3)]
@@ -36,6 +39,17 @@ def coordinate_inputs(cfg: ModelConfig) -> dict[str, list[int]]:
     return {name: i for i, name in enumerate(names)}
 
 
+def token_inputs(cfg: ModelConfig) -> dict[str, int]:
+    """Column index of every slice-token input, by name (same order as ``query``)."""
+    names = [f"fmap{i}" for i in range(cfg.group)]
+    if cfg.slices:
+        names += ["grey", "alpha", "slab"]
+    return {name: i for i, name in enumerate(names)}
+
+
+INPUT_MAPS = {COORD_WEIGHT: coordinate_inputs, TOKEN_WEIGHT: token_inputs}
+
+
 @torch.no_grad()
 def warm_start(model: Slice3DCompact, path: str | Path) -> list[str]:
     """Copy trained weights from ``path`` into ``model``; returns the parameters left as built."""
@@ -43,8 +57,8 @@ def warm_start(model: Slice3DCompact, path: str | Path) -> list[str]:
     old_state, new_state = old.state_dict(), model.state_dict()
     fresh = []
     for key, value in new_state.items():
-        if key == COORD_WEIGHT:
-            src, dst = coordinate_inputs(old.config), coordinate_inputs(model.config)
+        if key in INPUT_MAPS:
+            src, dst = INPUT_MAPS[key](old.config), INPUT_MAPS[key](model.config)
             value.zero_()
             for name, j in dst.items():
                 if name in src:
