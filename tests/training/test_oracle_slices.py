@@ -43,6 +43,9 @@ def test_variants_feed_what_they_name(val):
     feats["slices"] = batch["slices"]
     by_hand = model.query(feats, batch["points"], bbox=batch["bbox"])
     assert torch.allclose(true, by_hand)
+    own_slices_true_box = model.query(model.encode(batch["image"]), batch["points"],
+                                      bbox=batch["bbox"])
+    assert torch.allclose(O.variant_sdf(model, batch, "true_box", "bilinear"), own_slices_true_box)
     assert not torch.allclose(true, own)
     assert not torch.allclose(O.variant_sdf(model, batch, "other", "bilinear"), own)
 
