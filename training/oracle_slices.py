@@ -30,9 +30,10 @@ NEAR = 0.02  # "near the surface": the band where the sign decides the mesh
 
 
 @torch.no_grad()
-def variant_sdf(model, batch: dict, variant: str, sampling: str) -> torch.Tensor:
-    """The predicted SDF at ``batch['points']`` with the slices and box ``variant`` names."""
-    feats = dict(model.encode(batch["image"]))
+def variant_sdf(model, encoded: dict, batch: dict, variant: str, sampling: str) -> torch.Tensor:
+    """The predicted SDF at ``batch['points']`` with the slices and box ``variant`` names;
+    ``encoded`` is ``model.encode(batch['image'])``, computed once for every variant."""
+    feats = dict(encoded)
     box = None
     if variant in ("true_box", "true"):
         box = batch["bbox"]
@@ -65,8 +66,10 @@ def oracle_table(model, data: ShardSet, n_points: int = 2048, batch_size: int = 
     n_batches = -(-len(data) // batch_size)
     for idx in np.array_split(np.arange(len(data)), n_batches):  # never a batch of one
         batch = make_batch(data, idx, n_points, rng, torch.device("cpu"))
+        encoded = model.encode(batch["image"])
         for v in VARIANTS:
-            errs = point_errors(variant_sdf(model, batch, v, sampling), batch["sdf"], clamp)
+            pred = variant_sdf(model, encoded, batch, v, sampling)
+            errs = point_errors(pred, batch["sdf"], clamp)
             for k, arr in errs.items():
                 rows[v].setdefault(k, []).append(arr)
     sources = data.source

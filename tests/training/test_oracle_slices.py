@@ -36,18 +36,20 @@ def test_point_errors_by_hand():
 def test_variants_feed_what_they_name(val):
     model = build()
     batch = make_batch(val, np.arange(3), 32, np.random.default_rng(0), torch.device("cpu"))
-    own = O.variant_sdf(model, batch, "own", "bilinear")
+    encoded = model.encode(batch["image"])
+    own = O.variant_sdf(model, encoded, batch, "own", "bilinear")
     assert torch.allclose(own, model(batch["image"], batch["points"])[0])
-    true = O.variant_sdf(model, batch, "true", "bilinear")
+    true = O.variant_sdf(model, encoded, batch, "true", "bilinear")
     feats = model.encode(batch["image"])
     feats["slices"] = batch["slices"]
     by_hand = model.query(feats, batch["points"], bbox=batch["bbox"])
     assert torch.allclose(true, by_hand)
     own_slices_true_box = model.query(model.encode(batch["image"]), batch["points"],
                                       bbox=batch["bbox"])
-    assert torch.allclose(O.variant_sdf(model, batch, "true_box", "bilinear"), own_slices_true_box)
+    true_box = O.variant_sdf(model, encoded, batch, "true_box", "bilinear")
+    assert torch.allclose(true_box, own_slices_true_box)
     assert not torch.allclose(true, own)
-    assert not torch.allclose(O.variant_sdf(model, batch, "other", "bilinear"), own)
+    assert not torch.allclose(O.variant_sdf(model, encoded, batch, "other", "bilinear"), own)
 
 
 def test_table_covers_every_sample_and_source(val):
