@@ -52,7 +52,9 @@ def run_one(cfg_path: str, deadline: float, root: str, names: list[str],
     import torch
 
     from backend.model import ModelConfig
-    from training.train import load_config, read_split, train
+    from training.config import load_config
+    from training.dataset import read_split
+    from training.train import train
 
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = True

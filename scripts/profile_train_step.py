@@ -26,14 +26,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.model import ModelConfig, Slice3DCompact  # noqa: E402
-from training.train import (  # noqa: E402
-    ShardSet,
-    compute_loss,
-    load_config,
-    make_autocast,
-    make_batch,
-    pick_device,
-)
+from training.config import load_config  # noqa: E402
+from training.dataset import ShardSet, make_batch  # noqa: E402
+from training.loss import compute_loss  # noqa: E402
+from training.train import make_autocast, pick_device  # noqa: E402
 
 
 def fake_set(n: int, points: int, size: int = 128) -> ShardSet:

@@ -23,7 +23,7 @@ import torch
 
 from backend.model import load_weights
 from backend.model.network import SAMPLINGS
-from training.train import ShardSet, load_split, make_batch
+from training.dataset import ShardSet, load_split, make_batch
 
 VARIANTS = ("own", "true_box", "true", "other")
 NEAR = 0.02  # "near the surface": the band where the sign decides the mesh

@@ -15,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from training.train import ShardSet, concat_sets, load_split
+from training.dataset import ShardSet, concat_sets, load_pack, load_split
+
+# load_pack lives with the other readers in training.dataset; it is re-exported here
+__all__ = ["keep_sources", "load_pack", "main", "parse_caps", "subsample_points", "write_pack"]
 
 SPLITS = ("train", "val")
 
@@ -66,23 +69,6 @@ def write_pack(splits: dict[str, ShardSet], out: Path) -> int:
         np.savez_compressed(f, **arrays)
     tmp.replace(out)
     return out.stat().st_size
-
-
-def load_pack(path: str | Path, split: str, limit: int = 0,
-              input_size: int | None = None) -> ShardSet:
-    """One split of a pack, as ``training.train.load_split`` would have read it. A pack holds
-    images framed at one size, so a network of another ``input_size`` is refused."""
-    with np.load(path, allow_pickle=False) as z:
-        if f"{split}/image" not in z.files:
-            raise FileNotFoundError(f"no {split!r} split in {path}")
-        data = ShardSet(**{k: z[f"{split}/{k}"] for k in ShardSet.__dataclass_fields__})
-    if input_size is not None and data.image.shape[1] != input_size:
-        raise ValueError(f"{path} holds {data.image.shape[1]} px images; this network reads "
-                         f"{input_size} px: pack the data again with --input-size {input_size}")
-    if limit:
-        data = ShardSet(**{k: getattr(data, k)[:limit] for k in ShardSet.__dataclass_fields__})
-    print(f"loaded {split}: {len(data)} samples from {path}", flush=True)
-    return data
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -118,3 +118,31 @@ def make_tiny_dataset(
     }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root
+
+
+# A network small enough to train a few steps in a test.
+TINY = {"channels": [8, 8, 16, 16], "group": 2, "d_model": 16, "heads": 2, "layers": 1, "ff": 32}
+
+
+def tiny_cfg(**kw) -> dict:
+    """A full training config (DEFAULTS) for the tiny network on the tiny shards."""
+    from training.config import DEFAULTS
+
+    cfg = dict(DEFAULTS)
+    cfg.update(
+        {
+            "name": "tiny",
+            "model": TINY,
+            "batch_size": 4,
+            "points_per_shape": 64,
+            "threads": 1,
+            "log_every": 1,
+            "eval_every": 2,
+            "val_samples": 4,
+            "warmup_steps": 1,
+            "max_steps": 4,
+            "ckpt_minutes": 0.0,
+        }
+    )
+    cfg.update(kw)
+    return cfg

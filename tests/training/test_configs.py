@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.train import load_config
+from training.config import load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "training" / "configs"
 CONFIGS = sorted(CONFIG_DIR.rglob("*.json"))

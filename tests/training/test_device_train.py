@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slice3d_tiny import make_tiny_dataset
-from test_train_loop import tiny_cfg
+from slice3d_tiny import make_tiny_dataset, tiny_cfg
 
 from backend.model import load_weights
 

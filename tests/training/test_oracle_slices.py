@@ -9,7 +9,7 @@ from slice3d_tiny import make_tiny_dataset
 
 from backend.model import ModelConfig, Slice3DCompact
 from training import oracle_slices as O
-from training.train import load_split, make_batch
+from training.dataset import load_split, make_batch
 
 TINY = {"channels": [8, 8, 16, 16], "group": 2, "d_model": 16, "heads": 2, "layers": 1, "ff": 32}
 

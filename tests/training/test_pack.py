@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from slice3d_tiny import make_tiny_dataset
-from test_train_loop import tiny_cfg
+from slice3d_tiny import make_tiny_dataset, tiny_cfg
 
+from training import dataset as D
 from training import pack as P
 from training import train as T
 
@@ -21,7 +21,7 @@ def tiny_data(tmp_path_factory):
 def test_a_pack_reads_back_as_the_folder_with_fewer_points(tiny_data, tmp_path):
     out = tmp_path / "p.npz"
     P.main(["--data", str(tiny_data), "--points", "100", "--out", str(out)])
-    folder = T.load_split(tiny_data, "train", verbose=False)
+    folder = D.load_split(tiny_data, "train", verbose=False)
     packed = P.load_pack(out, "train")
     for k in ("image", "slices", "bbox", "shape_id", "source"):
         np.testing.assert_array_equal(getattr(packed, k), getattr(folder, k))
@@ -33,12 +33,12 @@ def test_a_pack_reads_back_as_the_folder_with_fewer_points(tiny_data, tmp_path):
     for i in range(len(folder)):
         pairs, kept = rows(folder, i), rows(packed, i)
         assert kept <= pairs and len(kept) == 100
-    assert len(P.load_pack(out, "val")) == len(T.load_split(tiny_data, "val", verbose=False))
+    assert len(P.load_pack(out, "val")) == len(D.load_split(tiny_data, "val", verbose=False))
     assert not out.with_name("p.npz.part").exists()
 
 
 def test_points_are_a_random_subset_not_a_prefix(tiny_data):
-    data = T.load_split(tiny_data, "train", verbose=False)
+    data = D.load_split(tiny_data, "train", verbose=False)
     kept = P.subsample_points(data, 64)
     prefix = data.points[:, :64]
     assert not np.array_equal(kept.points, prefix)  # shards put near-surface points first
@@ -47,7 +47,7 @@ def test_points_are_a_random_subset_not_a_prefix(tiny_data):
 
 def test_caps_keep_a_sources_first_samples():
     src = np.array(["a", "b", "a", "a", "b", "a"])
-    data = T.ShardSet(image=np.arange(6), slices=np.arange(6), points=np.zeros((6, 2, 3)),
+    data = D.ShardSet(image=np.arange(6), slices=np.arange(6), points=np.zeros((6, 2, 3)),
                       sdf=np.zeros((6, 2)), bbox=np.zeros((6, 2, 3)),
                       shape_id=np.array([f"s{i}" for i in range(6)]), source=src)
     kept = P.keep_sources(data, None, {"a": 2})
@@ -74,7 +74,7 @@ def test_training_reads_a_pack_named_in_the_config(tiny_data, tmp_path):
 
 def test_a_pack_without_the_split_says_so(tiny_data, tmp_path):
     out = tmp_path / "train_only.npz"
-    P.write_pack({"train": T.load_split(tiny_data, "train", verbose=False)}, out)
+    P.write_pack({"train": D.load_split(tiny_data, "train", verbose=False)}, out)
     with pytest.raises(FileNotFoundError, match="no 'val' split"):
         P.load_pack(out, "val")
 

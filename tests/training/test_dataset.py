@@ -1,0 +1,105 @@
+"""training.dataset: reading shards, framing, concatenation, batches as a function of step,
+source weights and the photometric augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from training import dataset as D
+
+
+def test_load_split(tiny_data):
+    d = D.load_split(tiny_data, "train", verbose=False)
+    assert len(d) == 8
+    assert d.image.shape == (8, 128, 128, 4) and d.image.dtype == np.uint8
+    assert d.slices.shape == (8, 12, 2, 64, 64)
+    assert d.points.shape == (8, 512, 3) and d.sdf.shape == (8, 512)
+    # framing matches the backend: background composited on white, alpha kept
+    assert d.image[0, 0, 0].tolist() == [255, 255, 255, 0]
+
+
+def test_a_shape_shared_by_two_data_folders_is_read_once(tiny_data):
+    d = D.load_split(tiny_data, "train", verbose=False)
+    extra = D.ShardSet(**{k: getattr(d, k)[:3].copy() for k in D.ShardSet.__dataclass_fields__})
+    extra.shape_id = extra.shape_id.astype("<U64")
+    extra.shape_id[2] = "a-shape-only-the-second-folder-has"
+    both = D.concat_sets([d, extra])
+    assert len(both) == len(d) + 1
+    assert both.shape_id[-1] == "a-shape-only-the-second-folder-has"
+    np.testing.assert_array_equal(both.bbox[-1], d.bbox[2])
+    assert len(D.concat_sets([d, extra, extra])) == len(d) + 1
+
+
+def test_batches_are_a_function_of_step():
+    a = [D.batch_indices(10, s, 4, 0) for s in range(6)]
+    b = [D.batch_indices(10, s, 4, 0) for s in range(6)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    first_epoch = np.concatenate(a)[:10]
+    assert sorted(first_epoch.tolist()) == list(range(10))
+
+
+def test_source_weights_repeat_samples_per_epoch():
+    sources = np.array(["0ad", "procedural", "0ad", "cgal"])
+    assert D.sampling_order(sources, {}).tolist() == [0, 1, 2, 3]
+    order = D.sampling_order(sources, {"0ad": 3, "cgal": 2})
+    assert np.bincount(order).tolist() == [3, 1, 3, 2]
+    first_epoch = order[np.concatenate([D.batch_indices(len(order), s, 3, 0) for s in range(3)])]
+    assert np.bincount(first_epoch, minlength=4).tolist() == [3, 1, 3, 2]
+
+
+@pytest.mark.parametrize(("weights", "message"), [
+    ({"0ad": 0}, "whole number >= 1"),
+    ({"0ad": 1.5}, "whole number >= 1"),
+    ({"Oad": 2}, "not in the training data"),
+])
+def test_bad_source_weights_are_refused_with_the_reason(weights, message):
+    with pytest.raises(ValueError, match=message):
+        D.sampling_order(np.array(["0ad", "cgal"]), weights)
+
+
+def test_augmentation_changes_the_object_colour_only():
+    rng = np.random.default_rng(0)
+    image = torch.ones(6, 4, 32, 32)
+    image[:, 3] = 0.0
+    image[:, 3, 8:24, 8:24] = 1.0
+    image[:, :3, 8:24, 8:24] = torch.rand(6, 3, 16, 16) * 0.5 + 0.25
+    out = D.augment_images(image.clone(), np.random.default_rng(1), 1.0)
+    again = D.augment_images(image.clone(), np.random.default_rng(1), 1.0)
+    assert torch.equal(out, again)  # a function of the batch rng, so resume stays exact
+    assert torch.equal(out[:, 3], image[:, 3])  # the silhouette (and so every target) stays
+    background = image[:, 3:] == 0
+    assert torch.all(out[:, :3][background.expand(-1, 3, -1, -1)] == 1.0)
+    assert out.min() >= 0 and out.max() <= 1
+    inside = (out[:, :3, 8:24, 8:24] - image[:, :3, 8:24, 8:24]).abs().mean(dim=(1, 2, 3))
+    assert torch.all(inside > 0.005)  # every image changed
+    assert torch.equal(D.augment_images(image.clone(), rng, 0.0)[:, 3], image[:, 3])
+
+
+def test_augmentation_adds_sensor_noise_on_the_images_device():
+    image = torch.ones(4, 4, 32, 32)
+    image[:, :3, 8:24, 8:24] = 0.5  # a flat grey object: only the noise can vary its pixels
+    out = D.augment_images(image, np.random.default_rng(3), 1.0)
+    assert out.device == image.device
+    assert torch.all(out[:, :3, 10:22, 10:22].flatten(1).std(dim=1) > 1e-4)
+
+
+
+
+def test_make_batch_is_a_function_of_the_generator(tiny_data):
+    d = D.load_split(tiny_data, "train", verbose=False)
+    a = D.make_batch(d, np.arange(3), 32, np.random.default_rng(5), torch.device("cpu"), 1.0)
+    b = D.make_batch(d, np.arange(3), 32, np.random.default_rng(5), torch.device("cpu"), 1.0)
+    assert a["points"].shape == (3, 32, 3) and a["slices"].shape == (3, 24, 64, 64)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_a_pack_and_a_folder_read_through_one_entry(tiny_data, tmp_path):
+    from training.pack import write_pack
+
+    folder = D.read_split(tiny_data, "train", 128)
+    write_pack({"train": folder}, tmp_path / "p.npz")
+    packed = D.read_split(tmp_path / "p.npz", "train", 128)
+    np.testing.assert_array_equal(packed.image, folder.image)

@@ -1,0 +1,210 @@
+"""Training data in memory: shards read and framed as the backend frames a photo, packs, batches.
+
+A split is read once into a :class:`ShardSet` (images already framed to the network's input
+size, slices pooled to its feature-map size). Batches are a pure function of (seed, step):
+epochs are seeded permutations (``batch_indices``), and a batch's point draw and photometric
+augmentation come from a generator seeded by the step, so a resumed run sees exactly the batches
+an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from backend.framing import to_model_input
+from training.config import check_source_weights
+
+
+@dataclass
+class ShardSet:
+    """A split held in memory, ready for batching (images already framed as the backend does)."""
+
+    image: np.ndarray  # uint8 [N,S,S,4]: to_model_input(...) * 255, RGB on white
+    slices: np.ndarray  # uint8 [N,12,2,s,s] at the feature-map resolution
+    points: np.ndarray  # float16 [N,P,3]
+    sdf: np.ndarray  # float16 [N,P]
+    bbox: np.ndarray  # float32 [N,2,3]
+    shape_id: np.ndarray
+    source: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+
+def frame_images(images: np.ndarray, size: int) -> np.ndarray:
+    return np.stack(
+        [np.round(to_model_input(im, size) * 255.0).astype(np.uint8) for im in images]
+    )
+
+
+def pool_slices(slices: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [N,12,H,W,2] -> uint8 [N,12,2,size,size] (box filter)."""
+    n, k, h, w, c = slices.shape
+    f = h // size
+    x = slices.reshape(n, k, size, f, size, f, c).astype(np.float32).mean(axis=(3, 5))
+    return np.round(x).astype(np.uint8).transpose(0, 1, 4, 2, 3).copy()
+
+
+def load_split(
+    data_dir: str | Path, split: str, input_size: int = 128, limit: int = 0,
+    verbose: bool = True,
+) -> ShardSet:
+    data_dir = Path(data_dir)
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    parts: dict[str, list] = {k: [] for k in ShardSet.__dataclass_fields__}
+    total = 0
+    t0 = time.time()
+    for rel in manifest["splits"].get(split, []):
+        with np.load(data_dir / rel, allow_pickle=False) as z:
+            parts["image"].append(frame_images(z["image"], input_size))
+            parts["slices"].append(pool_slices(z["slices"], input_size // 2))
+            parts["points"].append(z["points"].astype(np.float16))
+            parts["sdf"].append(z["sdf"].astype(np.float16))
+            parts["bbox"].append(z["bbox"].astype(np.float32))
+            parts["shape_id"].append(z["shape_id"].astype(str))
+            parts["source"].append(z["source"].astype(str))
+        total += len(parts["image"][-1])
+        if limit and total >= limit:
+            break
+    if not parts["image"]:
+        raise FileNotFoundError(f"no {split!r} shards in {data_dir}")
+    out = ShardSet(**{k: np.concatenate(v) for k, v in parts.items()})
+    if limit:
+        out = ShardSet(**{k: getattr(out, k)[:limit] for k in parts})
+    if verbose:
+        print(f"loaded {split}: {len(out)} samples from {data_dir} in {time.time() - t0:.0f}s",
+              flush=True)
+    return out
+
+
+def load_pack(path: str | Path, split: str, limit: int = 0,
+              input_size: int | None = None) -> ShardSet:
+    """One split of a pack, as ``load_split`` would have read it. A pack holds
+    images framed at one size, so a network of another ``input_size`` is refused."""
+    with np.load(path, allow_pickle=False) as z:
+        if f"{split}/image" not in z.files:
+            raise FileNotFoundError(f"no {split!r} split in {path}")
+        data = ShardSet(**{k: z[f"{split}/{k}"] for k in ShardSet.__dataclass_fields__})
+    if input_size is not None and data.image.shape[1] != input_size:
+        raise ValueError(f"{path} holds {data.image.shape[1]} px images; this network reads "
+                         f"{input_size} px: pack the data again with --input-size {input_size}")
+    if limit:
+        data = ShardSet(**{k: getattr(data, k)[:limit] for k in ShardSet.__dataclass_fields__})
+    print(f"loaded {split}: {len(data)} samples from {path}", flush=True)
+    return data
+
+
+def read_split(source: Path, split: str, input_size: int, limit: int = 0) -> ShardSet:
+    """A data folder, or a pack (``training.pack``: a ``.npz`` file carried to a GPU machine)."""
+    if Path(source).suffix == ".npz":
+        return load_pack(source, split, limit, input_size)
+    return load_split(source, split, input_size, limit)
+
+
+def concat_sets(sets: list[ShardSet]) -> ShardSet:
+    """One training set from several data folders. A shape already read from an earlier folder
+    is left out of the later ones, so a folder that extends a source (more 0ad shapes, say)
+    does not count the shapes it shares with another twice."""
+    if len(sets) == 1:
+        return sets[0]
+    seen: set[str] = set()
+    kept = []
+    for s in sets:
+        ids = s.shape_id.astype(str)
+        new = ~np.isin(ids, list(seen))
+        seen.update(ids.tolist())
+        kept.append(s if new.all() else
+                    ShardSet(**{k: getattr(s, k)[new] for k in ShardSet.__dataclass_fields__}))
+    sets = [s for s in kept if len(s)]
+    p = min(s.points.shape[1] for s in sets)
+    out = {}
+    for k in ShardSet.__dataclass_fields__:
+        arrs = [getattr(s, k) for s in sets]
+        if k in ("points", "sdf"):  # different points per sample: keep a random common subset
+            arrs = [a[:, np.random.default_rng(0).permutation(a.shape[1])[:p]] for a in arrs]
+        out[k] = np.concatenate(arrs)
+    return ShardSet(**out)
+
+
+def batch_indices(n: int, step: int, batch: int, seed: int) -> np.ndarray:
+    """Sample indices of ``step``: epochs are seeded permutations, so resume is exact."""
+    start = step * batch
+    out = []
+    while len(out) < batch:
+        epoch, pos = divmod(start + len(out), n)
+        perm = np.random.default_rng([seed, epoch]).permutation(n)
+        take = min(batch - len(out), n - pos)
+        out.extend(perm[pos : pos + take])
+    return np.asarray(out)
+
+
+def sampling_order(sources: np.ndarray, weights: dict[str, int]) -> np.ndarray:
+    """Sample indices of one weighted epoch: a sample of a source of weight k appears k times.
+
+    Integer repeats keep epochs as seeded permutations, so resume stays exact; with no weights
+    the order is the identity and a run batches exactly as it did before weights existed.
+    """
+    check_source_weights(weights)
+    missing = sorted(set(weights) - {str(s) for s in sources})
+    if missing:  # a misspelt source would otherwise weigh nothing, silently
+        raise ValueError(f"source_weights names {missing}, not in the training data "
+                         f"(sources: {sorted({str(s) for s in sources})})")
+    reps = np.array([weights.get(str(s), 1) for s in sources], dtype=np.int64)
+    return np.repeat(np.arange(len(sources)), reps)
+
+
+def augment_images(image: torch.Tensor, rng: np.random.Generator, strength: float) -> torch.Tensor:
+    """Photo-like changes to the object's pixels [B,4,S,S]: exposure, contrast, saturation, white
+    balance, blur and sensor noise. Alpha and geometry stay as they are (the targets do not move).
+
+    Renders are clean and evenly lit; photos are not, so the network must not key on exact shading.
+    """
+    b, dev = image.shape[0], image.device
+    rgb, alpha = image[:, :3], image[:, 3:]
+
+    def u(lo: float, hi: float, shape: tuple = (b, 1, 1, 1)) -> torch.Tensor:
+        return torch.from_numpy(rng.uniform(lo, hi, size=shape).astype(np.float32)).to(dev)
+
+    s = strength
+    grey = rgb.mean(dim=1, keepdim=True)
+    rgb = grey + (rgb - grey) * u(1 - 0.6 * s, 1 + 0.4 * s)  # saturation
+    mean = (rgb * alpha).sum(dim=(1, 2, 3), keepdim=True) / (3 * alpha.sum(dim=(1, 2, 3),
+                                                                          keepdim=True) + 1e-6)
+    rgb = mean + (rgb - mean) * u(1 - 0.4 * s, 1 + 0.3 * s)  # contrast
+    rgb = rgb * u(1 - 0.35 * s, 1 + 0.3 * s) * u(1 - 0.1 * s, 1 + 0.1 * s, (b, 3, 1, 1))
+    blur_rows = rng.uniform(size=b) < 0.3 * s  # tested here, not on the device: no sync
+    blur = torch.from_numpy(blur_rows).to(dev)
+    if blur_rows.any():
+        soft = F.avg_pool2d(F.pad(rgb, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+        rgb = torch.where(blur[:, None, None, None], soft, rgb)
+    # the noise is drawn where the image is: on a GPU, numpy's draw was most of a step's time
+    gen = torch.Generator(device=dev).manual_seed(int(rng.integers(2**62)))
+    rgb = rgb + torch.randn(rgb.shape, generator=gen, device=dev) * u(0, 0.03 * s)
+    rgb = rgb.clamp(0, 1) * alpha + (1 - alpha)  # background stays white, as the backend makes it
+    return torch.cat([rgb, alpha], dim=1)
+
+
+def make_batch(data: ShardSet, idx: np.ndarray, n_points: int, rng: np.random.Generator,
+               device: torch.device, augment: float = 0.0) -> dict[str, torch.Tensor]:
+    p = data.points.shape[1]
+    pick = np.stack([rng.choice(p, size=n_points, replace=n_points > p) for _ in idx])
+    rows = idx[:, None]
+    # bytes travel to the device and become floats there (4x less to copy, no CPU work)
+    image = torch.from_numpy(data.image[idx]).to(device).permute(0, 3, 1, 2).float() / 255.0
+    if augment > 0:
+        image = augment_images(image, rng, augment)
+    batch = {
+        "image": image,
+        "slices": torch.from_numpy(data.slices[idx]).to(device).float().flatten(1, 2) / 255.0,
+        "points": torch.from_numpy(data.points[rows, pick].astype(np.float32)),
+        "sdf": torch.from_numpy(data.sdf[rows, pick].astype(np.float32)),
+        "bbox": torch.from_numpy(data.bbox[idx]),
+    }
+    return {k: v.to(device) for k, v in batch.items()}
