@@ -8,16 +8,24 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from . import __version__
+from . import __version__, contract
+from .contract import MAX_UPLOAD_MB
 from .errors import BackendError, Cancelled
-from .options import (
-    BACKGROUND_MODES,
-    FLIP_AVERAGE_MODES,
-    PREDICTOR_KINDS,
-    SILHOUETTE_FILL_MODES,
-)
 
-MAX_UPLOAD_MB = 128  # the server's default upload limit (backend.server.app.MAX_UPLOAD_BYTES)
+
+def add_option_arguments(parser: argparse.ArgumentParser) -> None:
+    """The reconstruction options as flags, with the contract's defaults, choices and help."""
+    for spec in contract.OPTIONS:
+        if spec.name == "name":
+            continue  # each image's own file name
+        if isinstance(spec.default, bool):
+            parser.add_argument(spec.flag, action="store_true", help=spec.help)
+        elif spec.choices:
+            parser.add_argument(spec.flag, default=spec.default, choices=spec.choices,
+                                help=spec.help)
+        else:
+            parser.add_argument(spec.flag, type=type(spec.default), default=spec.default,
+                                help=f"{spec.help} (default {spec.default})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,17 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     rec.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
     rec.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
-    rec.add_argument("--resolution", type=int, default=256, help="grid size, 32..256")
-    rec.add_argument("--face-budget", type=int, default=200_000, help="0 keeps all faces")
-    rec.add_argument("--background", default="auto", choices=BACKGROUND_MODES)
-    rec.add_argument("--predictor", default="auto", choices=PREDICTOR_KINDS)
-    rec.add_argument("--keep-sdf", action="store_true", help="also write sdf.npy")
-    rec.add_argument("--flip-average", default="auto", choices=FLIP_AVERAGE_MODES,
-                     help="the network's mirror-image average (auto: as the weights say; "
-                          "off: about half the SDF time)")
-    rec.add_argument("--silhouette-fill", default="auto", choices=SILHOUETTE_FILL_MODES,
-                     help="fill in thin parts the network loses where the picture shows them "
-                          "(auto: as the weights say; off: the network's surface as it is)")
+    add_option_arguments(rec)
 
     srv = sub.add_parser("serve", help="the local job server for Blender")
     srv.add_argument("--host", default="127.0.0.1")
@@ -71,8 +69,9 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .bundle import check_replaceable
+    from .contract import MAX_NAME_LENGTH
     from .device import resolve_device
-    from .options import MAX_NAME_LENGTH, ReconstructOptions
+    from .options import ReconstructOptions
     from .pipeline import Reconstructor
 
     stems = [p.stem for p in args.images]
@@ -82,11 +81,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
                            "their bundles would overwrite each other.")
     # The shared options fail the whole run up front; each image only adds its name, which is
     # shortened to fit rather than allowed to stop the batch (it is only shown, as "source").
-    shared = ReconstructOptions(
-        resolution=args.resolution, face_budget=args.face_budget, background=args.background,
-        predictor=args.predictor, keep_sdf=args.keep_sdf, flip_average=args.flip_average,
-        silhouette_fill=args.silhouette_fill,
-    )
+    shared = ReconstructOptions(**{spec.name: getattr(args, spec.name)
+                                   for spec in contract.OPTIONS if spec.name != "name"})
     reconstructor = Reconstructor(resolve_device(args.device))
     failures = 0
     for path in args.images:

@@ -13,19 +13,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LENS_MM = 35.0
-SENSOR_MM = 32.0
-CAMERA_DISTANCE = 1.2
-FOCAL_NDC = 2.0 * LENS_MM / SENSOR_MM  # focal length in NDC units (image half-width = 1)
-FOV_DEG = float(np.degrees(2.0 * np.arctan(SENSOR_MM / (2.0 * LENS_MM))))
-
-SDF_BOUND = 0.5  # the SDF is evaluated in [-SDF_BOUND, SDF_BOUND]^3 of the view frame
-SDF_PAD = 0.05  # a little padding so surfaces touching the cube still close
-
-MODEL_INPUT_SIZE = 128
-SLICE_AXES = ("X", "Y", "Z")
-SLICES_PER_AXIS = 4
-SLICE_NAMES = tuple(f"{a}{k}" for a in SLICE_AXES for k in range(1, SLICES_PER_AXIS + 1))
+from .contract import (  # noqa: F401  (re-exported: the backend's one place for geometry)
+    CAMERA_DISTANCE,
+    FOCAL_NDC,
+    FOV_DEG,
+    LENS_MM,
+    MODEL_INPUT_SIZE,
+    SDF_BOUND,
+    SDF_PAD,
+    SENSOR_MM,
+    SLICE_AXES,
+    SLICE_NAMES,
+    SLICES_PER_AXIS,
+    frustum_half_width,
+    project,
+)
 
 # Fraction of the square frame that the object's longer mask side fills after framing: the median
 # measured on the training renders (378 views of data/pre1: 2nd..98th percentile 0.41..0.94, the
@@ -45,11 +47,10 @@ FRAMING_KEEP_AREA = 0.39
 
 
 def project_ndc(points_view: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project view-frame points to NDC (x right, y down) and return (ndc[N,2], depth[N])."""
+    """Project view-frame points [N,3] to NDC (x right, y down) and return (ndc[N,2], depth[N])."""
     pts = np.asarray(points_view, dtype=np.float64)
-    depth = CAMERA_DISTANCE - pts[:, 2]
-    ndc = np.stack([FOCAL_NDC * pts[:, 0] / depth, -FOCAL_NDC * pts[:, 1] / depth], axis=1)
-    return ndc, depth
+    u, v, depth = project(pts[:, 0], pts[:, 1], pts[:, 2])
+    return np.stack([u, v], axis=1), depth
 
 
 def ndc_to_pixel(ndc: np.ndarray, size: int) -> np.ndarray:
@@ -66,11 +67,6 @@ def pixel_rays(size: int) -> np.ndarray:
     centres = (np.arange(size) + 0.5) / size * 2.0 - 1.0
     gx, gy = np.meshgrid(centres, centres)
     return np.stack([gx / FOCAL_NDC, -gy / FOCAL_NDC, -np.ones_like(gx)], axis=-1)
-
-
-def frustum_half_width(depth: float) -> float:
-    """Half the width of the square frustum at a given depth from the camera."""
-    return depth / FOCAL_NDC
 
 
 @dataclass(frozen=True)

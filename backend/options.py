@@ -5,28 +5,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 
+from . import contract
+from .contract import (
+    MAX_FACE_BUDGET,
+    MAX_NAME_LENGTH,
+    MAX_RESOLUTION,
+    MIN_FACE_BUDGET,
+    MIN_RESOLUTION,
+)
 from .errors import BackendError
 
-BACKGROUND_MODES = ("auto", "alpha", "remove")
-PREDICTOR_KINDS = ("auto", "network", "baseline")
-FLIP_AVERAGE_MODES = ("auto", "on", "off")  # auto: what calibration chose for the weights
-SILHOUETTE_FILL_MODES = ("auto", "off")  # auto: the weights' fill, if calibration chose one
-MIN_RESOLUTION, MAX_RESOLUTION = 32, 256
-MIN_FACE_BUDGET = 100  # fewer faces than this decimates any object to nothing, or to one triangle
-MAX_FACE_BUDGET = 5_000_000
-MAX_NAME_LENGTH = 200
+BACKGROUND_MODES = contract.BACKGROUND.choices
+PREDICTOR_KINDS = contract.PREDICTOR.choices
+FLIP_AVERAGE_MODES = contract.FLIP_AVERAGE.choices  # auto: what calibration chose for the weights
+SILHOUETTE_FILL_MODES = contract.SILHOUETTE_FILL.choices  # auto: the weights' fill, if any
 
 
 @dataclass(frozen=True)
 class ReconstructOptions:
-    resolution: int = 256  # effective marching-cubes grid size
-    face_budget: int = 200_000  # 0 keeps every face
-    background: str = "auto"
-    predictor: str = "auto"
-    name: str = ""
-    keep_sdf: bool = False
-    flip_average: str = "auto"  # the network's mirror-image average: twice the SDF time
-    silhouette_fill: str = "auto"  # sheets on masked rays the surface misses (thin parts)
+    """The options of one reconstruction; every default comes from ``backend.contract``."""
+
+    resolution: int = contract.RESOLUTION.default  # effective marching-cubes grid size
+    face_budget: int = contract.FACE_BUDGET.default  # 0 keeps every face
+    background: str = contract.BACKGROUND.default
+    predictor: str = contract.PREDICTOR.default
+    name: str = contract.NAME.default
+    keep_sdf: bool = contract.KEEP_SDF.default
+    flip_average: str = contract.FLIP_AVERAGE.default  # mirror-image average: twice the SDF time
+    silhouette_fill: str = contract.SILHOUETTE_FILL.default  # sheets where the surface misses
 
     def __post_init__(self) -> None:
         r = self.resolution

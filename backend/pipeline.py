@@ -18,7 +18,7 @@ from .bundle import write_bundle
 from .errors import BackendError, Cancelled
 from .foreground import extract_foreground
 from .framing import frame_object, to_model_input
-from .geometry import CAMERA_DISTANCE, FOCAL_NDC, LENS_MM, SENSOR_MM, SLICE_AXES
+from .geometry import CAMERA_DISTANCE, LENS_MM, SENSOR_MM, SLICE_AXES, project
 from .intake import load_image
 from .mesh_cleanup import clean_mesh
 from .meshing import evaluate_coarse_to_fine, marching_cubes
@@ -155,8 +155,8 @@ def framed_input_uint8(model_input: np.ndarray) -> np.ndarray:
 def vertex_colours(vertices: np.ndarray, model_input: np.ndarray) -> np.ndarray:
     """Colour each vertex with the input pixel it projects to (the front view's colours)."""
     pts = torch.from_numpy(np.asarray(vertices, dtype=np.float32))
-    depth = CAMERA_DISTANCE - pts[:, 2]
-    grid = torch.stack([FOCAL_NDC * pts[:, 0] / depth, -FOCAL_NDC * pts[:, 1] / depth], -1)
+    u, v, _ = project(pts[:, 0], pts[:, 1], pts[:, 2])
+    grid = torch.stack([u, v], -1)
     image = torch.from_numpy(model_input[..., :3]).permute(2, 0, 1)[None]
     rgb = F.grid_sample(image, grid[None, None], mode="bilinear", padding_mode="border",
                         align_corners=False)[0, :, 0].T.numpy()

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from .geometry import CAMERA_DISTANCE, FOCAL_NDC
+from .contract import CAMERA_DISTANCE, FOCAL_NDC, project, unproject
 
 if TYPE_CHECKING:  # meshing imports the predictors, which carry a SilhouetteFill
     from .meshing import SdfGrid
@@ -48,9 +48,7 @@ def ray_minima(grid: SdfGrid, size: int) -> tuple[np.ndarray, np.ndarray]:
     g = (np.arange(size) + 0.5) / (size / 2.0) - 1.0  # pixel centres in NDC
     gy, gx = np.meshgrid(g, g, indexing="ij")
     z = np.linspace(hi, lo, DEPTH_SAMPLES)
-    depth = CAMERA_DISTANCE - z
-    x = gx[..., None] / FOCAL_NDC * depth
-    y = -gy[..., None] / FOCAL_NDC * depth
+    x, y, _ = unproject(gx[..., None], gy[..., None], CAMERA_DISTANCE - z)
 
     def to_unit(a: np.ndarray) -> np.ndarray:
         return (a - lo) / (hi - lo) * 2.0 - 1.0
@@ -89,9 +87,9 @@ def fill_missed_rays(grid: SdfGrid, fill: SilhouetteFill) -> tuple[SdfGrid, int]
     for k, z in enumerate(axis):
         if not z_lo <= z <= z_hi:
             continue
-        depth = CAMERA_DISTANCE - z
-        col = np.floor((FOCAL_NDC * axis / depth + 1.0) * size / 2.0).astype(np.int64)
-        row = np.floor((-FOCAL_NDC * axis / depth + 1.0) * size / 2.0).astype(np.int64)
+        u, v, _ = project(axis, axis, z)
+        col = np.floor((u + 1.0) * size / 2.0).astype(np.int64)
+        row = np.floor((v + 1.0) * size / 2.0).astype(np.int64)
         xs = np.nonzero((col >= cols.min()) & (col <= cols.max()))[0]
         ys = np.nonzero((row >= rows.min()) & (row <= rows.max()))[0]
         if not len(xs) or not len(ys):

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..geometry import CAMERA_DISTANCE, FOCAL_NDC, SLICES_PER_AXIS
+from ..geometry import CAMERA_DISTANCE, SLICES_PER_AXIS, project
 from .mobilenet import MobileNetV2Trunk
 
 N_SLICES = 12
@@ -93,9 +93,8 @@ class _Block(nn.Sequential):
 
 def project_points(points: torch.Tensor) -> torch.Tensor:
     """View-frame points [..., 3] -> grid_sample NDC [..., 2] (x right, y down)."""
-    depth = (CAMERA_DISTANCE - points[..., 2]).clamp_min(1e-3)
-    u = FOCAL_NDC * points[..., 0] / depth
-    v = -FOCAL_NDC * points[..., 1] / depth
+    z = points[..., 2].clamp_max(CAMERA_DISTANCE - 1e-3)  # never at or behind the camera
+    u, v, _ = project(points[..., 0], points[..., 1], z)
     return torch.stack([u, v], dim=-1)
 
 

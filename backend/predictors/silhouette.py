@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from ..geometry import CAMERA_DISTANCE, FOCAL_NDC, slabs_for_bounds
+from ..geometry import CAMERA_DISTANCE, FOCAL_NDC, project, slabs_for_bounds
 from .base import Prediction, Predictor
 
 LIGHT_DIR = np.array([0.4, 0.5, 0.77])  # fixed key light in the view frame, shared by all slices
@@ -43,10 +43,8 @@ class SilhouettePredictor(Predictor):
         fields = fields[None].to(self.device)
 
         def sdf(points: torch.Tensor) -> torch.Tensor:
-            depth = CAMERA_DISTANCE - points[:, 2]
-            grid = torch.stack(
-                [FOCAL_NDC * points[:, 0] / depth, -FOCAL_NDC * points[:, 1] / depth], dim=-1
-            )
+            u, v, depth = project(points[:, 0], points[:, 1], points[:, 2])
+            grid = torch.stack([u, v], dim=-1)
             sampled = F.grid_sample(
                 fields, grid[None, None], mode="bilinear", padding_mode="border",
                 align_corners=False,

@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from .. import contract as c
 from ..errors import BackendError
 from ..options import ReconstructOptions
 from .jobs import FINISHED, Job, JobManager
 
-MAX_UPLOAD_BYTES = 128 * 1024 * 1024
+MAX_UPLOAD_BYTES = c.MAX_UPLOAD_MB * 1024 * 1024
 
 
 def create_app(
@@ -71,17 +72,15 @@ def create_app(
                                                           "format": "binary"}}}}})
     async def submit(
         request: Request,
-        resolution: int = Query(256, description="effective grid size, a power of 2, 32..256"),
-        face_budget: int = Query(200_000, description="0 keeps every face, else 100..5000000"),
-        background: str = Query("auto", description="auto | alpha | remove"),
-        predictor: str = Query("auto", description="auto | network | baseline"),
-        name: str = Query("", description="the source's name, stored in result.json"),
-        keep_sdf: bool = Query(False, description="also write sdf.npy"),
-        flip_average: str = Query("auto", description="auto (as the weights were calibrated) | "
-                                  "on | off (one network pass: about half the SDF time)"),
-        silhouette_fill: str = Query("auto", description="auto (the weights' fill: thin parts "
-                                     "the network loses are filled in where the picture shows "
-                                     "them) | off (the network's surface as it is)"),
+        resolution: int = Query(c.RESOLUTION.default, description=c.RESOLUTION.help),
+        face_budget: int = Query(c.FACE_BUDGET.default, description=c.FACE_BUDGET.help),
+        background: str = Query(c.BACKGROUND.default, description=c.BACKGROUND.help),
+        predictor: str = Query(c.PREDICTOR.default, description=c.PREDICTOR.help),
+        name: str = Query(c.NAME.default, description=c.NAME.help),
+        keep_sdf: bool = Query(c.KEEP_SDF.default, description=c.KEEP_SDF.help),
+        flip_average: str = Query(c.FLIP_AVERAGE.default, description=c.FLIP_AVERAGE.help),
+        silhouette_fill: str = Query(c.SILHOUETTE_FILL.default,
+                                     description=c.SILHOUETTE_FILL.help),
     ) -> JSONResponse:
         # Declared above so the OpenAPI description is complete; validated in one place here.
         options = ReconstructOptions.from_strings(dict(request.query_params))
