@@ -1,7 +1,9 @@
 """Slice3D for Blender: one picture of an object in, a mesh with slice images and a camera out.
 
 Registration is quick and imports nothing heavy: the inference runs in a separate backend process
-that the add-on talks to over HTTP on loopback (see docs/API.md).
+that the add-on talks to over HTTP on loopback (see docs/API.md). The layers (docs/ARCHITECTURE.md):
+``client`` (plain Python: HTTP, the backend process, jobs), ``scene`` (building the scene, reading
+images), ``ui`` (panels, preferences, settings, the session state) and ``operators``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,10 @@ from .operators import (
     import_bundle,
     installer,
     options,
-    props,
     reconstruct,
 )
-from .operators.jobs import UI
-from .operators.process import MANAGER
-from .panels import preferences, sidebar
+from .ui import backend_watch, preferences, props, sidebar
+from .ui.state import INSTALL, MANAGER, UI
 
 _CLASSES = (
     *props.CLASSES,
@@ -39,18 +39,16 @@ _CLASSES = (
 def _shutdown() -> None:
     """Stop everything this add-on started (unregister, and Blender quitting via atexit); a
     backend found running is left to the Blender that started it."""
-    if UI.job is not None and not UI.job.finished:
-        UI.job.cancel()
+    UI.cancel_job()
     UI.job = None
-    installer.stop_all()
+    INSTALL.stop()
     MANAGER.release()
 
 
 @bpy.app.handlers.persistent
 def _on_load_pre(*_args) -> None:
     """A new file drops running modal operators: cancel their backend job as well."""
-    if UI.job is not None and not UI.job.finished:
-        UI.job.cancel()
+    UI.cancel_job()
 
 
 def register() -> None:
@@ -64,7 +62,7 @@ def register() -> None:
 
 def unregister() -> None:
     atexit.unregister(_shutdown)
-    backend_control.stop_startup_timer()
+    backend_watch.stop()
     _shutdown()
     if _on_load_pre in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_on_load_pre)

@@ -1,1 +1,4 @@
-"""Operators and the plain-Python machinery behind them (HTTP client, backend process, import)."""
+"""The add-on's operators, and only those (the work behind them lives in client/, scene/, ui/).
+
+``modal_base`` is the shared base of the timer-driven ones (reconstruct, batch, installer).
+"""

@@ -4,43 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from .jobs import UI
-from .process import MANAGER, Status
-from .reconstruct import tag_redraw
-
-STARTUP_POLL_S = 0.5
-WATCH_S = 3.0
-
-
-def _watch_backend() -> float | None:
-    """bpy.app.timers callback: follow a starting backend until it is ready, then notice a crash
-    while idle so the panel shows the error at once (the next run restarts it)."""
-    before = MANAGER.status.state
-    if before == "starting":
-        MANAGER.ensure_started()
-    elif MANAGER.proc is not None and MANAGER.crash_message():
-        MANAGER.status = Status("error", MANAGER.crash_message())
-        MANAGER._forget()
-    if MANAGER.status.state != before:
-        wm = bpy.context.window_manager
-        for window in wm.windows if wm else ():
-            for area in window.screen.areas:
-                if area.type in ("VIEW_3D", "IMAGE_EDITOR", "PREFERENCES"):
-                    area.tag_redraw()
-    if MANAGER.status.state == "starting":
-        return STARTUP_POLL_S
-    return WATCH_S if MANAGER.proc is not None else None
-
-
-def watch_backend() -> None:
-    """Keep an eye on the backend from the UI (no timers run headless, none are needed there)."""
-    if not bpy.app.background and not bpy.app.timers.is_registered(_watch_backend):
-        bpy.app.timers.register(_watch_backend, first_interval=STARTUP_POLL_S)
-
-
-def stop_startup_timer() -> None:
-    if bpy.app.timers.is_registered(_watch_backend):
-        bpy.app.timers.unregister(_watch_backend)
+from ..ui import backend_watch
+from ..ui.state import MANAGER, UI
+from ..ui.widgets import tag_redraw
 
 
 def _start(op: bpy.types.Operator) -> set[str]:
@@ -48,21 +14,38 @@ def _start(op: bpy.types.Operator) -> set[str]:
         status = MANAGER.wait_ready()
     else:
         status = MANAGER.ensure_started()
-        watch_backend()
+        backend_watch.start()
     if status.state == "error":
         op.report({"ERROR"}, status.message)
         return {"CANCELLED"}
     return {"FINISHED"}
 
 
+def _stop() -> None:
+    backend_watch.stop()
+    MANAGER.stop()
+
+
 def _busy(cls: type) -> bool:
-    if UI.job is not None and not UI.job.finished:
+    if UI.job_running:
         cls.poll_message_set("Wait for the running reconstruction, or cancel it")
         return True
     return False
 
 
-class SLICE3D_OT_backend_start(bpy.types.Operator):
+class _BackendAction:
+    """execute(): do `act()`, then redraw the sidebars that show the backend's status."""
+
+    def act(self) -> set[str]:
+        raise NotImplementedError
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        outcome = self.act()
+        tag_redraw(context)
+        return outcome
+
+
+class SLICE3D_OT_backend_start(_BackendAction, bpy.types.Operator):
     """Start the reconstruction backend now (otherwise it starts on the first Reconstruct)"""
 
     bl_idname = "slice3d.backend_start"
@@ -75,13 +58,11 @@ class SLICE3D_OT_backend_start(bpy.types.Operator):
             return False
         return True
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        outcome = _start(self)
-        tag_redraw(context)
-        return outcome
+    def act(self) -> set[str]:
+        return _start(self)
 
 
-class SLICE3D_OT_backend_stop(bpy.types.Operator):
+class SLICE3D_OT_backend_stop(_BackendAction, bpy.types.Operator):
     """Stop the reconstruction backend and free its memory"""
 
     bl_idname = "slice3d.backend_stop"
@@ -96,14 +77,12 @@ class SLICE3D_OT_backend_stop(bpy.types.Operator):
             return False
         return True
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        stop_startup_timer()
-        MANAGER.stop()
-        tag_redraw(context)
+    def act(self) -> set[str]:
+        _stop()
         return {"FINISHED"}
 
 
-class SLICE3D_OT_backend_restart(bpy.types.Operator):
+class SLICE3D_OT_backend_restart(_BackendAction, bpy.types.Operator):
     """Stop the backend and start it again (after an error, or to pick up new settings)"""
 
     bl_idname = "slice3d.backend_restart"
@@ -113,12 +92,9 @@ class SLICE3D_OT_backend_restart(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return not _busy(cls)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        stop_startup_timer()
-        MANAGER.stop()
-        outcome = _start(self)
-        tag_redraw(context)
-        return outcome
+    def act(self) -> set[str]:
+        _stop()
+        return _start(self)
 
 
 CLASSES = (SLICE3D_OT_backend_start, SLICE3D_OT_backend_stop, SLICE3D_OT_backend_restart)

@@ -4,45 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import zipfile
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from . import scene_import
-from .jobs import UI, _safe_extract
-
-
-def bundle_folder(path: str) -> tuple[str, str]:
-    """(bundle folder, temp folder to delete or '') for a folder, a file inside one, or a zip."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No such file or folder: {path}")
-    if zipfile.is_zipfile(path):
-        tmp = tempfile.mkdtemp(prefix="slice3d-bundle-")
-        try:
-            with zipfile.ZipFile(path) as zf:
-                _safe_extract(zf, tmp)
-            return _zip_bundle_root(tmp), tmp
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    folder = path if os.path.isdir(path) else os.path.dirname(path)
-    return folder, ""
-
-
-def _zip_bundle_root(folder: str) -> str:
-    """Where an extracted zip keeps result.json: at its top, or in its one bundle folder (a zipped
-    folder, as `zip -r` or a file manager's Compress makes it)."""
-    if os.path.isfile(os.path.join(folder, "result.json")):
-        return folder
-    inner = [entry.path for entry in os.scandir(folder) if entry.is_dir(follow_symlinks=False)
-             and os.path.isfile(os.path.join(entry.path, "result.json"))]
-    if len(inner) != 1:
-        raise ValueError("Not a Slice3D result bundle (no result.json at the top of the zip or "
-                         "in one folder in it)")
-    return inner[0]
+from ..client.safe_unzip import bundle_folder
+from ..scene import build
+from ..ui.state import UI
 
 
 class SLICE3D_OT_import_bundle(bpy.types.Operator, ImportHelper):
@@ -70,8 +40,8 @@ class SLICE3D_OT_import_bundle(bpy.types.Operator, ImportHelper):
         axes = tuple(a for a in "XYZ" if getattr(self, f"import_{a.lower()}"))
         source = os.path.basename(os.path.normpath(folder if not tmp else path))
         try:
-            coll = scene_import.build_scene(context, folder, source=source, axes=axes,
-                                            square_render=self.square_render)
+            coll = build.build_scene(context, folder, source=source, axes=axes,
+                                     square_render=self.square_render)
         except Exception as exc:  # noqa: BLE001 - reported; the scene is left untouched
             self.report({"ERROR"}, f"Import failed: {exc}")
             return {"CANCELLED"}

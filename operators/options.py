@@ -1,10 +1,11 @@
-"""Small helpers behind sidebar buttons: take the editor's image, reset options to defaults."""
+"""Small operators behind sidebar buttons: take the editor's image, reset options to defaults."""
 
 from __future__ import annotations
 
 import bpy
 
-from . import image_source, props, settings
+from ..scene import image_source
+from ..ui import props, settings
 
 
 class SLICE3D_OT_use_editor_image(bpy.types.Operator):
@@ -34,14 +35,7 @@ class SLICE3D_OT_reset_options(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        prefs = settings.addon_prefs()
-        opts = props.settings(context)
-        opts.resolution = getattr(prefs, "default_resolution", "128")
-        opts.face_budget = getattr(prefs, "default_face_budget", 200000)
-        opts.background = getattr(prefs, "default_background", "auto")
-        opts.flip_average = getattr(prefs, "default_flip_average", "auto")
-        opts.silhouette_fill = getattr(prefs, "default_silhouette_fill", "auto")
-        opts.import_x = opts.import_y = opts.import_z = True
+        props.reset_options(props.settings(context), settings.addon_prefs())
         return {"FINISHED"}
 
 

@@ -2,77 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 import bpy
 
-from . import image_source, props, scene_import
-from .jobs import UI, Job, JobOptions
-
-TIMER_STEP_S = 0.2
-
-
-class Throttle:
-    """TIMER events come from every timer in the window: act on at most one per interval."""
-
-    def __init__(self, interval: float = TIMER_STEP_S) -> None:
-        self.interval = interval
-        self.last = 0.0
-
-    def ready(self) -> bool:
-        now = time.monotonic()
-        if now - self.last < self.interval * 0.9:
-            return False
-        self.last = now
-        return True
+from ..scene import build, image_source
+from ..ui import backend_watch, props, state
+from ..ui.state import UI
+from ..ui.widgets import tag_redraw
+from .modal_base import ModalTimerOperator
 
 
-def job_options(settings: props.Slice3DSceneSettings) -> JobOptions:
-    return JobOptions(resolution=int(settings.resolution), face_budget=settings.face_budget,
-                      background=settings.background, predictor=settings.predictor,
-                      flip_average=settings.flip_average,
-                      silhouette_fill=settings.silhouette_fill)
-
-
-def tag_redraw(context: bpy.types.Context) -> None:
-    """Redraw the sidebars that show progress."""
-    wm = context.window_manager
-    for window in wm.windows if wm else ():
-        for area in window.screen.areas:
-            if area.type in ("VIEW_3D", "IMAGE_EDITOR"):
-                area.tag_redraw()
-
-
-def finish_job(op: bpy.types.Operator, context: bpy.types.Context, job: Job,
-               source: str, name: str) -> set[str]:
-    """Import a finished job's bundle (or report why not); returns the operator's result."""
-    UI.last_timings = dict(job.timings)
-    if job.outcome == "cancelled":
-        UI.last_message = "Reconstruction cancelled"
-        op.report({"WARNING"}, UI.last_message)
-        return {"CANCELLED"}
-    if job.outcome != "done":
-        UI.last_message = f"Reconstruction failed: {job.error}"
-        op.report({"ERROR"}, UI.last_message)
-        return {"CANCELLED"}
-    settings = props.settings(context)
-    try:
-        coll = scene_import.build_scene(context, job.bundle_dir, source=source, name=name,
-                                        job_id=job.job_id, axes=settings.axes(),
-                                        square_render=settings.square_render)
-    except Exception as exc:  # noqa: BLE001 - any import error is reported, the scene untouched
-        UI.last_message = f"Import failed: {exc}"
-        op.report({"ERROR"}, UI.last_message)
-        return {"CANCELLED"}
-    finally:
-        job.discard_bundle()
-    UI.last_collection = coll.name
-    UI.last_message = f'Added "{coll.name}"'
-    op.report({"INFO"}, UI.last_message)
-    return {"FINISHED"}
-
-
-class SLICE3D_OT_reconstruct(bpy.types.Operator):
+class SLICE3D_OT_reconstruct(ModalTimerOperator, bpy.types.Operator):
     """Reconstruct a mesh, slice planes and a camera from the chosen image"""
 
     bl_idname = "slice3d.reconstruct"
@@ -81,15 +20,13 @@ class SLICE3D_OT_reconstruct(bpy.types.Operator):
     # redo panel call the synchronous execute(), freezing the UI for a whole reconstruction.
     bl_options = {"UNDO"}
 
-    _timer = None
-    _throttle = Throttle()
-    _job: Job | None = None
+    _job = None  # the RemoteJob this operator runs
     _source = ""
     _name = ""
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if UI.job is not None and not UI.job.finished:
+        if UI.job_running:
             cls.poll_message_set("A reconstruction is already running")
             return False
         if getattr(context.scene, "slice3d", None) is None:
@@ -107,8 +44,7 @@ class SLICE3D_OT_reconstruct(bpy.types.Operator):
             self.report({"ERROR"}, f"Cannot read the image: {exc}")
             return False
         self._name = image.name
-        self._job = Job(data, image.name, job_options(props.settings(context)))
-        UI.job = self._job
+        self._job = state.start_job(data, image.name, props.job_options(props.settings(context)))
         UI.last_message = ""
         return True
 
@@ -117,43 +53,52 @@ class SLICE3D_OT_reconstruct(bpy.types.Operator):
         if not self._start(context):
             return {"CANCELLED"}
         self._job.run_sync()
-        return finish_job(self, context, self._job, self._source, self._name)
+        return self.finish(context)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if bpy.app.background or context.window is None:
+        if self.headless(context):
             return self.execute(context)
         if not self._start(context):
             return {"CANCELLED"}
-        from .backend_control import watch_backend  # (imports this module: import here)
+        backend_watch.start()
+        return self.start_timer(context)
 
-        watch_backend()
-        wm = context.window_manager
-        self._throttle = Throttle()
-        self._timer = wm.event_timer_add(TIMER_STEP_S, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if event.type != "TIMER" or not self._throttle.ready():
-            return {"PASS_THROUGH"}
+    def tick(self, context: bpy.types.Context) -> bool:
         self._job.step()
         tag_redraw(context)
-        if not self._job.finished:
-            return {"PASS_THROUGH"}
-        self._remove_timer(context)
-        return finish_job(self, context, self._job, self._source, self._name)
+        return self._job.finished
 
-    def cancel(self, context: bpy.types.Context) -> None:
+    def finish(self, context: bpy.types.Context) -> set[str]:
+        """Import the finished job's bundle (or report why not)."""
+        job = self._job
+        UI.last_timings = dict(job.timings)
+        if job.outcome != "done":
+            cancelled = job.outcome == "cancelled"
+            UI.last_message = ("Reconstruction cancelled" if cancelled
+                               else f"Reconstruction failed: {job.error}")
+            self.report({"WARNING" if cancelled else "ERROR"}, UI.last_message)
+            return {"CANCELLED"}
+        opts = props.settings(context)
+        try:
+            coll = build.build_scene(context, job.bundle_dir, source=self._source,
+                                     name=self._name, job_id=job.job_id, axes=opts.axes(),
+                                     square_render=opts.square_render)
+        except Exception as exc:  # noqa: BLE001 - any import error is reported, the scene untouched
+            UI.last_message = f"Import failed: {exc}"
+            self.report({"ERROR"}, UI.last_message)
+            return {"CANCELLED"}
+        finally:
+            job.discard_bundle()
+        UI.last_collection = coll.name
+        UI.last_message = f'Added "{coll.name}"'
+        self.report({"INFO"}, UI.last_message)
+        return {"FINISHED"}
+
+    def on_cancel(self, context: bpy.types.Context) -> None:
         """Blender ends the modal (file load, quit): cancel the backend job too."""
         if self._job is not None:
             self._job.cancel()
             self._job.discard_bundle()
-        self._remove_timer(context)
-
-    def _remove_timer(self, context: bpy.types.Context) -> None:
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
 
 
 class SLICE3D_OT_cancel(bpy.types.Operator):
@@ -165,13 +110,13 @@ class SLICE3D_OT_cancel(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if UI.job is None or UI.job.finished:
+        if not UI.job_running:
             cls.poll_message_set("No reconstruction is running")
             return False
         return True
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        UI.job.cancel()
+        UI.cancel_job()
         tag_redraw(context)
         return {"FINISHED"}
 

@@ -1,4 +1,5 @@
-"""Build DESIGN section 6's scene from a result bundle: mesh, camera, slice planes, one collection.
+"""Build the scene contract's scene from a result bundle: mesh, camera, slice planes, one
+collection.
 
 Everything is created inside a fresh collection; on any exception every datablock created since
 the start is removed again, so a failed import leaves no orphan meshes, images or materials.
@@ -14,11 +15,16 @@ from contextlib import contextmanager
 
 import bpy
 
-LENS_MM = 35.0
-SENSOR_MM = 32.0
-CAMERA_DISTANCE = 1.2
-FOCAL_NDC = 2.0 * LENS_MM / SENSOR_MM  # image half-width = 1 at depth FOCAL_NDC
-SLICE_AXES = ("X", "Y", "Z")
+from ..client.contract import (
+    CAMERA_DISTANCE,
+    FOCAL_NDC,
+    LENS_MM,
+    SENSOR_MM,
+    SLICE_AXES,
+    frustum_half_width,
+    view_to_blender,
+)
+
 FACING_CAMERA = (math.pi / 2.0, 0.0, 0.0)  # local -Z looks along world +Y, local +Y is world +Z
 
 # bpy.data collections whose new members are removed again when an import fails.
@@ -90,12 +96,12 @@ def _display_name(source: str) -> str:
     return name[:40]
 
 
-def _find_layer_collection(layer: bpy.types.LayerCollection,
+def find_layer_collection(layer: bpy.types.LayerCollection,
                            coll: bpy.types.Collection) -> bpy.types.LayerCollection | None:
     if layer.collection == coll:
         return layer
     for child in layer.children:
-        found = _find_layer_collection(child, coll)
+        found = find_layer_collection(child, coll)
         if found is not None:
             return found
     return None
@@ -108,7 +114,7 @@ def _import_mesh(context: bpy.types.Context, root: bpy.types.Collection, glb: st
         raise BundleError("Blender's glTF importer is not enabled (add-on io_scene_gltf2)")
     view_layer = context.view_layer
     previous = view_layer.active_layer_collection
-    layer = _find_layer_collection(view_layer.layer_collection, root)
+    layer = find_layer_collection(view_layer.layer_collection, root)
     before = set(bpy.data.objects)
     try:
         if layer is not None:
@@ -145,6 +151,14 @@ def _drop_empties(empties: list[bpy.types.Object]) -> None:
         bpy.data.batch_remove(empties)
 
 
+def bundle_focal(cam: dict) -> float:
+    """The focal length in NDC units of a bundle's camera: the contract's FOCAL_NDC, scaled when
+    the bundle names another lens or sensor."""
+    lens = float(cam.get("lens_mm", LENS_MM))
+    sensor = float(cam.get("sensor_mm", SENSOR_MM))
+    return FOCAL_NDC * (lens / LENS_MM) * (SENSOR_MM / sensor)
+
+
 def _add_camera(root: bpy.types.Collection, base: str, cam: dict) -> bpy.types.Object:
     """The input view: world (0, -distance, 0) looking along +Y, +Z up, 35 mm on 32 mm."""
     data = bpy.data.cameras.new(f"{base} Camera")
@@ -153,7 +167,7 @@ def _add_camera(root: bpy.types.Collection, base: str, cam: dict) -> bpy.types.O
     data.sensor_fit = "AUTO"  # a square render then uses the full 32 mm both ways
     data.clip_start, data.clip_end = 0.01, 100.0
     obj = bpy.data.objects.new(f"{base} Camera", data)
-    obj.location = (0.0, -float(cam.get("distance", CAMERA_DISTANCE)), 0.0)
+    obj.location = view_to_blender(0.0, 0.0, float(cam.get("distance", CAMERA_DISTANCE)))
     obj.rotation_euler = FACING_CAMERA
     root.objects.link(obj)
     return obj
@@ -167,7 +181,7 @@ def _add_slices(context: bpy.types.Context, root: bpy.types.Collection, bundle_d
         return
     cam = result.get("camera") or {}
     distance = float(cam.get("distance", CAMERA_DISTANCE))
-    focal = 2.0 * float(cam.get("lens_mm", LENS_MM)) / float(cam.get("sensor_mm", SENSOR_MM))
+    focal = bundle_focal(cam)
     z_slabs = [s for s in slices if s.get("axis") == "Z"]
     centre_z = (0.5 * (min(s["plane_min"] for s in z_slabs) + max(s["plane_max"] for s in z_slabs))
                 if z_slabs else 0.0)
@@ -191,7 +205,7 @@ def _add_slices(context: bpy.types.Context, root: bpy.types.Collection, bundle_d
     for axis, sub in per_axis.items():
         visible = axis == "Z"
         sub.hide_render = not visible
-        layer = _find_layer_collection(context.view_layer.layer_collection, sub)
+        layer = find_layer_collection(context.view_layer.layer_collection, sub)
         if layer is not None:
             layer.hide_viewport = not visible
 
@@ -199,7 +213,7 @@ def _add_slices(context: bpy.types.Context, root: bpy.types.Collection, bundle_d
 def _add_plane(coll: bpy.types.Collection, image_path: str, name: str, view_z: float,
                distance: float, focal: float) -> bpy.types.Object:
     """A square plane at view-frame depth `view_z` that exactly fills the camera's frustum."""
-    half = (distance - view_z) / focal
+    half = frustum_half_width(distance - view_z, focal)
     mesh = bpy.data.meshes.new(name)
     corners = [(-half, -half, 0.0), (half, -half, 0.0), (half, half, 0.0), (-half, half, 0.0)]
     mesh.from_pydata(corners, [], [(0, 1, 2, 3)])
@@ -208,7 +222,7 @@ def _add_plane(coll: bpy.types.Collection, image_path: str, name: str, view_z: f
         uv.data[loop.index].uv = coord
     mesh.materials.append(_slice_material(image_path, name))
     obj = bpy.data.objects.new(name, mesh)
-    obj.location = (0.0, -view_z, 0.0)  # view frame (x, y, z) -> world (x, -z, y)
+    obj.location = view_to_blender(0.0, 0.0, view_z)
     obj.rotation_euler = FACING_CAMERA
     coll.objects.link(obj)
     return obj

@@ -5,7 +5,8 @@
 
 Writes OUTPUT/<image stem>/ for every image that worked, goes on after failures, prints a summary
 line at the end and exits non-zero if any input failed. Uses the installed Slice3D extension when
-it is enabled, else this source tree.
+it is enabled, else this source tree. The reconstruction options, their defaults, choices and help
+come from the contract (client/contract.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,31 @@ import time
 import bpy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The reconstruction options a batch sends (keep_sdf and name are not the batch's to choose).
+JOB_OPTIONS = ("resolution", "face_budget", "background", "predictor", "flip_average",
+               "silhouette_fill")
+
+
+def contract():
+    """client/contract.py of this tree, loaded on its own (before the add-on is)."""
+    name = "slice3d_batch_contract"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(ROOT, "client", "contract.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def add_option(parser: argparse.ArgumentParser, spec) -> None:
+    """One reconstruction option with the contract's flag, type, choices, default and help."""
+    kwargs = {"default": spec.default, "help": spec.help}
+    if spec.choices:
+        kwargs["choices"] = spec.choices
+    else:
+        kwargs["type"] = type(spec.default)
+    parser.add_argument(spec.flag, **kwargs)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -27,14 +53,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--input", nargs="+", required=True, help="image files and/or folders")
     parser.add_argument("--output", required=True, help="folder for the result bundles")
     parser.add_argument("--blend", help="also import every result and save this .blend")
-    parser.add_argument("--resolution", type=int, default=128, help="SDF grid size (32..256)")
-    parser.add_argument("--face-budget", type=int, default=200000)
-    parser.add_argument("--background", choices=("auto", "alpha", "remove"), default="auto")
-    parser.add_argument("--predictor", choices=("auto", "network", "baseline"), default="auto")
-    parser.add_argument("--flip-average", choices=("auto", "on", "off"), default="auto",
-                        help="the network's mirror-image average (off: about half the SDF time)")
-    parser.add_argument("--silhouette-fill", choices=("auto", "off"), default="auto",
-                        help="fill in thin parts the network loses (off: its surface as it is)")
+    specs = {spec.name: spec for spec in contract().OPTIONS}
+    for name in JOB_OPTIONS:
+        add_option(parser, specs[name])
     parser.add_argument("--axes", default="XYZ", help="slice axes to import with --blend")
     parser.add_argument("--python", help="backend interpreter (else preferences or this Python)")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"))
@@ -70,7 +91,7 @@ def configure(args: argparse.Namespace, addon) -> None:
         os.environ["SLICE3D_SERVER_URL"], os.environ["SLICE3D_TOKEN"] = args.server_url, args.token
     elif args.python:
         os.environ["SLICE3D_PYTHON"] = args.python
-    elif not addon.operators.settings.backend_settings().python and not bpy.app.binary_path:
+    elif not addon.ui.settings.backend_config().python and not bpy.app.binary_path:
         os.environ["SLICE3D_PYTHON"] = sys.executable  # the bpy module's own interpreter
     if args.device:
         os.environ["SLICE3D_DEVICE"] = args.device
@@ -80,24 +101,26 @@ def main() -> int:
     args = parse_args(script_args())
     addon = load_addon()
     configure(args, addon)
-    batch, jobs = addon.operators.batch, addon.operators.jobs
-    inputs = batch.collect_inputs(args.input)
+    inputs = addon.client.batch.collect_inputs(args.input)
     if not inputs:
         print("Slice3D batch: no input images found", file=sys.stderr)
         return 2
-    options = jobs.JobOptions(resolution=args.resolution, face_budget=args.face_budget,
-                              background=args.background, predictor=args.predictor,
-                              flip_average=args.flip_average,
-                              silhouette_fill=args.silhouette_fill)
+    options = addon.client.remote_job.JobOptions(**{n: getattr(args, n) for n in JOB_OPTIONS})
+    state = addon.ui.state
+
+    def start_job(image: bytes, name: str):
+        return state.start_job(image, name, options)
+
     axes = tuple(a for a in "XYZ" if a in args.axes.upper()) if args.blend else None
     started = time.monotonic()
     try:
-        results = batch.run_batch(bpy.context, inputs, os.path.abspath(args.output), options,
-                                  axes, log=lambda line: print(line, flush=True))
+        results = addon.scene.batch.run_batch(bpy.context, inputs, os.path.abspath(args.output),
+                                              start_job, axes,
+                                              log=lambda line: print(line, flush=True))
         if args.blend and any(r.ok for r in results):
             bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(args.blend), compress=True)
     finally:
-        addon.operators.process.MANAGER.release()  # a backend it found serves someone else
+        state.MANAGER.release()  # a backend it found serves someone else
     good = sum(r.ok for r in results)
     failed = len(results) - good
     print(f"Slice3D batch: {good} ok, {failed} failed of {len(results)} images in "

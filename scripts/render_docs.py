@@ -46,14 +46,15 @@ def picture(path: str) -> np.ndarray:
     return px
 
 
-def orbit_camera(name: str, azimuth_deg: float, elevation_deg: float, distance: float):
-    """A camera looking at the origin from the given angle (0 deg = the input view)."""
+def orbit_camera(contract, name: str, azimuth_deg: float, elevation_deg: float, distance: float):
+    """A camera looking at the origin from the given angle (0 deg = the input view), with the
+    contract's lens and sensor."""
     az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
     loc = (distance * math.cos(el) * math.sin(az), -distance * math.cos(el) * math.cos(az),
            distance * math.sin(el))
     cam = bpy.data.objects.new(name, bpy.data.cameras.new(name))
-    cam.data.lens = 35.0
-    cam.data.sensor_width = 32.0
+    cam.data.lens = contract.LENS_MM
+    cam.data.sensor_width = contract.SENSOR_MM
     cam.location = loc
     direction = -np.array(loc)
     cam.rotation_euler = Vector(direction).to_track_quat("-Z", "Y").to_euler()
@@ -61,22 +62,12 @@ def orbit_camera(name: str, azimuth_deg: float, elevation_deg: float, distance: 
     return cam
 
 
-def set_visible(coll_by_axis: dict, visible: set[str]) -> None:
+def set_visible(build, coll_by_axis: dict, visible: set[str]) -> None:
+    """Show only the slice collections of the `visible` axes (viewport and render)."""
     layer = bpy.context.view_layer.layer_collection
     for axis, coll in coll_by_axis.items():
-        found = _find(layer, coll)
-        found.hide_viewport = axis not in visible
+        build.find_layer_collection(layer, coll).hide_viewport = axis not in visible
         coll.hide_render = axis not in visible
-
-
-def _find(lc, coll):
-    if lc.collection == coll:
-        return lc
-    for child in lc.children:
-        hit = _find(child, coll)
-        if hit is not None:
-            return hit
-    return None
 
 
 def main() -> int:
@@ -86,7 +77,7 @@ def main() -> int:
     parser.add_argument("--resolution", default="128")
     args = parser.parse_args(batch.script_args())
     addon = batch.load_addon()
-    if not addon.operators.settings.backend_settings().python:
+    if not addon.ui.settings.backend_config().python:
         os.environ["SLICE3D_PYTHON"] = sys.executable
     for obj in list(bpy.data.objects):
         bpy.data.objects.remove(obj)
@@ -96,7 +87,7 @@ def main() -> int:
     try:
         bpy.ops.slice3d.reconstruct()
     finally:
-        addon.operators.process.MANAGER.stop()
+        addon.ui.state.MANAGER.stop()
     root = next(c for c in bpy.data.collections if c.name.startswith("Slice3D"))
     axes = {c.name.split(".")[0]: c for c in root.children[0].children}
     input_cam = next(o for o in root.objects if o.type == "CAMERA")
@@ -113,14 +104,15 @@ def main() -> int:
     tint.diffuse_color = (0.85, 0.45, 0.25, 1.0)
     mesh.data.materials.clear()
     mesh.data.materials.append(tint)
-    angle_cam = orbit_camera("Docs Angle", 40.0, 20.0, 1.6)
+    build = addon.scene.build
+    angle_cam = orbit_camera(addon.client.contract, "Docs Angle", 40.0, 20.0, 1.6)
     panels = [picture(os.path.abspath(args.image))]
     with tempfile.TemporaryDirectory() as tmp:
-        set_visible(axes, {"Z"})
+        set_visible(build, axes, {"Z"})
         panels.append(render(scene, input_cam, os.path.join(tmp, "a.png")))
-        set_visible(axes, set())
+        set_visible(build, axes, set())
         panels.append(render(scene, angle_cam, os.path.join(tmp, "b.png")))
-        set_visible(axes, {"Z"})
+        set_visible(build, axes, {"Z"})
         mesh.hide_render = True
         panels.append(render(scene, angle_cam, os.path.join(tmp, "c.png")))
     strip = np.concatenate(panels, axis=1)

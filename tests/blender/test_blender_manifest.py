@@ -25,7 +25,9 @@ def test_manifest_fields():
 def test_zip_contents(extension_zip):
     names = zipfile.ZipFile(extension_zip).namelist()
     for needed in ("blender_manifest.toml", "__init__.py", "operators/reconstruct.py",
-                   "panels/sidebar.py", "backend/__init__.py", "backend/__main__.py",
+                   "operators/modal_base.py", "ui/sidebar.py", "ui/state.py",
+                   "client/contract.py", "client/http.py", "scene/build.py",
+                   "backend/__init__.py", "backend/__main__.py", "backend/contract.py",
                    "requirements/backend.txt", "requirements/constraints.txt",
                    "scripts/batch.py"):
         assert needed in names, needed

@@ -1,4 +1,4 @@
-"""Image sources sent to the backend, and the backend-environment installer's machinery."""
+"""Image sources sent to the backend, and the installer operator (its machinery: tests/client)."""
 
 from __future__ import annotations
 
@@ -29,15 +29,3 @@ def test_generated_pixels_are_sent_as_png_and_reconstruct(run):
 
 def test_installer_respects_online_access(run):
     assert run["online"] is False and run["install_poll"] is False
-
-
-def test_install_commands(run):
-    assert run["install_labels"][0] == "Creating the environment"
-    assert "Installing the background-removal model" in run["install_labels"]
-    assert run["install_cpu_index"] and run["install_cuda_index"]
-
-
-def test_installer_runs_steps_and_reports_failures(run):
-    assert run["installer_ok"] == ["", 1.0, True, "Installed"]
-    assert "Failing step failed (exit code 4)" in run["installer_bad"][0]
-    assert run["installer_bad"][1] == "Failed"

@@ -50,7 +50,7 @@ def run(main) -> None:
         traceback.print_exc()
         addon = sys.modules.get(ADDON)
         if addon is not None:  # never leave a backend behind a failed scenario
-            addon.operators.process.MANAGER.stop()
+            addon.ui.state.MANAGER.stop()
         finish(3)
     finish(0)
 

@@ -44,7 +44,12 @@ def verdict(data: bytes) -> list:
 
 def main() -> None:
     ext = enable()
-    src, batch = ext.operators.image_source, ext.operators.batch
+    src, batch = ext.scene.image_source, ext.scene.batch
+    options = ext.client.remote_job.JobOptions()
+
+    def start_job(data, name):
+        return ext.ui.state.start_job(data, name, options)
+
     folder = tempfile.mkdtemp()
     paths = write_images(folder)
     sidebar, batch_items = {}, {}
@@ -53,12 +58,12 @@ def main() -> None:
         sidebar[name] = verdict(data) + [source]
     images_before = len(bpy.data.images)
     for name, path in paths.items():
-        job = batch.start_item(path, ext.operators.jobs.JobOptions())
+        job = batch.start_item(path, start_job)
         batch_items[name] = verdict(job.image) if not isinstance(job, str) else [job]
     junk = os.path.join(folder, "junk.tga")
     with open(junk, "wb") as fh:
         fh.write(b"not a picture at all")
-    junk_item = batch.start_item(junk, ext.operators.jobs.JobOptions())
+    junk_item = batch.start_item(junk, start_job)
     temp_images_left = len(bpy.data.images) - images_before
     disable()
     done(sidebar=sidebar, batch=batch_items, junk=junk_item if isinstance(junk_item, str) else "",

@@ -61,7 +61,7 @@ def draw_all(ext, image) -> list[str]:
     from types import SimpleNamespace
 
     Layout.errors = []
-    for cls in ext.panels.sidebar.CLASSES:
+    for cls in ext.ui.sidebar.CLASSES:
         space = Space(cls.bl_space_type, image)
         for method in ("draw_header", "draw"):
             if hasattr(cls, method):
@@ -84,20 +84,19 @@ def main() -> None:
                                                                  list)}
     menu_before = len(bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize())
     ext = enable()
-    user_dir = ext.operators.paths.user_dir()
+    user_dir = ext.ui.paths.user_dir()
     classes = [c.__name__ for c in ext._CLASSES]
     registered = [c.__name__ for c in ext._CLASSES if c.is_registered]
     image = bpy.data.images.load(EXAMPLE)
     bpy.context.scene.slice3d.image = image
     draw_errors = draw_all(ext, image)
     start = sorted(bpy.ops.slice3d.backend_start())
-    manager = ext.operators.process.MANAGER
+    manager = ext.ui.state.MANAGER
     pid, status = manager.pid, manager.status.state
     restart = sorted(bpy.ops.slice3d.backend_restart())
     pid2 = manager.pid
     draw_errors += draw_all(ext, image)  # once more with a running backend
-    control = ext.operators.backend_control
-    timer = control._watch_backend
+    timer = ext.ui.backend_watch.tick
     bpy.app.timers.register(timer, first_interval=60)  # as a UI start would leave it
     # The watch notices a backend that died while idle (run by hand: no timers run headless).
     os.kill(pid2, 9)

@@ -18,6 +18,12 @@ class FakeOperator(SimpleNamespace):
         self.reports.append([sorted(level)[0], message])
 
 
+def bind(op, cls, *names) -> None:
+    """Give the stand-in the operator's own methods that modal() calls on it."""
+    for name in names:
+        setattr(op, name, getattr(cls, name).__get__(op))
+
+
 def drive(cls, op, limit_s: float = 300.0) -> list[str]:
     """Send TIMER (and other) events to modal() until it stops running."""
     deadline = time.time() + limit_s
@@ -35,20 +41,23 @@ def drive(cls, op, limit_s: float = 300.0) -> list[str]:
 def main() -> None:
     ext = enable()
     rec = ext.operators.reconstruct
+    Throttle = ext.operators.modal_base.Throttle
     opts = bpy.context.scene.slice3d
     opts.image = bpy.data.images.load(EXAMPLE)
     opts.resolution = "64"
-    op = FakeOperator(reports=[], _timer=None, _throttle=rec.Throttle())
+    op = FakeOperator(reports=[], _timer=None, _throttle=Throttle())
+    bind(op, rec.SLICE3D_OT_reconstruct, "tick", "finish")
     op._remove_timer = lambda context: None
     started = rec.SLICE3D_OT_reconstruct._start(op, bpy.context)
     progress_seen = []
     outcome = drive(rec.SLICE3D_OT_reconstruct, op)
-    progress_seen.append(ext.operators.jobs.UI.job.stage)
+    progress_seen.append(ext.ui.state.UI.job.stage)
     colls = sorted(c.name for c in bpy.data.collections if c.name.startswith("Slice3D"))
 
     # The same path, cancelled from the Cancel operator while the modal runs.
     opts.resolution = "256"
-    op2 = FakeOperator(reports=[], _timer=None, _throttle=rec.Throttle())
+    op2 = FakeOperator(reports=[], _timer=None, _throttle=Throttle())
+    bind(op2, rec.SLICE3D_OT_reconstruct, "tick", "finish")
     op2._remove_timer = lambda context: None
     rec.SLICE3D_OT_reconstruct._start(op2, bpy.context)
     for _ in range(400):
@@ -63,10 +72,9 @@ def main() -> None:
     # Batch Folder in the UI: one good image, one bad, bundles kept in the output folder.
     batch_cls = ext.operators.batch.SLICE3D_OT_batch
     opts.resolution = "64"
-    op3 = FakeOperator(reports=[], _timer=None, _throttle=rec.Throttle(),
+    op3 = FakeOperator(reports=[], _timer=None, _throttle=Throttle(),
                        directory=ARGS["batch_dir"], output=ARGS["batch_out"])
-    for name in ("_next", "_report", "_remove_timer"):
-        setattr(op3, name, getattr(batch_cls, name).__get__(op3))
+    bind(op3, batch_cls, "_next", "_report", "_remove_timer", "tick", "finish", "_start_job")
     prepared = batch_cls._prepare(op3, bpy.context)
     op3._next()
     outcome3 = drive(batch_cls, op3)

@@ -6,11 +6,11 @@ from _support import disable, done, enable, pid_alive, run
 
 def main() -> None:
     ext = enable()
-    process = ext.operators.process
-    other = process.BackendManager()  # the other Blender's manager: it starts the backend
+    state = ext.ui.state
+    other = state.new_manager()  # the other Blender's manager: it starts the backend
     other_state = other.wait_ready().state
-    found = process.MANAGER.ensure_started()  # this Blender finds it through the state file
-    found = [found.state, process.MANAGER.pid == other.pid, process.MANAGER.proc is None]
+    found = state.MANAGER.ensure_started()  # this Blender finds it through the state file
+    found = [found.state, state.MANAGER.pid == other.pid, state.MANAGER.proc is None]
     disable()  # unregister(): what quitting Blender (atexit) runs as well
     alive = pid_alive(other.pid)
     answers = other.ensure_started().state

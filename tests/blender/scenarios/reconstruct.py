@@ -119,8 +119,8 @@ def main() -> None:
     colls = sorted(c.name for c in bpy.data.collections if c.name.startswith("Slice3D apple"))
     second = describe(bpy.data.collections[colls[-1]])
     first_again = len(list(bpy.data.collections["Slice3D apple"].all_objects))
-    timings = dict(ext.operators.jobs.UI.last_timings)
-    pid = ext.operators.process.MANAGER.pid
+    timings = dict(ext.ui.state.UI.last_timings)
+    pid = ext.ui.state.MANAGER.pid
     disable()
     done(outcome=sorted(outcome), outcome2=sorted(outcome2), seconds=seconds, first=first,
          second=second, colls=colls, first_again=first_again, timings=timings,

@@ -21,7 +21,7 @@ def snapshot() -> dict:
 
 def when_running(ext, action) -> threading.Thread:
     """Call action(job) once the current job is running on the backend."""
-    ui = ext.operators.jobs.UI
+    ui = ext.ui.state.UI
 
     def watch() -> None:
         deadline = time.time() + 120
@@ -46,7 +46,7 @@ def reconstruct() -> tuple[list[str], str]:
 
 def main() -> None:
     ext = enable()
-    manager, ui = ext.operators.process.MANAGER, ext.operators.jobs.UI
+    manager, ui = ext.ui.state.MANAGER, ext.ui.state.UI
     opts = bpy.context.scene.slice3d
     opts.image = bpy.data.images.load(EXAMPLE)
     opts.resolution = "256"
@@ -63,16 +63,16 @@ def main() -> None:
     while time.time() < deadline:
         try:
             out["cancel_backend_state"] = manager.client.status(ui.job.job_id)["state"]
-        except ext.operators.client.BackendError as exc:
+        except ext.client.http.ClientError as exc:
             out["cancel_backend_state"] = f"{exc.status}"
         if out["cancel_backend_state"] not in ("queued", "running"):
             break
         time.sleep(0.05)
 
     # 2. The Cancel operator on a job driven step by step (what the modal timer does).
-    job = ext.operators.jobs.Job(ext.operators.image_source.file_bytes(EXAMPLE), "apple.jpg",
-                                 ext.operators.jobs.JobOptions(resolution=256,
-                                                               predictor=PREDICTOR))
+    job = ext.ui.state.start_job(ext.scene.image_source.file_bytes(EXAMPLE), "apple.jpg",
+                                 ext.client.remote_job.JobOptions(resolution=256,
+                                                                  predictor=PREDICTOR))
     ui.job = job
     while job.phase != "poll" or job.stage in ("Queued", ""):
         job.step()

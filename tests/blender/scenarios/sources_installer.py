@@ -1,8 +1,5 @@
-"""Scenario: image sources (file, packed, generated pixels) and the environment installer."""
+"""Scenario: image sources (file, packed, generated pixels) and the installer operator's poll."""
 
-import os
-import sys
-import tempfile
 
 import bpy
 import numpy as np
@@ -23,7 +20,7 @@ def disc_image():
 
 def main() -> None:
     ext = enable()
-    src = ext.operators.image_source
+    src = ext.scene.image_source
     with open(EXAMPLE, "rb") as fh:
         original = fh.read()
     on_disk = bpy.data.images.load(EXAMPLE)
@@ -44,13 +41,13 @@ def main() -> None:
     opts.flip_average = "off"  # the sidebar's Mirror Average reaches the request
     out["fill_default"] = opts.silhouette_fill
     opts.silhouette_fill = "off"  # and so does its Fill Silhouette
-    query = ext.operators.reconstruct.job_options(opts).query("disc")
+    query = ext.ui.props.job_options(opts).query("disc")
     out["flip_query"], out["fill_query"] = query["flip_average"], query["silhouette_fill"]
     out["disc"] = sorted(bpy.ops.slice3d.reconstruct())
     disc_coll = bpy.data.collections.get("Slice3D Generated Disc")
     out["disc_dims"] = list(next(o for o in disc_coll.objects if o.type == "MESH").dimensions)
     # Reset to Defaults takes the Mirror Average from the add-on preferences like the rest.
-    prefs = ext.operators.settings.addon_prefs()
+    prefs = ext.ui.settings.addon_prefs()
     out["has_prefs"] = prefs is not None
     if prefs is not None:
         prefs.default_flip_average = "on"
@@ -63,31 +60,6 @@ def main() -> None:
     # The installer: offline by default here, so the operator explains why it is disabled.
     out["online"] = bpy.app.online_access
     out["install_poll"] = bpy.ops.slice3d.install_backend.poll()
-    cmds = ext.operators.installer.install_commands(sys.executable, cuda=False)
-    out["install_labels"] = [label for label, _ in cmds]
-    out["install_cpu_index"] = any("whl/cpu" in " ".join(argv) for _, argv in cmds)
-    out["install_cuda_index"] = any(
-        "whl/cu" in " ".join(argv) for _, argv in ext.operators.installer.install_commands(
-            sys.executable, cuda=True))
-    # EnvInstaller with real (harmless) subprocesses: progress, log, failure message.
-    log = os.path.join(tempfile.mkdtemp(), "install.log")
-    ok = ext.operators.installer.EnvInstaller(
-        [("Step one", [sys.executable, "-c", "print('Collecting numpy')"]),
-         ("Step two", [sys.executable, "-c", "print('done')"])], log)
-    while not ok.done:
-        ok.poll()
-        if ok.proc is not None:
-            ok.proc.wait()
-    with open(log) as fh:
-        text = fh.read()
-    bad = ext.operators.installer.EnvInstaller(
-        [("Failing step", [sys.executable, "-c", "import sys; sys.exit(4)"])], log)
-    while not bad.done:
-        bad.poll()
-        if bad.proc is not None:
-            bad.proc.wait()
-    out["installer_ok"] = [ok.error, ok.progress, "Collecting numpy" in text, ok.label]
-    out["installer_bad"] = [bad.error, bad.label]
     disable()
     done(**out)
 

@@ -1,4 +1,4 @@
-"""One reconstruction job as a small state machine that never blocks for long.
+"""One reconstruction job on the backend, as a small state machine that never blocks for long.
 
 The modal operator calls `step()` from a timer; the headless path calls `run_sync()`. Both end in
 `finished` with `outcome` done | failed | cancelled and, when done, `bundle_dir` holding the
@@ -17,36 +17,40 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import paths
-from .client import BackendError, BackendUnreachable
-from .process import MANAGER
+from . import contract
+from .backend_process import BackendManager
+from .http import BackendUnreachable, Client, ClientError
+from .safe_unzip import safe_extract
 
 
 @dataclass
 class JobOptions:
-    """Options sent to POST /jobs (docs/API.md)."""
+    """Options sent to POST /jobs (docs/API.md); the defaults are the contract's."""
 
-    resolution: int = 128
-    face_budget: int = 200000
-    background: str = "auto"
-    predictor: str = "auto"
-    flip_average: str = "auto"
-    silhouette_fill: str = "auto"
+    resolution: int = contract.RESOLUTION.default
+    face_budget: int = contract.FACE_BUDGET.default
+    background: str = contract.BACKGROUND.default
+    predictor: str = contract.PREDICTOR.default
+    flip_average: str = contract.FLIP_AVERAGE.default
+    silhouette_fill: str = contract.SILHOUETTE_FILL.default
 
     def query(self, name: str) -> dict[str, Any]:
         return {"resolution": self.resolution, "face_budget": self.face_budget,
                 "background": self.background.lower(), "predictor": self.predictor.lower(),
                 "flip_average": self.flip_average.lower(),
-                "silhouette_fill": self.silhouette_fill.lower(), "name": name[:200]}
+                "silhouette_fill": self.silhouette_fill.lower(),
+                "name": name[:contract.MAX_NAME_LENGTH]}
 
 
 @dataclass
-class Job:
-    """Send one image, follow it, fetch its bundle."""
+class RemoteJob:
+    """Send one image, follow it, fetch its bundle into a new folder under `results_dir`."""
 
     image: bytes = field(repr=False)
     name: str  # shown in names and stored as slice3d_source
-    options: JobOptions = field(default_factory=JobOptions)
+    options: JobOptions
+    manager: BackendManager = field(repr=False)
+    results_dir: str  # where the downloaded bundle is unzipped (a folder per job)
     phase: str = "backend"  # backend | submit | poll | download | finished
     stage: str = "Starting the backend"
     progress: float = 0.0
@@ -56,18 +60,25 @@ class Job:
     bundle_dir: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
-    _cancel_requested: bool = False
+    cancel_requested: bool = False
 
     @property
     def finished(self) -> bool:
         return self.phase == "finished"
 
+    @property
+    def _client(self) -> Client:
+        client = self.manager.client
+        if client is None:
+            raise BackendUnreachable("The backend is not connected")
+        return client
+
     def cancel(self) -> None:
-        """Ask the backend to stop; the next step() ends the job as cancelled."""
-        self._cancel_requested = True
-        if self.job_id and MANAGER.client is not None and not self.finished:
-            with contextlib.suppress(BackendError):
-                MANAGER.client.cancel(self.job_id)
+        """Ask the backend to stop; the job ends as cancelled at once."""
+        self.cancel_requested = True
+        if self.job_id and self.manager.client is not None and not self.finished:
+            with contextlib.suppress(ClientError):
+                self.manager.client.cancel(self.job_id)
         if self.phase != "finished":
             self._end("cancelled", "")
 
@@ -75,14 +86,14 @@ class Job:
         """Advance by at most one short HTTP call."""
         if self.finished:
             return
-        if self._cancel_requested:
+        if self.cancel_requested:
             self._end("cancelled", "")
             return
         try:
             getattr(self, "_step_" + self.phase)()
         except BackendUnreachable as exc:
-            self._end("failed", MANAGER.explain_unreachable(exc))
-        except BackendError as exc:
+            self._end("failed", self.manager.explain_unreachable(exc))
+        except ClientError as exc:
             self._end("failed", str(exc))
         except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
             self._end("failed", f"{type(exc).__name__}: {exc}")
@@ -102,54 +113,45 @@ class Job:
 
     # ----- phases ------------------------------------------------------------------------------
     def _step_backend(self) -> None:
-        status = MANAGER.ensure_started()
+        status = self.manager.ensure_started()
         if status.state == "error":
             self._end("failed", status.message)
-        elif status.state in ("ready", "busy") and MANAGER.client is not None:
+        elif status.state in ("ready", "busy") and self.manager.client is not None:
             self.phase, self.stage = "submit", "Sending the image"
 
     def _step_submit(self) -> None:
-        assert MANAGER.client is not None
-        self.job_id = MANAGER.client.submit(self.image, **self.options.query(self.name))
+        self.job_id = self._client.submit(self.image, **self.options.query(self.name))
         self.phase, self.stage = "poll", "Queued"
-        MANAGER.status.state = "busy"
+        self.manager.job_submitted()
 
     def _step_poll(self) -> None:
-        assert MANAGER.client is not None
-        info = MANAGER.client.status(self.job_id)
+        info = self._client.status(self.job_id)
         state = info.get("state", "")
         self.progress = float(info.get("progress") or 0.0)
-        stage = info.get("stage") or state
-        if state == "queued" and info.get("queue_position"):
-            stage = f"Queued (position {info['queue_position']})"
-        self.stage = str(stage).replace("_", " ").capitalize()
+        self.stage = _stage_text(info)
         self.timings = dict(info.get("timings_s") or {})
         if state == "done":
             self.phase, self.stage = "download", "Downloading the result"
         elif state == "failed":
-            err = info.get("error") or {}
-            self._end("failed", err.get("message", "The backend could not reconstruct the image")
-                      if isinstance(err, dict) else str(err))
+            self._end("failed", _failure_message(info.get("error")))
         elif state == "cancelled":
             self._end("cancelled", "")
 
     def _step_download(self) -> None:
-        assert MANAGER.client is not None
-        data = MANAGER.client.result(self.job_id)
-        folder = os.path.join(paths.user_dir("results"), f"{self.job_id}-{uuid.uuid4().hex[:6]}")
+        data = self._client.result(self.job_id)
+        folder = os.path.join(self.results_dir, f"{self.job_id}-{uuid.uuid4().hex[:6]}")
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            _safe_extract(zf, folder)
+            safe_extract(zf, folder)
         self.bundle_dir = folder
-        with contextlib.suppress(BackendError):  # the backend may forget the job now
-            MANAGER.client.cancel(self.job_id)
+        with contextlib.suppress(ClientError):  # the backend may forget the job now
+            self._client.cancel(self.job_id)
         self.progress = 1.0
         self._end("done", "")
 
     def _end(self, outcome: str, error: str) -> None:
         self.phase, self.outcome, self.error = "finished", outcome, error
         self.stage = {"done": "Done", "cancelled": "Cancelled"}.get(outcome, "Failed")
-        if MANAGER.status.state == "busy":
-            MANAGER.status.state = "ready"
+        self.manager.job_ended()
 
     def discard_bundle(self) -> None:
         """Remove the downloaded bundle folder (after its images were packed into the file)."""
@@ -157,24 +159,16 @@ class Job:
             shutil.rmtree(self.bundle_dir, ignore_errors=True)
 
 
-def _safe_extract(zf: zipfile.ZipFile, folder: str) -> None:
-    """Extract without letting a member escape the folder."""
-    root = os.path.realpath(folder)
-    for member in zf.namelist():
-        target = os.path.realpath(os.path.join(root, member))
-        if not target.startswith(root + os.sep) and target != root:
-            raise ValueError(f"Unsafe path in result bundle: {member}")
-    zf.extractall(root)
+def _stage_text(info: dict[str, Any]) -> str:
+    """The stage as the panel shows it: "Queued (position 2)", "Sdf", ..."""
+    state = info.get("state", "")
+    stage = info.get("stage") or state
+    if state == "queued" and info.get("queue_position"):
+        stage = f"Queued (position {info['queue_position']})"
+    return str(stage).replace("_", " ").capitalize()
 
 
-@dataclass
-class UiState:
-    """What the sidebar shows about the current and the last job."""
-
-    job: Job | None = None
-    last_timings: dict[str, float] = field(default_factory=dict)
-    last_message: str = ""
-    last_collection: str = ""
-
-
-UI = UiState()
+def _failure_message(err: Any) -> str:
+    if isinstance(err, dict):
+        return str(err.get("message", "The backend could not reconstruct the image"))
+    return str(err)

@@ -9,7 +9,7 @@ import urllib.request
 from typing import Any
 
 
-class BackendError(RuntimeError):
+class ClientError(RuntimeError):
     """The backend answered with an error ({error: {code, message}}) or not at all."""
 
     def __init__(self, message: str, code: str = "error", status: int = 0) -> None:
@@ -18,7 +18,7 @@ class BackendError(RuntimeError):
         self.status = status
 
 
-class BackendUnreachable(BackendError):
+class BackendUnreachable(ClientError):
     """No answer at all: not started, crashed, or the wrong address."""
 
     def __init__(self, message: str) -> None:
@@ -41,9 +41,9 @@ class Client:
             req.add_header("Content-Type", "application/octet-stream")
         try:
             with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
-                return resp.read(), resp.headers.get("Content-Type", "")
+                return resp.read(), str(resp.headers.get("Content-Type", ""))
         except urllib.error.HTTPError as exc:
-            raise _http_error(exc) from None
+            raise http_error(exc) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             msg = f"No answer from the backend at {self.url} ({reason})"
@@ -53,10 +53,11 @@ class Client:
               timeout: float | None = None) -> dict[str, Any]:
         data, _ = self._request(method, path, body, timeout)
         try:
-            return json.loads(data.decode("utf-8"))
+            answer: dict[str, Any] = json.loads(data.decode("utf-8"))
         except ValueError:
             msg = "The backend sent an answer that is not JSON"
-            raise BackendError(msg, "bad_answer") from None
+            raise ClientError(msg, "bad_answer") from None
+        return answer
 
     def health(self, timeout: float = 2.0) -> dict[str, Any]:
         """GET /health: {version, device, model, model_kind, ready, queue}."""
@@ -93,8 +94,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _http_error(exc: urllib.error.HTTPError) -> BackendError:
-    """Turn an HTTP error into a BackendError carrying the server's own message."""
+def http_error(exc: urllib.error.HTTPError) -> ClientError:
+    """Turn an HTTP error into a ClientError carrying the server's own message."""
     code, message = "http_error", f"HTTP {exc.code} {exc.reason}"
     try:
         payload = json.loads(exc.read().decode("utf-8"))
@@ -108,4 +109,4 @@ def _http_error(exc: urllib.error.HTTPError) -> BackendError:
         pass
     if exc.code == 401:
         message = f"The backend refused the token ({message})"
-    return BackendError(message, code, exc.code)
+    return ClientError(message, code, exc.code)

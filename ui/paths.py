@@ -6,8 +6,11 @@ import os
 
 import bpy
 
+from ..client.env_installer import InstallPlaces
+from ..client.env_installer import venv_python as _venv_python_in
+
 # The add-on's package name ("bl_ext.<repo>.slice3d" when installed as an extension).
-ADDON_PACKAGE = __package__.rpartition(".")[0]
+ADDON_PACKAGE = (__package__ or "").rpartition(".")[0]
 
 # The extension's own folder; it also carries a copy of backend/ and requirements/.
 ADDON_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +50,9 @@ def venv_dir() -> str:
 
 def venv_python() -> str:
     """The interpreter inside the installed backend environment (may not exist yet)."""
-    if os.name == "nt":
-        return os.path.join(venv_dir(), "Scripts", "python.exe")
-    return os.path.join(venv_dir(), "bin", "python")
+    return _venv_python_in(venv_dir())
+
+
+def install_places() -> InstallPlaces:
+    """What "Install Backend Environment" reads and writes."""
+    return InstallPlaces(addon_root=ADDON_ROOT, venv_dir=venv_dir(), models_dir=models_dir())

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import EnumProperty, FloatProperty, StringProperty
 
-from ..operators import installer, paths, props
-from ..operators.process import MANAGER
+from ..client.contract import BACKGROUND, FLIP_AVERAGE, SILHOUETTE_FILL
+from . import paths, props
+from .state import INSTALL, MANAGER
+from .widgets import backend_buttons
 
 MODES = [("LOCAL", "Python Interpreter", "Run the backend with a Python that has its packages"),
          ("INSTALLED", "Installed Environment",
@@ -31,14 +33,13 @@ class Slice3DPreferences(bpy.types.AddonPreferences):
     device: EnumProperty(items=DEVICES, name="Device", default="auto")
     startup_timeout: FloatProperty(name="Startup Timeout", default=180.0, min=10.0, max=1800.0,
                                    subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
-    default_resolution: EnumProperty(items=props.RESOLUTIONS, name="Mesh Resolution",
-                                     default="128")
-    default_face_budget: IntProperty(name="Face Budget", default=200000, min=0)
-    default_background: EnumProperty(items=props.BACKGROUNDS, name="Background", default="auto")
-    default_flip_average: EnumProperty(items=props.FLIP_AVERAGES, name="Mirror Average",
-                                       default="auto")
-    default_silhouette_fill: EnumProperty(items=props.SILHOUETTE_FILLS, name="Fill Silhouette",
-                                          default="auto")
+    default_resolution: props.resolution_property("Mesh Resolution")
+    default_face_budget: props.face_budget_property("Face Budget")
+    default_background: props.choice_property(BACKGROUND, props.BACKGROUNDS, "Background")
+    default_flip_average: props.choice_property(FLIP_AVERAGE, props.FLIP_AVERAGES,
+                                                "Mirror Average")
+    default_silhouette_fill: props.choice_property(SILHOUETTE_FILL, props.SILHOUETTE_FILLS,
+                                                   "Fill Silhouette")
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -57,23 +58,17 @@ class Slice3DPreferences(bpy.types.AddonPreferences):
                           icon="ERROR")
         layout.prop(self, "device")
         layout.prop(self, "startup_timeout")
-        row = layout.row(align=True)
-        row.operator("slice3d.backend_start", icon="PLAY")
-        row.operator("slice3d.backend_restart", icon="FILE_REFRESH")
-        row.operator("slice3d.backend_stop", icon="PAUSE")
+        backend_buttons(layout)
         layout.label(text=f"Backend: {MANAGER.status.state} {MANAGER.status.message}".strip())
         col = layout.column(heading="Defaults")
-        col.prop(self, "default_resolution")
-        col.prop(self, "default_face_budget")
-        col.prop(self, "default_background")
-        col.prop(self, "default_flip_average")
-        col.prop(self, "default_silhouette_fill")
+        for name in props.RESET_OPTIONS:
+            col.prop(self, f"default_{name}")
 
     def _draw_install(self, box: bpy.types.UILayout) -> None:
         exists = os.path.exists(paths.venv_python())
         box.label(text=("Installed: " if exists else "Not installed yet: ") + paths.venv_dir(),
                   icon="CHECKMARK" if exists else "INFO")
-        current = installer.INSTALL.get("current")
+        current = INSTALL.current
         if current is not None and not current.done:
             box.progress(factor=current.progress, type="BAR", text=current.label)
             box.operator("slice3d.install_cancel", icon="CANCEL")

@@ -1,9 +1,12 @@
 """The backend server process: start on first use, find again, notice crashes, stop on quit.
 
-The server writes its address to a state file (docs/API.md); the token lives in a token file in the
-extension's user folder, so a backend started by an earlier session of the add-on is found again.
-Only this module starts or stops processes; it never blocks longer than a short HTTP call, except
-`wait_ready`, which the headless (synchronous) path uses.
+The server writes its address to a state file (docs/API.md); the token lives in a token file in a
+folder the caller names (the extension's user folder), so a backend started by an earlier session
+of the add-on is found again. Only this module starts or stops backend processes; it never blocks
+longer than a short HTTP call, except `wait_ready`, which the headless (synchronous) path uses.
+
+Nothing here knows Blender: where the files live, which interpreter runs the backend and whether
+online access is allowed all come in through a `BackendConfig` that the caller supplies.
 """
 
 from __future__ import annotations
@@ -16,12 +19,29 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO, Any
 
-import bpy
+from .http import BackendUnreachable, Client, ClientError
 
-from . import paths, settings
-from .client import BackendError, BackendUnreachable, Client
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class BackendConfig:
+    """How to reach the backend, and where its files live."""
+
+    mode: str = "LOCAL"  # "LOCAL" (we start it) or "REMOTE" (a server someone else runs)
+    python: str = ""  # interpreter for LOCAL
+    device: str = "auto"  # auto | cuda | cpu
+    server_url: str = ""  # for REMOTE
+    token: str = ""  # for REMOTE
+    startup_timeout_s: float = 180.0
+    state_dir: str = ""  # the token, state and log files (created on demand)
+    backend_root: str = ""  # the folder whose backend/ package the managed server runs
+    models_dir: str = ""  # U2NET_HOME for the server when it holds u2netp.onnx
+    online_access: bool = True  # whether a server off this computer may be reached
 
 
 @dataclass
@@ -38,19 +58,20 @@ class Status:
 class BackendManager:
     """Owns at most one backend subprocess (or a remote server's address)."""
 
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen | None = None
+    def __init__(self, config: Callable[[], BackendConfig]) -> None:
+        self.config = config  # read afresh on every start and stop (preferences may change)
+        self.proc: subprocess.Popen[bytes] | None = None
         self.pid: int | None = None  # the server's pid (ours or found via the state file)
         self.client: Client | None = None
         self.status = Status()
         self._started_at = 0.0
-        self._log_handle = None
+        self._log_handle: IO[str] | None = None
 
     # ----- files -------------------------------------------------------------------------------
-    @staticmethod
-    def files() -> tuple[str, str, str]:
-        """(token file, state file, log file) in the extension's user folder."""
-        folder = paths.user_dir("backend")
+    def files(self) -> tuple[str, str, str]:
+        """(token file, state file, log file) in the configured state folder."""
+        folder = self.config().state_dir
+        os.makedirs(folder, exist_ok=True)
         return (os.path.join(folder, "token"), os.path.join(folder, "state.json"),
                 os.path.join(folder, "backend.log"))
 
@@ -61,6 +82,16 @@ class BackendManager:
                 return "".join(fh.readlines()[-lines:]).strip()
         except OSError:
             return ""
+
+    # ----- status changes a job reports --------------------------------------------------------
+    def job_submitted(self) -> None:
+        """A job of ours is on the backend: show it busy."""
+        self.status.state = "busy"
+
+    def job_ended(self) -> None:
+        """Our job ended: a busy backend is ready again."""
+        if self.status.state == "busy":
+            self.status.state = "ready"
 
     # ----- discovery ---------------------------------------------------------------------------
     def _client_from_state(self) -> Client | None:
@@ -75,16 +106,26 @@ class BackendManager:
         self.pid = int(state.get("pid") or 0) or None
         return Client(str(state["url"]), token)
 
-    def _healthy(self, client: Client) -> dict | None:
+    @staticmethod
+    def _healthy(client: Client) -> dict[str, Any] | None:
         try:
             return client.health(timeout=2.0)
-        except BackendError:
+        except ClientError:
             return None
 
-    def _set_ready(self, health: dict) -> None:
+    def _set_ready(self, health: dict[str, Any]) -> None:
         self.status = Status("ready" if health.get("ready", True) else "starting", "",
                              str(health.get("version", "")), str(health.get("device", "")),
                              str(health.get("model", "")))
+
+    def _adopt(self, found: Client | None) -> bool:
+        """Use `found` when it answers /health."""
+        health = self._healthy(found) if found is not None else None
+        if health is None:
+            return False
+        self.client = found
+        self._set_ready(health)
+        return True
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def ensure_started(self) -> Status:
@@ -92,42 +133,26 @@ class BackendManager:
 
         Call repeatedly (from a timer) until the state is ready or error.
         """
-        cfg = settings.backend_settings()
+        cfg = self.config()
         if cfg.mode == "REMOTE":
             return self._check_remote(cfg)
-        if self.client is not None:
-            health = self._healthy(self.client)
-            if health is not None:
-                self._set_ready(health)
-                return self.status
-            if self.proc is not None and self.proc.poll() is None:
-                self.status = Status("busy", "The backend is not answering (busy?)")
-                return self.status
+        if self.client is not None and self._current_answers():
+            return self.status
         crashed = self.crash_message()
         if crashed:
-            self.status = Status("error", crashed)
-            self._forget()
+            self._fail(crashed)
             return self.status
         if self.proc is None:
+            # Nothing of ours runs. What the state file names may be stale (a crashed backend;
+            # Windows cannot tell a dead pid cheaply): unless it answers, start our own.
             found = self._client_from_state()
-            if found is not None and self._pid_alive(self.pid):
-                health = self._healthy(found)
-                if health is not None:
-                    self.client = found
-                    self._set_ready(health)
-                    return self.status
-            # Nothing answers where the state file points. It may be stale (a crashed backend;
-            # Windows cannot tell a dead pid cheaply), so start our own, which replaces it.
-            self._start(cfg)
+            if not (found is not None and self._pid_alive(self.pid) and self._adopt(found)):
+                self._start(cfg)
             return self.status
         # Our process is alive but not yet answering: see whether it wrote its state file.
         found = self._client_from_state()
-        if found is not None and self.pid == self.proc.pid:
-            health = self._healthy(found)
-            if health is not None:
-                self.client = found
-                self._set_ready(health)
-                return self.status
+        if self.pid == self.proc.pid and self._adopt(found):
+            return self.status
         if time.monotonic() - self._started_at > cfg.startup_timeout_s:
             self.stop()
             self.status = Status("error", f"The backend did not start within "
@@ -136,66 +161,61 @@ class BackendManager:
         self.status = Status("starting", "Starting the backend...")
         return self.status
 
+    def _current_answers(self) -> bool:
+        """Whether the known client settles the status: it answers, or our process still runs."""
+        assert self.client is not None
+        health = self._healthy(self.client)
+        if health is not None:
+            self._set_ready(health)
+            return True
+        if self.proc is not None and self.proc.poll() is None:
+            self.status = Status("busy", "The backend is not answering (busy?)")
+            return True
+        return False
+
     def wait_ready(self, timeout: float | None = None) -> Status:
         """Blocking: ensure_started until ready or error (the headless path)."""
-        deadline = time.monotonic() + (timeout or settings.backend_settings().startup_timeout_s)
+        deadline = time.monotonic() + (timeout or self.config().startup_timeout_s)
         while True:
             status = self.ensure_started()
             if status.state in ("ready", "error") or time.monotonic() > deadline:
                 return status
             time.sleep(0.2)
 
-    def _check_remote(self, cfg: settings.BackendSettings) -> Status:
+    def _check_remote(self, cfg: BackendConfig) -> Status:
         if not cfg.server_url:
             self.status = Status("error", "Set the server URL in the add-on preferences")
             return self.status
         host = urllib.parse.urlsplit(cfg.server_url).hostname or ""
-        if host not in ("127.0.0.1", "localhost", "::1") and not bpy.app.online_access:
+        if host not in LOOPBACK_HOSTS and not cfg.online_access:
             self.status = Status("error", "Online access is off (Preferences > System > Network);"
                                           " a remote server needs it")
             return self.status
         self.client = Client(cfg.server_url, cfg.token)
         try:
             self._set_ready(self.client.health(timeout=3.0))
-        except BackendError as exc:
+        except ClientError as exc:
             self.status = Status("error", str(exc))
         return self.status
 
-    def _start(self, cfg: settings.BackendSettings) -> None:
+    def _start(self, cfg: BackendConfig) -> None:
         """Launch `python -m backend serve` on a free loopback port."""
-        if not cfg.python:
-            self.status = Status("error", "No backend Python: choose an interpreter or install "
-                                          "a backend environment in the add-on preferences")
-            return
-        if not os.path.isfile(cfg.python):
-            self.status = Status("error", f"Backend Python not found: {cfg.python}")
+        problem = _python_problem(cfg.python)
+        if problem:
+            self.status = Status("error", problem)
             return
         token_file, state_file, log_file = self.files()
-        for stale in (state_file,):
-            if os.path.exists(stale):
-                os.remove(stale)
+        if os.path.exists(state_file):
+            os.remove(state_file)
         cmd = [cfg.python, "-m", "backend", "serve", "--host", "127.0.0.1", "--port", "0",
                "--token-file", token_file, "--state-file", state_file,
                "--device", cfg.device or "auto", "--parent-pid", str(os.getpid())]
-        env = dict(os.environ)
-        root = paths.backend_root()
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        env["PYTHONUNBUFFERED"] = "1"
-        env.pop("PYTHONHOME", None)  # Blender's bundled Python must not leak into the backend
-        if not env.get("U2NET_HOME") and os.path.isfile(
-                os.path.join(paths.models_dir(), "u2netp.onnx")):
-            env["U2NET_HOME"] = paths.models_dir()  # the copy "Install" keeps in the user folder
         self._close_log()
         self._log_handle = open(log_file, "w", encoding="utf-8")  # noqa: SIM115 (kept open)
-        kwargs: dict = {}
-        if os.name == "nt":
-            kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW  # type: ignore[attr-defined]
-        elif sys.platform.startswith("linux"):
-            kwargs["preexec_fn"] = _die_with_parent
         try:
-            self.proc = subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=self._log_handle, stderr=subprocess.STDOUT,
-                                         **kwargs)
+            self.proc = subprocess.Popen(cmd, cwd=cfg.backend_root, env=server_environment(cfg),
+                                         stdin=subprocess.DEVNULL, stdout=self._log_handle,
+                                         stderr=subprocess.STDOUT, **_detach_kwargs())
         except OSError as exc:
             self.status = Status("error", f"Could not start the backend: {exc}")
             self._close_log()
@@ -214,40 +234,42 @@ class BackendManager:
         tail = self.log_tail(6)
         return f"The backend process {how}." + (f" Last log lines:\n{tail}" if tail else "")
 
+    def notice_crash(self) -> bool:
+        """While idle: if our process has exited, show why and forget it (the next run starts a
+        new one). Whether it had."""
+        crashed = self.crash_message() if self.proc is not None else ""
+        if crashed:
+            self._fail(crashed)
+        return bool(crashed)
+
     def explain_unreachable(self, exc: BackendUnreachable) -> str:
         """Why a request failed: a crash (with the log) beats a bare connection error."""
         crashed = self.crash_message()
         if crashed:
-            self.status = Status("error", crashed)
-            self._forget()
+            self._fail(crashed)
             return crashed
         if self.proc is None and self.pid and not self._pid_alive(self.pid):
             msg = "The backend process has stopped. It will be started again on the next run."
-            self.status = Status("error", msg)
-            self._forget()
+            self._fail(msg)
             return msg
         self.status = Status("error", str(exc))
         return str(exc)
 
+    def _fail(self, message: str) -> None:
+        self.status = Status("error", message)
+        self._forget()
+
     def stop(self) -> None:
         """Stop the backend: POST /shutdown, then terminate, then kill. Never leaves an orphan of
         ours; one found through the state file is signalled only if it answered."""
-        if settings.backend_settings().mode == "REMOTE" and self.proc is None:
+        if self.config().mode == "REMOTE" and self.proc is None:
             self._forget()
             self.status = Status()
             return
         client = self.client or self._client_from_state()
         answered = client is not None and self._ask_shutdown(client)
         if self.proc is not None:
-            try:
-                self.proc.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=3.0)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=3.0)
+            _wait_terminate_kill(self.proc)
         elif answered and self.pid and self._pid_alive(self.pid):
             # Only a backend that answered: a pid from a stale state file may be reused by now.
             self._kill_pid(self.pid)
@@ -271,7 +293,7 @@ class BackendManager:
         """POST /shutdown; whether the backend answered (only then is its pid known to be it)."""
         try:
             client.shutdown()
-        except BackendError:
+        except ClientError:
             return False
         return True
 
@@ -298,12 +320,8 @@ class BackendManager:
             return False
         except PermissionError:
             return True
-        try:  # a zombie (exited, not yet reaped) counts as dead
-            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-                if fh.read().rpartition(")")[2].split()[:1] == ["Z"]:
-                    return False
-        except OSError:
-            pass
+        if _is_zombie(pid):  # exited, not yet reaped: counts as dead
+            return False
         try:  # a zombie child of ours counts as dead
             done, _ = os.waitpid(pid, os.WNOHANG)
             return done == 0
@@ -325,6 +343,61 @@ class BackendManager:
                 time.sleep(0.1)
 
 
+def _python_problem(python: str) -> str:
+    """Why the backend interpreter cannot be used, or ''."""
+    if not python:
+        return ("No backend Python: choose an interpreter or install a backend environment in "
+                "the add-on preferences")
+    if not os.path.isfile(python):
+        return f"Backend Python not found: {python}"
+    return ""
+
+
+def server_environment(cfg: BackendConfig) -> dict[str, str]:
+    """The server's environment: this one, with the backend importable and no leaking PYTHONHOME
+    (Blender's bundled Python must not leak into the backend)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (cfg.backend_root, env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("PYTHONHOME", None)
+    if (not env.get("U2NET_HOME") and cfg.models_dir
+            and os.path.isfile(os.path.join(cfg.models_dir, "u2netp.onnx"))):
+        env["U2NET_HOME"] = cfg.models_dir  # the copy "Install" keeps in the user folder
+    return env
+
+
+def _detach_kwargs() -> dict[str, Any]:
+    """Popen arguments: no console window on Windows; on Linux, die with the parent."""
+    if os.name == "nt":
+        return {"creationflags": getattr(subprocess, "CREATE_NO_WINDOW", 0)}
+    if sys.platform.startswith("linux"):
+        return {"preexec_fn": _die_with_parent}
+    return {}
+
+
+def _wait_terminate_kill(proc: subprocess.Popen[bytes]) -> None:
+    """Give our own process 5 s to exit after /shutdown, then terminate, then kill it."""
+    try:
+        proc.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            proc.wait(timeout=3.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=3.0)
+
+
+def _is_zombie(pid: int) -> bool:
+    """Linux: whether /proc says the process has exited and awaits its parent."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rpartition(")")[2].split()[:1] == ["Z"]
+    except OSError:
+        return False
+
+
 def _die_with_parent() -> None:
     """Linux: the kernel sends SIGTERM to the backend if Blender dies without cleaning up
     (a crash or SIGKILL, where neither atexit nor unregister run)."""
@@ -332,21 +405,3 @@ def _die_with_parent() -> None:
 
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-MANAGER = BackendManager()
-
-
-def python_version_ok(python: str) -> str:
-    """'' if the interpreter runs, else a message (used by the preferences' Check button)."""
-    try:
-        out = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
-                             capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"Cannot run {python}: {exc}"
-    return "" if out.returncode == 0 else (out.stderr.strip() or "interpreter failed")
-
-
-def blender_python() -> str:
-    """Blender's bundled interpreter (the base for a new backend environment)."""
-    return sys.executable

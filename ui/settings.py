@@ -7,32 +7,21 @@ an environment variable: SLICE3D_PYTHON, SLICE3D_SERVER_URL, SLICE3D_TOKEN, SLIC
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import Any
 
 import bpy
 
+from ..client.backend_process import BackendConfig
 from . import paths
 
 
-@dataclass
-class BackendSettings:
-    """How to reach the backend."""
-
-    mode: str  # "LOCAL" (we start it) or "REMOTE" (a server someone else runs)
-    python: str  # interpreter for LOCAL
-    device: str  # auto | cuda | cpu
-    server_url: str  # for REMOTE
-    token: str  # for REMOTE
-    startup_timeout_s: float
-
-
-def addon_prefs():
+def addon_prefs() -> Any:
     """The AddonPreferences instance, or None when the add-on is not enabled through Blender."""
     addon = bpy.context.preferences.addons.get(paths.ADDON_PACKAGE)
     return addon.preferences if addon else None
 
 
-def backend_settings() -> BackendSettings:
+def backend_config() -> BackendConfig:
     """The effective backend settings (environment variables win over preferences)."""
     prefs = addon_prefs()
     mode = getattr(prefs, "backend_mode", "LOCAL")
@@ -52,4 +41,6 @@ def backend_settings() -> BackendSettings:
         token = env.get("SLICE3D_TOKEN", token)
     device = env.get("SLICE3D_DEVICE", device)
     python = bpy.path.abspath(python) if python else ""
-    return BackendSettings(mode, python, device, url.rstrip("/"), token, timeout)
+    return BackendConfig(mode, python, device, url.rstrip("/"), token, timeout,
+                         state_dir=paths.user_dir("backend"), backend_root=paths.backend_root(),
+                         models_dir=paths.models_dir(), online_access=bpy.app.online_access)

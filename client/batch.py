@@ -1,0 +1,54 @@
+"""The plain parts of a batch run: which files go in, where each result bundle is kept."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".exr", ".tga")
+
+
+@dataclass
+class BatchItem:
+    """The outcome for one input image."""
+
+    path: str
+    ok: bool = False
+    message: str = ""
+    bundle: str = ""
+    collection: str = ""
+
+
+def collect_inputs(items: Iterable[str]) -> list[str]:
+    """Files as given, and the image files of any folder (sorted); missing paths are kept."""
+    out: list[str] = []
+    for item in items:
+        if os.path.isdir(item):
+            out += sorted(os.path.join(item, n) for n in os.listdir(item)
+                          if n.lower().endswith(IMAGE_EXTENSIONS))
+        else:
+            out.append(item)
+    return out
+
+
+def bundle_dir_for(output: str, stem: str, taken: set[str]) -> str:
+    """OUTDIR/<stem>/, or <stem>-2/ ... when two inputs of this batch share a stem. A folder left
+    by an earlier run is replaced, as `python -m backend reconstruct -o` does."""
+    path, n = os.path.join(output, stem), 2
+    while path in taken:
+        path, n = os.path.join(output, f"{stem}-{n}"), n + 1
+    taken.add(path)
+    return path
+
+
+def keep_bundle(bundle_dir: str, output: str, source: str, taken: set[str]) -> str:
+    """Copy a downloaded bundle to its folder under `output` (named after `source`); its path."""
+    os.makedirs(output, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(source))[0]
+    target = bundle_dir_for(output, stem, taken)
+    if os.path.isdir(target):
+        shutil.rmtree(target)
+    shutil.copytree(bundle_dir, target)
+    return target

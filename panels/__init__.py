@@ -1,1 +1,0 @@
-"""Sidebar panels and the add-on preferences."""

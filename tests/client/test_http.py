@@ -1,0 +1,54 @@
+"""The HTTP client against a real backend: answers, the server's own error messages, no answer."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import pytest
+from conftest import EXAMPLE
+
+from client.http import BackendUnreachable, Client, ClientError
+
+
+def test_health(backend):
+    health = backend.client.health()
+    assert health["ready"] is True and health["version"]
+
+
+def test_a_job_runs_and_its_bundle_downloads(backend):
+    client = backend.client
+    job_id = client.submit(EXAMPLE.read_bytes(), resolution=32, predictor="baseline",
+                           keep_sdf=False, name="apple.jpg", face_budget=None)
+    deadline = time.monotonic() + 120
+    while (info := client.status(job_id))["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert info["state"] == "done", info
+    with zipfile.ZipFile(io.BytesIO(client.result(job_id))) as zf:
+        assert "result.json" in zf.namelist() and "mesh.glb" in zf.namelist()
+    assert client.cancel(job_id)  # forgets the finished job
+    with pytest.raises(ClientError) as err:
+        client.status(job_id)
+    assert err.value.status == 404 and err.value.code == "not_found"
+
+
+def test_a_bad_image_is_refused_with_the_servers_message(backend):
+    with pytest.raises(ClientError) as err:
+        backend.client.submit(b"not a picture at all", resolution=32)
+    assert 400 <= err.value.status < 500 and err.value.code != "http_error"
+    assert str(err.value)
+
+
+def test_a_wrong_token_is_named(backend):
+    with pytest.raises(ClientError) as err:
+        Client(backend.client.url, "wrong-token").health()
+    assert err.value.status == 401 and "refused the token" in str(err.value)
+
+
+def test_no_answer_is_unreachable():
+    with pytest.raises(BackendUnreachable) as err:
+        Client("http://127.0.0.1:9", "token", timeout=2).health()
+    assert err.value.code == "unreachable" and err.value.status == 0
+    assert isinstance(err.value, ClientError)

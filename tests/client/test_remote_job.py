@@ -1,0 +1,68 @@
+"""RemoteJob: the state machine that follows one job on a real backend."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from conftest import EXAMPLE
+
+from client import contract
+from client.remote_job import JobOptions, RemoteJob
+
+
+def small(**changes) -> JobOptions:
+    return JobOptions(**{"resolution": 32, "predictor": "baseline", **changes})
+
+
+def test_options_default_to_the_contract():
+    options = JobOptions()
+    query = options.query("x" * 500)
+    for name in ("resolution", "face_budget", "background", "predictor", "flip_average",
+                 "silhouette_fill"):
+        assert query[name] == contract.DEFAULTS[name]
+    assert query["resolution"] == 256
+    assert len(query["name"]) == contract.MAX_NAME_LENGTH
+
+
+def test_query_sends_lower_case_choices():
+    query = JobOptions(background="ALPHA", flip_average="Off").query("apple")
+    assert query["background"] == "alpha" and query["flip_average"] == "off"
+
+
+def test_a_job_runs_to_its_bundle(backend, tmp_path):
+    job = RemoteJob(EXAMPLE.read_bytes(), "apple.jpg", small(), backend, str(tmp_path))
+    job.run_sync(poll_s=0.05)
+    assert job.finished and job.outcome == "done", job.error
+    assert job.stage == "Done" and job.progress == 1.0
+    assert job.timings
+    with open(os.path.join(job.bundle_dir, "result.json")) as fh:
+        result = json.load(fh)
+    assert result["source"] == "apple.jpg" and result["options"]["resolution"] == 32
+    assert backend.status.state == "ready"  # busy while it ran, ready again
+    job.discard_bundle()
+    assert not os.path.exists(job.bundle_dir)
+
+
+def test_a_bad_image_fails_with_the_backends_message(backend, tmp_path):
+    job = RemoteJob(b"not an image", "junk", small(), backend, str(tmp_path))
+    job.run_sync(poll_s=0.05)
+    assert job.outcome == "failed" and job.error and job.stage == "Failed"
+    assert not job.bundle_dir
+
+
+def test_cancel_while_it_runs(backend, tmp_path):
+    job = RemoteJob(EXAMPLE.read_bytes(), "apple.jpg", small(resolution=256), backend,
+                    str(tmp_path))
+    deadline = time.monotonic() + 60
+    while job.phase != "poll" and not job.finished:
+        job.step()
+        assert time.monotonic() < deadline
+    assert backend.status.state == "busy"
+    job.cancel()
+    assert job.finished and job.outcome == "cancelled" and job.stage == "Cancelled"
+    job.step()  # nothing more happens
+    assert job.outcome == "cancelled"
+    assert backend.status.state == "ready"
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,69 @@
+"""The add-on's session state, owned here and nowhere else.
+
+One backend manager (`MANAGER`), what the sidebar shows about the current and the last job (`UI`),
+and the running environment installation (`INSTALL`). Operators, panels and the add-on's
+register()/unregister() read and change them through this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..client.backend_process import BackendManager
+from ..client.env_installer import EnvInstaller
+from ..client.remote_job import JobOptions, RemoteJob
+from . import paths, settings
+
+MANAGER = BackendManager(settings.backend_config)
+
+
+@dataclass
+class UiState:
+    """What the sidebar shows about the current and the last job."""
+
+    job: RemoteJob | None = None
+    last_timings: dict[str, float] = field(default_factory=dict)
+    last_message: str = ""
+    last_collection: str = ""
+
+    @property
+    def job_running(self) -> bool:
+        return self.job is not None and not self.job.finished
+
+    def cancel_job(self) -> None:
+        """Cancel the current job if it still runs."""
+        if self.job is not None and not self.job.finished:
+            self.job.cancel()
+
+
+@dataclass
+class InstallState:
+    """The environment installation started from the preferences (at most one)."""
+
+    current: EnvInstaller | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.current is not None and not self.current.done
+
+    def stop(self) -> None:
+        """Never leave a pip process behind (unregister)."""
+        current, self.current = self.current, None
+        if current is not None and not current.done:
+            current.cancel()
+
+
+UI = UiState()
+INSTALL = InstallState()
+
+
+def start_job(image: bytes, name: str, options: JobOptions) -> RemoteJob:
+    """A new job on this session's backend; it becomes the job the sidebar follows."""
+    job = RemoteJob(image, name, options, MANAGER, paths.user_dir("results"))
+    UI.job = job
+    return job
+
+
+def new_manager() -> BackendManager:
+    """Another manager with this add-on's settings (what a reloaded add-on starts with)."""
+    return BackendManager(settings.backend_config)
