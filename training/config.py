@@ -45,7 +45,8 @@ DEFAULTS = {
     "val_samples": 64,
     "ckpt_minutes": 5.0,
     "snapshot_from": 0,  # > 0: every checkpoint from this step on also lands in snapshots/
-    "max_train_samples": 0,  # 0 = all
+    "max_train_samples": 0,  # 0 = all (per data folder)
+    "train_sources": [],  # train on these sources only (e.g. the real-mesh ones); [] = all
     "source_weights": {},  # e.g. {"0ad": 3}: each 0ad sample comes 3 times per epoch (default 1)
     "init_weights": "",  # start a fresh run from these weights (training.warm_start)
     "init_encoder": "",  # ImageNet MobileNetV2 trunk (training.pretrained) for a fresh run

@@ -133,6 +133,16 @@ def concat_sets(sets: list[ShardSet]) -> ShardSet:
     return ShardSet(**out)
 
 
+def keep_sources(data: ShardSet, sources: list[str] | None, caps: dict[str, int]) -> ShardSet:
+    """Only ``sources`` (all when None), and at most ``caps[source]`` samples of a source: its
+    first ones, so the views of one shape stay together."""
+    src = data.source.astype(str)
+    keep = np.isin(src, sources) if sources else np.ones(len(src), bool)
+    for name, cap in caps.items():
+        keep &= ~((src == name) & (np.cumsum(src == name) > cap))
+    return ShardSet(**{k: getattr(data, k)[keep] for k in ShardSet.__dataclass_fields__})
+
+
 def batch_indices(n: int, step: int, batch: int, seed: int) -> np.ndarray:
     """Sample indices of ``step``: epochs are seeded permutations, so resume is exact."""
     start = step * batch

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.dataset import ShardSet, concat_sets, load_pack, load_split
+from training.dataset import ShardSet, concat_sets, keep_sources, load_pack, load_split
 
-# load_pack lives with the other readers in training.dataset; it is re-exported here
+# load_pack and keep_sources live with the other readers in training.dataset
 __all__ = ["keep_sources", "load_pack", "main", "parse_caps", "subsample_points", "write_pack"]
 
 SPLITS = ("train", "val")
@@ -36,16 +36,6 @@ def subsample_points(data: ShardSet, points: int, seed: int = 0) -> ShardSet:
     fields["points"] = data.points[rows, pick]
     fields["sdf"] = data.sdf[rows, pick]
     return ShardSet(**fields)
-
-
-def keep_sources(data: ShardSet, sources: list[str] | None, caps: dict[str, int]) -> ShardSet:
-    """Only ``sources`` (all when None), and at most ``caps[source]`` samples of a source: its
-    first ones, so the views of one shape stay together."""
-    src = data.source.astype(str)
-    keep = np.isin(src, sources) if sources else np.ones(len(src), bool)
-    for name, cap in caps.items():
-        keep &= ~((src == name) & (np.cumsum(src == name) > cap))
-    return ShardSet(**{k: getattr(data, k)[keep] for k in ShardSet.__dataclass_fields__})
 
 
 def parse_caps(items: list[str]) -> dict[str, int]:

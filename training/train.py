@@ -32,6 +32,7 @@ from training.dataset import (
     ShardSet,
     batch_indices,
     concat_sets,
+    keep_sources,
     make_batch,
     read_split,
     sampling_order,
@@ -83,11 +84,14 @@ def pick_device(name: str) -> torch.device:
 
 
 def load_data(cfg: dict, input_size: int) -> tuple[ShardSet, ShardSet]:
-    """The union of the config's data folders (or packs) for training, the first one's val."""
+    """The union of the config's data folders (or packs) for training (only ``train_sources`` when
+    it names any), and the first folder's val split (every source)."""
     dirs = cfg["data"] if isinstance(cfg["data"], list) else [cfg["data"]]
     dirs = [REPO / d for d in dirs]  # an absolute path stays as it is
     train_data = concat_sets(
         [read_split(d, "train", input_size, cfg["max_train_samples"]) for d in dirs])
+    if cfg["train_sources"]:
+        train_data = keep_sources(train_data, cfg["train_sources"], {})
     return train_data, read_split(dirs[0], "val", input_size, cfg["val_samples"])
 
 

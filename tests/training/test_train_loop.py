@@ -114,3 +114,36 @@ def test_init_encoder_starts_a_run_from_imagenet_trunk_weights(tiny_data, tmp_pa
     got = load_weights(tmp_path / "tiny" / "model.safetensors").state_dict()
     for k, v in trunk.items():
         assert torch.equal(got[f"trunk.{k}"], v), k
+
+
+def test_a_run_never_writes_or_reads_backend_weights(tiny_data, tmp_path):
+    """Only training.ship writes the shipped file; a run that read it would not rerun."""
+    shipped_dir = Path(T.__file__).resolve().parent.parent / "backend" / "weights"
+    before = {p.name: p.read_bytes() for p in shipped_dir.iterdir() if p.is_file()}
+    cfg = tiny_cfg(data=str(tiny_data))
+    with pytest.raises(ValueError, match="the run folder .* is inside backend/weights"):
+        T.train(cfg, run_root=shipped_dir, mirror_root=None)
+    with pytest.raises(ValueError, match="inside backend/weights"):  # a name that climbs out
+        T.train(dict(cfg, name="../backend/weights/x"), run_root=shipped_dir.parent.parent / "runs",
+                mirror_root=None)
+    with pytest.raises(ValueError, match="the mirror folder .* is inside backend/weights"):
+        T.train(cfg, run_root=tmp_path, mirror_root=shipped_dir)
+    with pytest.raises(ValueError, match="init_weights .* is inside backend/weights"):
+        T.train(dict(cfg, init_weights="backend/weights/slice3d_compact.safetensors"),
+                run_root=tmp_path, mirror_root=None)
+    assert not (tmp_path / "tiny").exists()  # refused before anything was written
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "x", "init_weights": str(shipped_dir / "a.safetensors")}))
+    with pytest.raises(SystemExit, match="error: init_weights .* inside backend/weights"):
+        T.main(["--config", str(bad)])
+    after = {p.name: p.read_bytes() for p in shipped_dir.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_stop_at_ends_early_on_the_full_schedule(tiny_data, tmp_path):
+    cfg = tiny_cfg(data=str(tiny_data), max_steps=8, log_every=1)
+    out = T.train(cfg, run_root=tmp_path, mirror_root=None, stop_at=3)
+    assert out["step"] == 3
+    rows = [json.loads(x) for x in (tmp_path / "tiny" / "log.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in rows if r["kind"] == "train"]
+    assert lrs == [pytest.approx(T.lr_at(s, cfg)) for s in range(3)]  # max_steps 8's schedule
