@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backend.geometry import CAMERA_DISTANCE, FOCAL_NDC
+from backend.contract import CAMERA_DISTANCE, frustum_half_width
 from backend.predictors.network import NetworkPredictor
 from training.evaluate import photo_input
 
 MAP_SIZE = 64  # the decoder maps the point features are sampled from
-TEXEL = 2 * CAMERA_DISTANCE / FOCAL_NDC / MAP_SIZE  # view-frame height of one texel at z = 0
+TEXEL = 2 * frustum_half_width(CAMERA_DISTANCE) / MAP_SIZE  # view-frame height of a texel at z = 0
 
 
 def back_depth(sdf: Callable[[np.ndarray], np.ndarray], ys: np.ndarray,

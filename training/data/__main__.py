@@ -25,6 +25,25 @@ def parse_shapes(values: list[str], sources: list[str]) -> dict[str, int]:
     return out
 
 
+def print_stats(out: Path) -> None:
+    """Samples per split, source and family, shapes kept per source, and drops."""
+    from training.data.shards import write_manifest
+
+    m = write_manifest(out)
+    shapes = {}
+    for rel in (p for v in m["splits"].values() for p in v):
+        side = json.loads((out / rel).with_suffix(".json").read_text())
+        shapes[side["source"]] = (
+            shapes.get(side["source"], 0) + len(side["shapes"]) - sum(side["dropped"].values())
+        )
+    for split, by_src in m["counts"].items():
+        for src, fams in sorted(by_src.items()):
+            print(f"{split:5s} {src:10s} {sum(fams.values()):6d}  {dict(sorted(fams.items()))}")
+    total = sum(n for s in m["counts"].values() for f in s.values() for n in f.values())
+    print(f"total samples {total}; shapes kept per source {shapes}")
+    print(f"dropped shapes {json.dumps(m['dropped'], sort_keys=True)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.data", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -95,21 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in a.sources:
             print(f"{name}: {install(name)}")
     elif a.cmd == "stats":
-        from training.data.shards import write_manifest
-
-        m = write_manifest(a.out)
-        shapes = {}
-        for rel in (p for v in m["splits"].values() for p in v):
-            side = json.loads((a.out / rel).with_suffix(".json").read_text())
-            shapes[side["source"]] = (
-                shapes.get(side["source"], 0) + len(side["shapes"]) - sum(side["dropped"].values())
-            )
-        for split, by_src in m["counts"].items():
-            for src, fams in sorted(by_src.items()):
-                print(f"{split:5s} {src:10s} {sum(fams.values()):6d}  {dict(sorted(fams.items()))}")
-        total = sum(n for s in m["counts"].values() for f in s.values() for n in f.values())
-        print(f"total samples {total}; shapes kept per source {shapes}")
-        print(f"dropped shapes {json.dumps(m['dropped'], sort_keys=True)}")
+        print_stats(a.out)
     elif a.cmd == "bench":
         from training.data.bench import bench
 

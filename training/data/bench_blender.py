@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from backend.geometry import CAMERA_DISTANCE, LENS_MM, SENSOR_MM
+from backend.contract import BLENDER_CAMERA_LOCATION, LENS_MM, SENSOR_MM
 from training.data.raycast import Caster
 from training.data.render import render_input, render_slices, view_frame
 from training.data.shading import random_look
@@ -37,7 +37,7 @@ def _blender_scene(verts_view: np.ndarray, faces: np.ndarray, size: int):
     cam = bpy.data.cameras.new("cam")
     cam.lens, cam.sensor_width, cam.sensor_fit = LENS_MM, SENSOR_MM, "HORIZONTAL"
     cam_obj = bpy.data.objects.new("cam", cam)
-    cam_obj.location = (0.0, -CAMERA_DISTANCE, 0.0)
+    cam_obj.location = BLENDER_CAMERA_LOCATION
     cam_obj.rotation_euler = (np.pi / 2, 0.0, 0.0)
     scene.collection.objects.link(cam_obj)
     scene.camera = cam_obj

@@ -34,22 +34,11 @@ def finish_shape(
     shape_id: str, source: str, family: str, mesh: ShapeMesh, rng: np.random.Generator
 ) -> Shape | Dropped:
     """Normalise ``mesh`` (in place) and build its pooled SDF sampler, or drop it with a reason."""
-    finite = np.isfinite(mesh.vertices).all(1)
-    if not finite.all():  # a few files carry NaN vertices: drop the faces that use them
-        mesh.faces = mesh.faces[finite[mesh.faces].all(1)]
+    finite = np.isfinite(mesh.vertices).all(1)  # a few files carry NaN vertices: drop their faces
+    mesh.faces = mesh.faces[finite[mesh.faces].all(1)]
     if len(mesh.faces) < 4 or len(mesh.vertices) < 4:
         return Dropped(shape_id, "degenerate")
-    used = np.unique(mesh.faces)
-    if len(used) < len(mesh.vertices):  # drop unreferenced vertices so the bbox is the surface's
-        remap = np.full(len(mesh.vertices), -1)
-        remap[used] = np.arange(len(used))
-        mesh.faces = remap[mesh.faces]
-        mesh.vertices = mesh.vertices[used]
-        for attr in ("uv", "vertex_colors"):
-            if getattr(mesh, attr) is not None:
-                setattr(mesh, attr, getattr(mesh, attr)[used])
-        if mesh.meta.get("_vnormals") is not None:
-            mesh.meta["_vnormals"] = mesh.meta["_vnormals"][used]
+    drop_unused_vertices(mesh)
     mesh.vertices, _, _ = normalise_vertices(mesh.vertices)
     ext = mesh.vertices.max(0) - mesh.vertices.min(0)
     if ext.min() < MIN_THICKNESS:
@@ -64,26 +53,58 @@ def finish_shape(
         return Dropped(shape_id, "open_mesh_too_large")
     if signed_volume(mesh) < 0:  # inside-out files (0 A.D. winds clockwise): face outward
         mesh.faces = mesh.faces[:, ::-1].copy()
-    if method == "winding":  # reject clear cases on 1,500 points before paying for the pool
-        probe, _ = mesh.sample_surface(1500, rng)
-        probe = probe + rng.normal(size=probe.shape) * 0.015
-        w = np.abs(winding_numbers(probe, mesh.vertices, mesh.faces))
-        if ((w > AMBIGUOUS_BAND[0]) & (w < AMBIGUOUS_BAND[1])).mean() > 2 * MAX_AMBIGUOUS:
-            return Dropped(shape_id, "ambiguous_sign")
-        if (w > 0.5).mean() < 0.5 * MIN_INSIDE:
-            return Dropped(shape_id, "no_volume")
+    reason = probe_winding(mesh, rng) if method == "winding" else None
+    if reason:
+        return Dropped(shape_id, reason)
     sdf = MeshSDF(mesh, method)
     sampler = PoolSampler(mesh, sdf, rng)
+    reason = pool_reason(mesh, sdf, sampler, method, rng)
+    if reason:
+        return Dropped(shape_id, reason)
+    return Shape(shape_id, source, family, mesh, sampler)
+
+
+def drop_unused_vertices(mesh: ShapeMesh) -> None:
+    """Drop every vertex no face uses, so that the bounding box is the surface's."""
+    used = np.unique(mesh.faces)
+    if len(used) == len(mesh.vertices):
+        return
+    remap = np.full(len(mesh.vertices), -1)
+    remap[used] = np.arange(len(used))
+    mesh.faces = remap[mesh.faces]
+    mesh.vertices = mesh.vertices[used]
+    for attr in ("uv", "vertex_colors"):
+        if getattr(mesh, attr) is not None:
+            setattr(mesh, attr, getattr(mesh, attr)[used])
+    if mesh.meta.get("_vnormals") is not None:
+        mesh.meta["_vnormals"] = mesh.meta["_vnormals"][used]
+
+
+def probe_winding(mesh: ShapeMesh, rng: np.random.Generator) -> str | None:
+    """Reject clear cases on 1,500 points before paying for the pool: the drop reason, or None."""
+    probe, _ = mesh.sample_surface(1500, rng)
+    probe = probe + rng.normal(size=probe.shape) * 0.015
+    w = np.abs(winding_numbers(probe, mesh.vertices, mesh.faces))
+    if ((w > AMBIGUOUS_BAND[0]) & (w < AMBIGUOUS_BAND[1])).mean() > 2 * MAX_AMBIGUOUS:
+        return "ambiguous_sign"
+    if (w > 0.5).mean() < 0.5 * MIN_INSIDE:
+        return "no_volume"
+    return None
+
+
+def pool_reason(mesh: ShapeMesh, sdf: MeshSDF, sampler: PoolSampler, method: str,
+                rng: np.random.Generator) -> str | None:
+    """The checks on the evaluated pool: the drop reason, or None."""
     if method == "winding":
         w = np.abs(sdf.last_winding)  # near pool first, then the uniform pool
         amb = (w > AMBIGUOUS_BAND[0]) & (w < AMBIGUOUS_BAND[1])
         if amb[: len(sampler.near)].mean() > MAX_AMBIGUOUS or amb.mean() > MAX_AMBIGUOUS:
-            return Dropped(shape_id, "ambiguous_sign")
+            return "ambiguous_sign"
     if (sampler.near_sdf < 0).mean() < MIN_INSIDE:
-        return Dropped(shape_id, "no_volume")
+        return "no_volume"
     if method == "winding" and unseen_inside(mesh, sampler, rng) > MAX_UNSEEN:
-        return Dropped(shape_id, "inside_off_silhouette")
-    return Shape(shape_id, source, family, mesh, sampler)
+        return "inside_off_silhouette"
+    return None
 
 
 def unseen_inside(mesh: ShapeMesh, sampler: PoolSampler, rng: np.random.Generator) -> float:
