@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 REQS := $(wildcard requirements/*.txt)
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | md5sum | cut -c1-12)
 
-.PHONY: setup demo test lint bench extension docs-pictures clean
+.PHONY: setup demo test test-fast lint weights bench extension docs-pictures clean
 
 setup: $(STAMP)
 
@@ -23,9 +23,24 @@ demo: setup
 	@echo "Results: out/demo/apple/ (command line: mesh.glb, slices/, result.json) and"
 	@echo "         out/demo-blender/apple.blend (through Blender, headless: mesh, slices, camera)"
 
-test: setup
-	$(PY) -m ruff check .
+test: lint
 	$(PY) -m pytest -q
+
+# The everyday loop (about a minute): lint, then the tests not marked slow (tests/conftest.py).
+test-fast: lint
+	$(PY) -m pytest -q -x -m "not slow"
+
+# ruff (style, imports, complexity), mypy on the backend and the plain-Python client, and the
+# layer rules and import cycles (docs/ARCHITECTURE.md, "Checks").
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy backend client
+	$(PY) scripts/check_layers.py
+
+# Rebuild the shipped network from data, phase by phase (docs/MODEL.md); never touches
+# backend/weights/: `python -m training.ship` does that, by hand, after a look at the results.
+weights: setup
+	$(PY) -m training.recipe
 
 bench: setup
 	$(PY) scripts/bench_backend.py

@@ -41,7 +41,7 @@ def save_weights(
 
 
 def read_metadata(path: str | Path) -> dict:
-    with safe_open(str(path), framework="pt") as f:
+    with safe_open(str(path), framework="pt") as f:  # type: ignore[attr-defined]
         return dict(f.metadata() or {})
 
 
@@ -55,7 +55,7 @@ def load_weights(
     config = ModelConfig.from_dict(json.loads(meta["slice3d_config"]))
     model = Slice3DCompact(config)
     state = {}
-    with safe_open(str(path), framework="pt") as f:
+    with safe_open(str(path), framework="pt") as f:  # type: ignore[attr-defined]
         for k in f.keys():  # noqa: SIM118 - safe_open has no __iter__
             state[k] = f.get_tensor(k)
     model.load_state_dict(

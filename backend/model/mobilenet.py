@@ -53,6 +53,8 @@ class MobileNetV2Trunk(nn.Module):
     """RGBA [B,4,S,S] in [0,1] -> feature maps at S/2, S/4, S/8, S/16 (16/24/32/96 channels)."""
 
     widths = WIDTHS
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()

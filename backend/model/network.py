@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -208,6 +209,7 @@ class Slice3DCompact(nn.Module):
         self.dec1 = _Block(c2 + e1, c1)
         self.dec0 = nn.Sequential(_conv(c1 + e0, fch), nn.Conv2d(fch, fch, 3, 1, 1))
         self.bbox_head = nn.Sequential(nn.Linear(e3, 64), nn.SiLU(), nn.Linear(64, 6))
+        self.slice_head: nn.Module | None
         if cfg.slices:
             self.slice_head = nn.Sequential(
                 nn.SiLU(), nn.Conv2d(fch, 2 * N_SLICES, 3, 1, 1, groups=N_SLICES)
@@ -226,7 +228,8 @@ class Slice3DCompact(nn.Module):
                 d, cfg.heads, cfg.ff, dropout=0.0, activation="gelu", batch_first=True,
                 norm_first=True,
             )
-            self.mixer = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+            self.mixer: nn.Module = nn.TransformerEncoder(layer, cfg.layers,
+                                                          enable_nested_tensor=False)
         elif cfg.mixer == "cross":
             self.kv = nn.Linear(d, 2 * d)
             self.mixer = nn.ModuleList(
@@ -314,7 +317,7 @@ class Slice3DCompact(nn.Module):
             x = self.mixer(torch.cat([coord, slice_tokens], dim=1).flatten(1))[:, None]
         else:
             x = coord
-            for layer in self.mixer:
+            for layer in cast(nn.ModuleList, self.mixer):
                 x = layer(x, slice_tokens, self.kv)
         sdf = self.sdf_head(self.out_norm(x)).view(b, n)
         return sdf.float()

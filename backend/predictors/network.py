@@ -163,7 +163,7 @@ def _slice_rgba(slices: torch.Tensor | None, size: int) -> np.ndarray:
     s = slices[0].float().view(12, 2, slices.shape[-2], slices.shape[-1])
     if s.shape[-1] != size:
         s = F.interpolate(s, size=(size, size), mode="bilinear", align_corners=False)
-    s = s.clamp(0, 1).cpu().numpy()
-    grey, alpha = s[:, 0], s[:, 1]
+    clamped = s.clamp(0, 1).cpu().numpy()
+    grey, alpha = clamped[:, 0], clamped[:, 1]
     rgba = np.stack([grey, grey, grey, alpha], axis=-1)
     return (rgba * 255.0 + 0.5).astype(np.uint8)

@@ -1,0 +1,36 @@
+"""Marks the slow tests, so `make test-fast` (pytest -m "not slow") stays a loop of about a minute.
+
+A test is slow when its module starts Blender, a backend process or a network, or builds data:
+the prefixes below, chosen from `pytest --durations=0` on the whole suite. `make test` runs all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+SLOW_PREFIXES = (
+    "blender/",
+    "client/",
+    "backend/server/",
+    "backend/test_cli.py",
+    "backend/test_pipeline.py",
+    "backend/test_bundle_safety.py",
+    "backend/test_foreground.py",
+    "training/data/",
+    "training/test_train_loop.py",
+    "training/test_evaluate_run.py",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: left out of `make test-fast`; `make test` runs it")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(TESTS).as_posix()
+        if rel.startswith(SLOW_PREFIXES):
+            item.add_marker(pytest.mark.slow)
