@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -63,16 +65,29 @@ def main(argv: list[str] | None = None) -> int:
     except BackendError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl+C: one line, not a traceback through torch's frames
+        print("\ninterrupted", file=sys.stderr, flush=True)
+        return 130
+
+
+def check_output_folder(folder: Path) -> None:
+    """-o must be a folder we can write in: checked (and created) before any work starts."""
+    if folder.exists() and not folder.is_dir():
+        raise BackendError("bad_options", f"-o {folder} is a file, not a folder; name a folder "
+                           "(each image gets OUTDIR/<name>/).")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".slice3d-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise BackendError("bad_options", f"Cannot write in the output folder {folder}: "
+                           f"{exc.strerror}.") from exc
 
 
 def _reconstruct(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from .bundle import check_replaceable
     from .contract import MAX_NAME_LENGTH
-    from .device import resolve_device
     from .options import ReconstructOptions
-    from .pipeline import Reconstructor
 
     stems = [p.stem for p in args.images]
     duplicates = sorted({s for s in stems if stems.count(s) > 1})
@@ -83,54 +98,64 @@ def _reconstruct(args: argparse.Namespace) -> int:
     # shortened to fit rather than allowed to stop the batch (it is only shown, as "source").
     shared = ReconstructOptions(**{spec.name: getattr(args, spec.name)
                                    for spec in contract.OPTIONS if spec.name != "name"})
+    check_output_folder(args.output)  # before torch is even imported
+
+    from .device import resolve_device
+    from .pipeline import Reconstructor
+
     reconstructor = Reconstructor(resolve_device(args.device))
     failures = 0
     for path in args.images:
         options = replace(shared, name=path.name[:MAX_NAME_LENGTH])
-        out_dir = args.output / path.stem
-        bar = tqdm(total=100, desc=path.name, unit="%", leave=True,
-                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
-                   disable=not sys.stderr.isatty())
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            bar.close()
-            print(f"error: {path}: cannot read the file ({exc.strerror})", file=sys.stderr)
-            failures += 1
-            continue
-
-        seen: set[str] = set()
-
-        def progress(stage: str, fraction: float, bar=bar, seen=seen, name=path.name) -> None:
-            if bar.disable and stage not in seen:  # a log, not a terminal: one line per stage
-                seen.add(stage)
-                print(f"{name}: {stage}", file=sys.stderr, flush=True)
-            bar.n = round(fraction * 100)
-            bar.set_postfix_str(stage, refresh=True)
-
-        try:
-            check_replaceable(out_dir)  # before the work, not only when the bundle is written
-            result = reconstructor.run(data, options, out_dir, progress)
-        except Exception as exc:  # one bad image must not abort the rest of the batch
-            bar.close()
-            if isinstance(exc, BackendError):
-                message = exc.message
-            elif isinstance(exc, Cancelled):
-                message = "cancelled"
-            else:
-                message = f"unexpected failure ({type(exc).__name__}: {exc})"
-            print(f"error: {path}: {message}", file=sys.stderr)
-            failures += 1
-            continue
-        bar.close()
-        mesh = result["mesh"]
-        print(f"{path.name}: {mesh['vertices']} vertices, {mesh['faces']} faces, "
-              f"{result['model']}, {result['timings_s']['total']:.2f} s -> {out_dir}/mesh.glb")
-        for warning in result["warnings"]:
-            print(f"warning: {path.name}: {warning}", file=sys.stderr)
+        failures += not _reconstruct_one(reconstructor, path, options, args.output)
     done = len(args.images) - failures
     print(f"{done} of {len(args.images)} reconstructed into {args.output}")
     return 1 if failures else 0
+
+
+def _reconstruct_one(reconstructor, path: Path, options, output: Path) -> bool:
+    """One image into OUTDIR/<stem>/; a failure is printed and reported as False."""
+    from tqdm import tqdm
+
+    from .bundle import bundle_path, check_replaceable
+    from .intake import read_image_file
+
+    bar = tqdm(total=100, desc=path.name, unit="%", leave=True,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+               disable=not sys.stderr.isatty())
+    seen: set[str] = set()
+
+    def progress(stage: str, fraction: float) -> None:
+        if bar.disable and stage not in seen:  # a log, not a terminal: one line per stage
+            seen.add(stage)
+            print(f"{path.name}: {stage}", file=sys.stderr, flush=True)
+        bar.n = round(fraction * 100)
+        bar.set_postfix_str(stage, refresh=True)
+
+    try:
+        out_dir = bundle_path(output, path.stem)
+        check_replaceable(out_dir)  # before the work, not only when the bundle is written
+        data = read_image_file(path, MAX_UPLOAD_MB * 1024 * 1024)
+        result = reconstructor.run(data, options, out_dir, progress)
+    except Exception as exc:  # one bad image must not abort the rest of the batch
+        bar.close()
+        print(f"error: {path}: {_failure_message(exc)}", file=sys.stderr)
+        return False
+    bar.close()
+    mesh = result["mesh"]
+    print(f"{path.name}: {mesh['vertices']} vertices, {mesh['faces']} faces, "
+          f"{result['model']}, {result['timings_s']['total']:.2f} s -> {out_dir}/mesh.glb")
+    for warning in result["warnings"]:
+        print(f"warning: {path.name}: {warning}", file=sys.stderr)
+    return True
+
+
+def _failure_message(exc: Exception) -> str:
+    if isinstance(exc, BackendError):
+        return exc.message
+    if isinstance(exc, Cancelled):
+        return "cancelled"
+    return f"unexpected failure ({type(exc).__name__}: {exc})"
 
 
 def _serve(args: argparse.Namespace) -> int:

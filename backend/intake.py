@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
 from .errors import BackendError
 
@@ -28,6 +31,15 @@ _TRANSPOSE = {  # EXIF orientation -> the transpose that shows the picture uprig
 
 # Let our own limit speak first; Pillow's bomb check would otherwise raise its own message.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS * 4
+# PNG text chunks (tEXt, zTXt, iTXt) are metadata we never use, but Pillow decodes them and
+# refuses one over 1 MiB decompressed with an error that read as "corrupt". A valid photo may
+# carry several MiB of it (XMP, editing history): allow that much, bounded, and name it if more.
+MAX_TEXT_CHUNK_MB = 32
+PngImagePlugin.MAX_TEXT_CHUNK = MAX_TEXT_CHUNK_MB * 1024 * 1024
+PngImagePlugin.MAX_TEXT_MEMORY = 2 * PngImagePlugin.MAX_TEXT_CHUNK
+TEXT_TOO_LARGE_MESSAGE = (
+    f"The PNG carries more text metadata than Slice3D reads (over {MAX_TEXT_CHUNK_MB} MiB); "
+    "save it again without metadata.")
 
 
 @dataclass
@@ -55,7 +67,9 @@ def load_image(data: bytes) -> LoadedImage:
         ) from exc
     except Image.DecompressionBombError as exc:
         raise BackendError("too_large", _too_large_message(None)) from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except ValueError as exc:
+        raise BackendError("bad_image", _decode_failure(exc)) from exc
+    except (OSError, SyntaxError, EOFError) as exc:
         # A known header followed by too few bytes: some Pillow plugins (WebP, TIFF, truncated
         # PNG chunks) already fail inside open(), before load() below would get the chance.
         raise BackendError("bad_image", CORRUPT_MESSAGE) from exc
@@ -77,13 +91,20 @@ def load_image(data: bytes) -> LoadedImage:
     try:
         img.load()
     except (OSError, SyntaxError, ValueError) as exc:
-        raise BackendError("bad_image", CORRUPT_MESSAGE) from exc
+        raise BackendError("bad_image", _decode_failure(exc)) from exc
     img = _apply_orientation(img)
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         img.mode == "P" and "transparency" in img.info
     )
     rgba = _to_rgba8(img)
     return LoadedImage(rgba, has_alpha, file_format, (rgba.shape[1], rgba.shape[0]))
+
+
+def _decode_failure(exc: Exception) -> str:
+    """The message for a file Pillow could not decode: too much text metadata, or corrupt."""
+    if isinstance(exc, ValueError) and "MAX_TEXT" in str(exc):
+        return TEXT_TOO_LARGE_MESSAGE
+    return CORRUPT_MESSAGE
 
 
 def _apply_orientation(img: Image.Image) -> Image.Image:
@@ -107,10 +128,23 @@ def _too_large_message(size: tuple[int, int] | None) -> str:
     return f"The image is {w}x{h} ({w * h / 1e6:.0f} megapixels); {limit}. Scale it down first."
 
 
+def _check_finite(arr: np.ndarray) -> None:
+    """A float image with inf or NaN pixels cannot be scaled: one inf turned the rest black."""
+    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        raise BackendError(
+            "bad_image",
+            f"The image has {bad} pixel{'s' if bad > 1 else ''} that {'are' if bad > 1 else 'is'} "
+            "not a finite number (inf or NaN, in a floating-point TIFF), so its brightness "
+            "cannot be scaled; replace them with finite values or save it as 8 or 16 bits.",
+        )
+
+
 def _to_rgba8(img: Image.Image) -> np.ndarray:
     """Any Pillow mode to RGBA uint8, scaling high bit depths rather than clipping them."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
+        _check_finite(arr)
         if img.mode == "F":
             top = 1.0 if arr.max() <= 1.0 else max(arr.max(), 1e-9)
         elif img.mode.startswith("I;16"):
@@ -125,3 +159,39 @@ def _to_rgba8(img: Image.Image) -> np.ndarray:
     if img.mode in ("RGBa", "La"):
         img = img.convert(img.mode.upper())
     return np.ascontiguousarray(np.asarray(img.convert("RGBA"), dtype=np.uint8))
+
+
+def read_image_file(path: Path, limit_bytes: int) -> bytes:
+    """A file's bytes, for regular files of at most limit_bytes only, checked before reading.
+
+    Opened without blocking, so a FIFO named x.png is refused at once rather than waited on;
+    a device (``/dev/zero`` behind a link) or a folder is refused by its type, a huge file by
+    its size, all before a byte is read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise BackendError("bad_image", f"cannot read the file ({exc.strerror})") from exc
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BackendError("bad_image", f"not a regular file ({_file_kind(info.st_mode)}); "
+                               "give an image file")
+        if info.st_size > limit_bytes:
+            raise BackendError("too_large", f"the file is {info.st_size / 2**20:.0f} MiB; the "
+                               f"limit is {limit_bytes // 2**20} MiB")
+        try:
+            data = fh.read(limit_bytes + 1)
+        except OSError as exc:
+            raise BackendError("bad_image", f"cannot read the file ({exc.strerror})") from exc
+    if len(data) > limit_bytes:  # it grew while we read it
+        raise BackendError("too_large", f"the file is over the {limit_bytes // 2**20} MiB limit")
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO (named pipe)",
+             stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+             stat.S_ISSOCK: "a socket"}
+    return next((name for test, name in kinds.items() if test(mode)), "not a plain file")

@@ -8,6 +8,7 @@ rest take trilinearly upsampled values, whose sign is that of the coarse cell's 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +24,14 @@ from .silhouette_fill import SilhouetteFill, fill_missed_rays
 
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
+LevelFn = Callable[[int, int], None]  # (level, levels), 1-based, as each grid level starts
+# Points per SDF call: sized as it goes so that one call takes about CHUNK_TARGET_S, between
+# MIN_CHUNK and CHUNK, and cancellation is checked before each. A fixed 65,536 took up to 26 s
+# on a busy machine. Sizes are multiples of MIN_CHUNK (the network's own query batch), so the
+# network sees exactly the batches it saw before and the grid's values do not change.
 CHUNK = 65536
+MIN_CHUNK = 2048
+CHUNK_TARGET_S = 0.25
 # At the first refinement a cell is taken when a corner lies within one cell diagonal of the
 # surface: for a true SDF (1-Lipschitz) no cell further away can hold surface.
 BAND_CELLS = 1.0
@@ -61,6 +69,7 @@ def evaluate_dense(
 def evaluate_coarse_to_fine(
     sdf: SdfFunction, n: int, device: torch.device, start: int = 32,
     progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+    on_level: LevelFn | None = None,
 ) -> SdfGrid:
     """An (n+1)^3 grid whose values are exact wherever the surface was found to pass.
 
@@ -70,49 +79,86 @@ def evaluate_coarse_to_fine(
     wide regions, so a magnitude band there would evaluate most of the grid. After each level the
     surface is traced outward: a fine cell with a sign change and a corner that was interpolated,
     not evaluated, gets that corner evaluated, until the surface closes (``CLOSURE_ROUNDS``).
+
+    ``progress`` moves through every level (the dense start is level 1 of ``steps + 1``), each
+    level weighted by about the share of the points it evaluates; ``on_level`` hears each start.
     """
     level = min(start, n)
     while n % level:
         level //= 2
     steps = int(np.log2(n // level))
-    grid = evaluate_dense(sdf, level, device, None, cancel)
+    report = _LevelProgress(steps + 1, progress, on_level)
+    grid = evaluate_dense(sdf, level, device, report.level(0), cancel)
     values = torch.from_numpy(grid.values).to(device)
     evaluations = grid.evaluations
     for step in range(steps):
-        fine_n = level * 2
-        if step == 0:
-            cell = (2 * (SDF_BOUND + SDF_PAD)) / level
-            band = BAND_CELLS * cell * np.sqrt(3.0)
-            active = _sign_change_cells(values) | _near_cells(values, band)
-        else:
-            active = _sign_change_cells(values)
-        values = F.interpolate(
-            values[None, None], size=(fine_n + 1,) * 3, mode="trilinear", align_corners=True
-        )[0, 0]
-        known = torch.zeros((fine_n + 1,) * 3, dtype=torch.bool, device=device)
-        todo = _cells_to_points(active, fine_n)
-        axis = torch.from_numpy(grid_axis(fine_n)).to(device)
-
-        def report(frac: float, step: int = step) -> None:
-            if progress:
-                progress((step + frac) / steps)
-
-        for round_ in range(CLOSURE_ROUNDS + 1):
-            idx = todo.nonzero()
-            if not len(idx):
-                break
-            pts = torch.stack([axis[idx[:, 0]], axis[idx[:, 1]], axis[idx[:, 2]]], dim=-1)
-            values[idx[:, 0], idx[:, 1], idx[:, 2]] = _evaluate_points(
-                sdf, pts, report if round_ == 0 else None, cancel
-            )
-            evaluations += pts.shape[0]
-            known |= todo
-            todo = _cells_to_points(_sign_change_cells(values), fine_n, upsample=False) & ~known
-        level = fine_n
+        values, count = _refine(sdf, values, level, step == 0, report.level(step + 1), cancel)
+        evaluations += count
+        level *= 2
     if progress:
         progress(1.0)
     lo = -SDF_BOUND - SDF_PAD
     return SdfGrid(values.cpu().numpy(), lo, -lo, evaluations)
+
+
+class _LevelProgress:
+    """Level k of `levels` covers its weighted share of 0..1 (weights 1, 2, 4, ...)."""
+
+    def __init__(self, levels: int, progress: ProgressFn | None, on_level: LevelFn | None):
+        weights = [2.0**k for k in range(levels)]
+        total = sum(weights)
+        self.starts = [sum(weights[:k]) / total for k in range(levels)]
+        self.shares = [w / total for w in weights]
+        self.levels, self.progress, self.on_level = levels, progress, on_level
+
+    def level(self, k: int) -> ProgressFn:
+        if self.on_level:
+            self.on_level(k + 1, self.levels)
+        start, share, progress = self.starts[k], self.shares[k], self.progress
+
+        def report(frac: float) -> None:
+            if progress:
+                progress(start + share * min(max(frac, 0.0), 1.0))
+
+        report(0.0)
+        return report
+
+
+def _refine(
+    sdf: SdfFunction, values: torch.Tensor, level: int, first: bool, report: ProgressFn,
+    cancel: CancelFn | None,
+) -> tuple[torch.Tensor, int]:
+    """One level finer: the coarse grid upsampled, evaluated where the surface passes."""
+    device = values.device
+    fine_n = level * 2
+    if first:
+        cell = (2 * (SDF_BOUND + SDF_PAD)) / level
+        band = BAND_CELLS * cell * np.sqrt(3.0)
+        active = _sign_change_cells(values) | _near_cells(values, band)
+    else:
+        active = _sign_change_cells(values)
+    values = F.interpolate(
+        values[None, None], size=(fine_n + 1,) * 3, mode="trilinear", align_corners=True
+    )[0, 0]
+    known = torch.zeros((fine_n + 1,) * 3, dtype=torch.bool, device=device)
+    todo = _cells_to_points(active, fine_n)
+    axis = torch.from_numpy(grid_axis(fine_n)).to(device)
+    evaluations = 0
+    for round_ in range(CLOSURE_ROUNDS + 1):
+        if cancel and cancel():
+            raise Cancelled()
+        idx = todo.nonzero()
+        if not len(idx):
+            break
+        pts = torch.stack([axis[idx[:, 0]], axis[idx[:, 1]], axis[idx[:, 2]]], dim=-1)
+        values[idx[:, 0], idx[:, 1], idx[:, 2]] = _evaluate_points(
+            sdf, pts, report if round_ == 0 else None, cancel
+        )
+        evaluations += pts.shape[0]
+        known |= todo
+        todo = _cells_to_points(_sign_change_cells(values), fine_n, upsample=False) & ~known
+    report(1.0)
+    return values, evaluations
 
 
 def _any_corner(flags: torch.Tensor) -> torch.Tensor:
@@ -150,15 +196,27 @@ def _cells_to_points(active: torch.Tensor, fine_n: int, upsample: bool = True) -
 def _evaluate_points(
     sdf: SdfFunction, pts: torch.Tensor, progress: ProgressFn | None, cancel: CancelFn | None
 ) -> torch.Tensor:
+    """The SDF at every point, chunk by chunk, cancellation checked before each chunk."""
     out = torch.empty(pts.shape[0], dtype=torch.float32, device=pts.device)
-    for start in range(0, pts.shape[0], CHUNK):
+    start, size = 0, MIN_CHUNK
+    while start < pts.shape[0]:
         if cancel and cancel():
             raise Cancelled()
-        end = min(start + CHUNK, pts.shape[0])
+        end = min(start + size, pts.shape[0])
+        began = time.perf_counter()
         out[start:end] = sdf(pts[start:end]).float()
+        size = next_chunk_size(end - start, time.perf_counter() - began)
+        start = end
         if progress:
             progress(end / pts.shape[0])
     return out
+
+
+def next_chunk_size(points: int, seconds: float) -> int:
+    """The chunk that should take about CHUNK_TARGET_S at the rate just measured."""
+    rate = points / max(seconds, 1e-6)
+    size = int(rate * CHUNK_TARGET_S) // MIN_CHUNK * MIN_CHUNK
+    return min(max(size, MIN_CHUNK), CHUNK)
 
 
 def marching_cubes(grid: SdfGrid) -> tuple[np.ndarray, np.ndarray]:

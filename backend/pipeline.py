@@ -31,7 +31,26 @@ STAGES = {
     "decode": 0.02, "mask": 0.08, "frame": 0.02, "predict": 0.08,
     "sdf": 0.55, "mesh": 0.1, "cleanup": 0.1, "bundle": 0.05,
 }
+# What progress says while each stage runs: words for the person waiting. The keys above stay the
+# keys of timings_s (result.json's contract); the SDF stage names its grid level as it goes.
+STAGE_LABELS = {
+    "decode": "Reading the image", "mask": "Removing the background",
+    "frame": "Framing the object", "predict": "Predicting the slices",
+    "sdf": "Computing the shape", "mesh": "Building the mesh",
+    "cleanup": "Cleaning up the mesh", "bundle": "Writing the result",
+}
+DONE_LABEL = "done"  # as before: the one stage name the clients compare against
 ProgressFn = Callable[[str, float], None]
+
+
+def stage_key(label: str) -> str:
+    """The stage key (a timings_s key, or "done") that a progress label stands for."""
+    if label == DONE_LABEL:
+        return "done"
+    return next((key for key, words in STAGE_LABELS.items()
+                 if label == words or label.startswith(words + " (")), label)
+
+
 CancelFn = Callable[[], bool]
 
 
@@ -60,18 +79,27 @@ class Reconstructor:
         """Reconstruct one image into a bundle folder; returns result.json's content."""
         timings: dict[str, float] = {}
         done = 0.0
+        label = ""
+
+        def report(name: str, frac: float) -> None:
+            if progress:
+                progress(label, done + STAGES[name] * min(max(frac, 0.0), 1.0))
 
         @contextmanager
         def stage(name: str):
-            nonlocal done
+            nonlocal done, label
             if cancel and cancel():
                 raise Cancelled()
-            if progress:
-                progress(name, done)
+            label = STAGE_LABELS[name]
+            report(name, 0.0)
             start = time.perf_counter()
-            yield lambda frac: progress and progress(name, done + STAGES[name] * frac)
+            yield lambda frac: report(name, frac)
             timings[name] = round(time.perf_counter() - start, 4)
             done += STAGES[name]
+
+        def on_level(level: int, levels: int) -> None:
+            nonlocal label
+            label = f"{STAGE_LABELS['sdf']} (level {level} of {levels})"
 
         warnings: list[str] = []
         with stage("decode"):
@@ -95,9 +123,9 @@ class Reconstructor:
         with stage("predict"):
             predictor = self.predictor(options.predictor)
             prediction = predictor.predict(model_input, options.flip_average_override())
-        with stage("sdf") as report:
+        with stage("sdf") as report_sdf:
             grid = evaluate_coarse_to_fine(prediction.sdf, options.resolution, self.device,
-                                           progress=report, cancel=cancel)
+                                           progress=report_sdf, cancel=cancel, on_level=on_level)
             if prediction.silhouette_fill is not None and options.silhouette_fill != "off":
                 grid, _ = fill_missed_rays(grid, prediction.silhouette_fill)
         with stage("mesh"):
@@ -139,7 +167,7 @@ class Reconstructor:
             write_bundle(out_dir, mesh, prediction.slices, (framed_input_uint8(model_input)),
                          result, grid.values if options.keep_sdf else None)
         if progress:
-            progress("done", 1.0)
+            progress(DONE_LABEL, 1.0)
         return result
 
 

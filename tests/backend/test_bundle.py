@@ -16,13 +16,14 @@ import trimesh
 from backend_test_support import cutout_png
 from PIL import Image
 
-from backend.bundle import write_bundle, zip_bundle
+from backend.bundle import MARKER_NAME, write_bundle, zip_bundle
 from backend.errors import BackendError
 from backend.geometry import MODEL_INPUT_SIZE, SLICE_NAMES
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
 
 DESIGN_FILES = {"mesh.glb", "input.png", "result.json"} | {f"slices/{n}.png" for n in SLICE_NAMES}
+FOLDER_FILES = DESIGN_FILES | {MARKER_NAME}  # a bundle folder also carries the marker; its zip not
 RESULT_KEYS = {"version", "model", "model_kind", "weights_sha256", "device", "source", "timings_s",
                "camera", "slices", "mesh", "sdf", "warnings"}
 
@@ -49,7 +50,7 @@ def parts(size: int = MODEL_INPUT_SIZE):
 
 def test_exactly_the_design_files(bundle):
     folder, _ = bundle
-    assert files_in(folder) == DESIGN_FILES
+    assert files_in(folder) == FOLDER_FILES
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no staging left
 
 
@@ -104,7 +105,7 @@ def test_keep_sdf_writes_float16_grid(tmp_path):
     out = tmp_path / "with_sdf"
     options = ReconstructOptions(resolution=32, predictor="baseline", keep_sdf=True)
     result = Reconstructor(torch.device("cpu")).run(cutout_png(), options, out)
-    assert files_in(out) == DESIGN_FILES | {"sdf.npy"}
+    assert files_in(out) == FOLDER_FILES | {"sdf.npy"}
     grid = np.load(out / "sdf.npy")
     assert grid.dtype == np.float16 and grid.shape == (33, 33, 33)
     assert result["sdf"]["file"] == "sdf.npy" and result["sdf"]["resolution"] == 32
@@ -160,7 +161,7 @@ def test_a_real_bundle_is_rewritten_in_place(tmp_path):
     reconstructor.run(cutout_png(), ReconstructOptions(resolution=32, predictor="baseline",
                                                        keep_sdf=True), out)
     reconstructor.run(cutout_png(), ReconstructOptions(resolution=32, predictor="baseline"), out)
-    assert files_in(out) == DESIGN_FILES
+    assert files_in(out) == FOLDER_FILES
     assert [p.name for p in tmp_path.iterdir()] == ["disc"]
 
 

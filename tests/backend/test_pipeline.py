@@ -15,7 +15,7 @@ from scipy import ndimage
 from backend.errors import BackendError, Cancelled
 from backend.meshing import SdfGrid
 from backend.options import ReconstructOptions
-from backend.pipeline import STAGES, Reconstructor
+from backend.pipeline import STAGES, Reconstructor, stage_key
 from backend.silhouette_fill import ray_minima
 
 STAGE_ORDER = ["decode", "mask", "frame", "predict", "sdf", "mesh", "cleanup", "bundle"]
@@ -43,9 +43,9 @@ def test_progress_is_monotonic_and_reaches_one(reconstructor, tmp_path):
     assert all(b >= a for a, b in zip(fractions, fractions[1:], strict=False)), fractions
     assert all(0.0 <= f <= 1.0 for f in fractions)
     assert events[-1] == ("done", 1.0)
-    stages = list(dict.fromkeys(s for s, _ in events))
+    stages = list(dict.fromkeys(stage_key(s) for s, _ in events))  # labels are words now
     assert stages == STAGE_ORDER + ["done"]
-    assert len([s for s, _ in events if s == "sdf"]) > 2  # the grid reports as it goes
+    assert len([s for s, _ in events if stage_key(s) == "sdf"]) > 2  # the grid reports as it goes
     for stage in STAGE_ORDER[:-1]:  # not "bundle": result.json cannot time its own writing
         assert result["timings_s"][stage] >= 0
     assert result["timings_s"]["total"] > 0
@@ -86,7 +86,7 @@ def test_cancel_during_the_grid_leaves_no_bundle(reconstructor, tmp_path):
     stages: list[str] = []
     with pytest.raises(Cancelled):
         reconstructor.run(cutout_png(), baseline(resolution=128), tmp_path / "c",
-                          progress=lambda s, f: stages.append(s),
+                          progress=lambda s, f: stages.append(stage_key(s)),
                           cancel=lambda: "sdf" in stages)
     assert "mesh" not in stages
     assert list(tmp_path.iterdir()) == []

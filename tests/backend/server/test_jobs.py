@@ -16,7 +16,7 @@ from PIL import Image
 
 from backend.errors import BackendError
 from backend.options import ReconstructOptions
-from backend.pipeline import Reconstructor
+from backend.pipeline import Reconstructor, stage_key
 from backend.server.jobs import JobManager
 
 LONG = {"resolution": 256}  # the example photo at 256^3: seconds of work, long enough to watch
@@ -51,7 +51,7 @@ def test_second_job_waits_its_turn(server: ServerProcess):
     while True:
         behind = server.get(f"/jobs/{second}").json()["state"]
         status = server.get(f"/jobs/{first}").json()
-        seen.append((status["stage"], status["progress"]))
+        seen.append((stage_key(status["stage"]), status["progress"]))  # words, not keys
         if status["state"] not in ("queued", "running"):
             break
         assert behind == "queued"  # read before `status`: the first was still unfinished then
