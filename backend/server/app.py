@@ -56,6 +56,8 @@ def create_app(
 
     @app.get("/health", summary="Version, device, model and readiness")
     def health() -> dict:
+        from .. import u2net_model
+
         predictor = manager.reconstructor.predictor("auto")
         return {
             "version": __version__,
@@ -64,6 +66,7 @@ def create_app(
             "model_kind": "baseline" if predictor.is_baseline else "network",
             "ready": True,
             "queue": manager.pending(),
+            **u2net_model.status(),  # models_dir, background_removal_ready, models_setup_command
         }
 
     @app.post("/jobs", status_code=202, summary="Queue one image (raw bytes in the body)",
