@@ -1,9 +1,17 @@
-"""Backend benchmark: per-stage timings, coarse-to-fine vs dense, warm server vs cold CLI.
+"""Backend benchmark: per-stage timings, coarse-to-fine vs dense, warm server vs cold CLI, and a
+new user's first reconstruction against a warm one.
 
 Prints figures and ratios measured in this one run; docs/BENCHMARKS.md records them with the
 machine. Not a test: nothing here asserts a time.
 
     .venv/bin/python scripts/bench_backend.py [--image examples/apple.jpg] [--predictor auto]
+    .venv/bin/python scripts/bench_backend.py --only first_run   # just the first-run figures
+
+"first_run" copies the backend as a fresh clone has it (no __pycache__) into a temp folder and
+runs `python -m backend reconstruct` there twice, each in a new process: the first with empty
+numba, torch and XDG caches (as a new user has them), the second with what the first left. The
+installed packages keep the bytecode pip wrote at install, as a new user's do; the model file is
+the installed one (SLICE3D_MODELS_DIR); the OS file cache is not dropped.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +42,9 @@ from backend.intake import load_image  # noqa: E402
 from backend.meshing import evaluate_coarse_to_fine, evaluate_dense, marching_cubes  # noqa: E402
 from backend.options import ReconstructOptions  # noqa: E402
 from backend.pipeline import Reconstructor  # noqa: E402
+from backend.u2net_model import models_dir  # noqa: E402
+
+FRESH_CACHES = ("NUMBA_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "XDG_CACHE_HOME")
 
 
 def chamfer_l1(a: trimesh.Trimesh, b: trimesh.Trimesh, n: int = 20_000) -> float:
@@ -131,21 +143,66 @@ def _one_job(url: str, headers: dict, data: bytes, params: dict) -> float:
     return time.perf_counter() - start
 
 
+def first_run_vs_warm(image_path: Path, predictor: str, resolution: int) -> dict:
+    """A fresh clone's first `reconstruct` (new process, cold caches) against the same again."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "clone"
+        shutil.copytree(ROOT / "backend", clone / "backend",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "U2NET_HOME")}
+        env["SLICE3D_MODELS_DIR"] = str(models_dir())
+        for var in FRESH_CACHES:
+            env[var] = str(Path(tmp) / var.lower())
+            Path(env[var]).mkdir()
+        runs = [_cli_run(clone, env, image_path, Path(tmp) / name, predictor, resolution)
+                for name in ("first", "warm")]
+        numba_files = sum(1 for p in Path(env["NUMBA_CACHE_DIR"]).rglob("*") if p.is_file())
+    first, warm = runs
+    return {"resolution": resolution, "predictor": predictor, "first_s": first["wall_s"],
+            "warm_s": warm["wall_s"], "first_over_warm": round(first["wall_s"] / warm["wall_s"], 2),
+            "first_stages_s": first["stages_s"], "warm_stages_s": warm["stages_s"],
+            "numba_cache_files_after_first": numba_files}
+
+
+def _cli_run(clone: Path, env: dict, image: Path, out: Path, predictor: str,
+             resolution: int) -> dict:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "backend", "reconstruct", str(image.resolve()), "-o",
+                    str(out), "--resolution", str(resolution), "--predictor", predictor],
+                   cwd=clone, env=env, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    result = json.loads((out / image.stem / "result.json").read_text())
+    return {"wall_s": round(wall, 3), "stages_s": result["timings_s"]}
+
+
+SECTIONS = ("stages", "grid", "server_vs_cli", "first_run")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image", type=Path, default=ROOT / "examples" / "apple.jpg")
     parser.add_argument("--predictor", default="baseline")
     parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="run only these sections (default: all)")
     args = parser.parse_args()
     image = args.image.read_bytes()
+    sections = {
+        "stages": lambda: stage_timings(image, args.predictor, args.resolution),
+        "grid": lambda: grid_comparison(image, args.predictor, args.resolution),
+        "server_vs_cli": lambda: server_vs_cli(args.image, args.predictor, args.resolution),
+        "first_run": lambda: first_run_vs_warm(args.image, args.predictor, args.resolution),
+    }
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                    f"torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
         "image": args.image.name,
-        "stages": stage_timings(image, args.predictor, args.resolution),
-        "grid": grid_comparison(image, args.predictor, args.resolution),
-        "server_vs_cli": server_vs_cli(args.image, args.predictor, args.resolution),
     }
+    for name in args.only:
+        report[name] = sections[name]()
+    report["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backend_test_support import disc_cutout, disc_mask, disc_on_background
+from backend_test_support import APPLE, disc_cutout, disc_mask, disc_on_background
 
 from backend.errors import BackendError
 from backend.foreground import alpha_is_meaningful, extract_foreground
-from backend.u2net_model import model_present
+from backend.u2net_model import model_present, models_dir
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -95,3 +95,22 @@ def test_unknown_mode():
     with pytest.raises(BackendError) as info:
         extract_foreground(disc_cutout(64), has_alpha=True, mode="magic")
     assert info.value.code == "bad_options"
+
+
+def test_mask_is_stock_rembg_byte_for_byte(monkeypatch):
+    """The u2netp session loaded without rembg/__init__ gives rembg.new_session's exact mask."""
+    monkeypatch.setenv("U2NET_HOME", str(models_dir()))  # stock rembg reads the same file
+    import rembg  # here, and only here, the full package (pymatting included) is imported
+    from PIL import Image
+
+    from backend.foreground import _remove_background
+    from backend.intake import load_image
+
+    photo = load_image(APPLE.read_bytes()).rgba
+    synthetic, _ = disc_on_background(256, 0.3)
+    stock = rembg.new_session("u2netp", providers=["CPUExecutionProvider"])
+    for rgba in (photo, synthetic):
+        ours = _remove_background(rgba)
+        theirs = stock.predict(Image.fromarray(np.ascontiguousarray(rgba[..., :3])))[0]
+        assert ours.tobytes() == np.asarray(theirs.convert("L"), dtype=np.uint8).tobytes()
+    assert callable(rembg.remove)  # the real package still imports whole after ours
