@@ -1,5 +1,5 @@
-"""Build the scene contract's scene from a result bundle: mesh, camera, slice planes, one
-collection.
+"""Build the scene from a result bundle (the scene contract, docs/ARCHITECTURE.md): mesh, camera,
+slice planes, one collection.
 
 Everything is created inside a fresh collection; on any exception every datablock created since
 the start is removed again, so a failed import leaves no orphan meshes, images or materials.

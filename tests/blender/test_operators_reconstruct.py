@@ -1,4 +1,4 @@
-"""Reconstruct against a real backend subprocess: DESIGN section 6's scene, alignment, names."""
+"""Reconstruct against a real backend subprocess: the scene contract, alignment, names."""
 
 from __future__ import annotations
 

@@ -23,17 +23,12 @@ from client.http import BackendUnreachable
 
 
 def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
+    """Whether the process runs (a zombie, exited but not reaped, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid or 0}/stat") as fh:
+            return bool(pid) and fh.read().rpartition(")")[2].split()[:1] != ["Z"]
+    except FileNotFoundError:
         return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return ") Z" not in fh.read()
-    except OSError:
-        return True
 
 
 def free_port() -> int:
