@@ -74,7 +74,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--image", default=os.path.join(batch.ROOT, "examples", "apple.jpg"))
     parser.add_argument("--out", default=os.path.join(batch.ROOT, "docs", "blender_result.png"))
-    parser.add_argument("--resolution", default="128")
+    parser.add_argument("--resolution", default="128",
+                        help="the grid of the README picture (128, quicker than the default)")
     args = parser.parse_args(batch.script_args())
     addon = batch.load_addon()
     if not addon.ui.settings.backend_config().python:
