@@ -27,5 +27,13 @@ def test_generated_pixels_are_sent_as_png_and_reconstruct(run):
     assert run["fill_after_reset"] == "off"
 
 
+def test_sidebar_and_preference_defaults_are_the_contracts(run):
+    contract = dict(run["contract_defaults"])
+    contract["resolution"] = str(contract["resolution"])  # an enum in Blender
+    assert contract["resolution"] == "256"
+    assert run["sidebar_defaults"] == contract
+    assert run["prefs_defaults"] == contract
+
+
 def test_installer_respects_online_access(run):
     assert run["online"] is False and run["install_poll"] is False

@@ -36,6 +36,12 @@ def main() -> None:
     out["generated_source"] = source
     out["temp_images_left"] = len(bpy.data.images) - images_before  # no temporary copies
     opts = bpy.context.scene.slice3d
+    # Every default of the sidebar and of the preferences is the contract's.
+    names = ("resolution", "face_budget", "background", "flip_average", "silhouette_fill")
+    prefs = ext.ui.settings.addon_prefs()
+    out["sidebar_defaults"] = {n: opts.bl_rna.properties[n].default for n in names}
+    out["prefs_defaults"] = {n: getattr(prefs, f"default_{n}") for n in names}
+    out["contract_defaults"] = {n: ext.client.contract.DEFAULTS[n] for n in names}
     opts.image, opts.resolution, opts.background = disc, "64", "alpha"
     out["flip_default"] = opts.flip_average
     opts.flip_average = "off"  # the sidebar's Mirror Average reaches the request
@@ -47,7 +53,6 @@ def main() -> None:
     disc_coll = bpy.data.collections.get("Slice3D Generated Disc")
     out["disc_dims"] = list(next(o for o in disc_coll.objects if o.type == "MESH").dimensions)
     # Reset to Defaults takes the Mirror Average from the add-on preferences like the rest.
-    prefs = ext.ui.settings.addon_prefs()
     out["has_prefs"] = prefs is not None
     if prefs is not None:
         prefs.default_flip_average = "on"
