@@ -12,6 +12,7 @@ HTTP_STATUS = {
     "not_ready": 409,
     "output_exists": 409,
     "too_large": 413,
+    "upload_timeout": 408,
     "not_an_image": 415,
     "cancelled": 409,
     "background_removal_unavailable": 503,

@@ -173,11 +173,12 @@ def read_image_file(path: Path, limit_bytes: int) -> bytes:
         fd = os.open(path, flags)
     except OSError as exc:
         raise BackendError("bad_image", f"cannot read the file ({exc.strerror})") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise BackendError("bad_image", f"not a regular file ({_file_kind(info.st_mode)}); "
+                           "give an image file")
     with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise BackendError("bad_image", f"not a regular file ({_file_kind(info.st_mode)}); "
-                               "give an image file")
         if info.st_size > limit_bytes:
             raise BackendError("too_large", f"the file is {info.st_size / 2**20:.0f} MiB; the "
                                f"limit is {limit_bytes // 2**20} MiB")

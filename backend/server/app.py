@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from .. import contract as c
@@ -18,6 +21,10 @@ from ..options import ReconstructOptions
 from .jobs import FINISHED, Job, JobManager
 
 MAX_UPLOAD_BYTES = c.MAX_UPLOAD_MB * 1024 * 1024
+BODY_IDLE_TIMEOUT_S = 15.0  # an upload that sends nothing for this long is cut off (408)
+BODY_TOTAL_TIMEOUT_S = 300.0  # and one that takes longer than this in all
+DRAIN_MAX_BYTES = 1024 * 1024 * 1024  # read and thrown away after a 413, at most
+DRAIN_TIMEOUT_S = 30.0
 
 
 def create_app(
@@ -25,6 +32,13 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> FastAPI:
     app = FastAPI(title="Slice3D backend", version=__version__, docs_url=None, redoc_url=None)
+    _add_token_check_and_errors(app, token)
+    _add_routes(app, manager, request_shutdown, max_upload_bytes)
+    return app
+
+
+def _add_token_check_and_errors(app: FastAPI, token: str) -> None:
+    """The token on every route; errors always in the API's JSON shape."""
     expected = f"Bearer {token}".encode()
 
     @app.middleware("http")
@@ -54,6 +68,11 @@ def create_app(
     async def unexpected(_: Request, exc: Exception):
         return _error(BackendError("internal", "The backend hit an unexpected error."))
 
+
+def _add_routes(
+    app: FastAPI, manager: JobManager, request_shutdown: Callable[[], None],
+    max_upload_bytes: int,
+) -> None:
     @app.get("/health", summary="Version, device, model and readiness")
     def health() -> dict:
         from .. import u2net_model
@@ -116,8 +135,6 @@ def create_app(
         request_shutdown()
         return {"state": "stopping"}
 
-    return app
-
 
 def _job_json(job: Job, position: int) -> dict:
     return {
@@ -127,21 +144,68 @@ def _job_json(job: Job, position: int) -> dict:
 
 
 async def _read_bounded(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed the limit."""
-    too_large = BackendError(
-        "too_large", f"The upload is larger than the {limit // (1024 * 1024)} MiB limit."
-    )
+    """The body, refused with 413 once it is known to exceed the limit, with read timeouts.
+
+    A refused body is still read to its end (and thrown away, up to DRAIN_MAX_BYTES within
+    DRAIN_TIMEOUT_S) before the 413 goes out with ``Connection: close``: a server that closes
+    while the client is still sending makes the client see a reset, not the 413.
+    """
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
+    size = int(declared) if declared and declared.isdigit() else None
+    if size is not None and size > limit:
+        expects = request.headers.get("expect", "").lower() == "100-continue"
+        if expects or size > limit + DRAIN_MAX_BYTES:
+            raise _too_large(limit)  # the client waits for our answer, or would send too much
+        await _drain(request)
+        raise _too_large(limit)
+    chunks, total = [], 0
+    deadline = time.monotonic() + BODY_TOTAL_TIMEOUT_S
+    async for chunk in _stream_with_timeouts(request, deadline):
+        total += len(chunk)
+        if total > limit:
+            await _drain(request)
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
+async def _stream_with_timeouts(request: Request, deadline: float) -> AsyncIterator[bytes]:
+    """request.stream(), but a body that stalls for BODY_IDLE_TIMEOUT_S, or takes longer than
+    the deadline in all, ends the request with 408."""
+    stream = request.stream().__aiter__()
+    while True:
+        wait = min(BODY_IDLE_TIMEOUT_S, deadline - time.monotonic())
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout=max(wait, 0.0))
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise BackendError("upload_timeout", "The upload stalled or took too long; "
+                               "send the whole image at once.") from None
+        yield chunk
+
+
+async def _drain(request: Request) -> None:
+    """Read and discard what is left of the body, within bounds."""
+    drained = 0
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    try:
+        async for chunk in _stream_with_timeouts(request, deadline):
+            drained += len(chunk)
+            if drained > DRAIN_MAX_BYTES:
+                return
+    except (BackendError, ClientDisconnect):
+        return
+
+
+def _too_large(limit: int) -> BackendError:
+    return BackendError(
+        "too_large", f"The upload is larger than the {limit // (1024 * 1024)} MiB limit."
+    )
+
+
 def _error(exc: BackendError) -> JSONResponse:
-    return JSONResponse(exc.to_json(), status_code=exc.http_status)
+    response = JSONResponse(exc.to_json(), status_code=exc.http_status)
+    if exc.code in ("too_large", "upload_timeout"):
+        response.headers["Connection"] = "close"  # what is left of the body is not read
+    return response

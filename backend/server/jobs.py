@@ -66,15 +66,41 @@ class JobManager:
         self._warm_up = warm_up
         self._worker.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Cancel what runs, drop what waits, let the worker finish its current chunk."""
+    def begin_stop(self) -> None:
+        """Refuse new jobs and cancel every job now; the worker stops within about a second."""
         self._stopping.set()
         with self._lock:
-            for job in self._jobs.values():
-                job.cancel_event.set()
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.cancel_event.set()
+            if job.state == "queued":
+                job.finish("cancelled")
         self._queue.put(None)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Cancel what runs, drop what waits, wait for the worker; True once it has ended."""
+        self.begin_stop()
         if self._worker.is_alive():
             self._worker.join(timeout)
+        return not self._worker.is_alive()
+
+    def worker_alive(self) -> bool:
+        return self._worker.is_alive()
+
+    def remove_all_files(self) -> None:
+        """Remove every job's folder (and staging leftovers) from work_dir: at shutdown, so a
+        --work-dir does not fill up with finished results nobody can ask for any more."""
+        with self._lock:
+            ids = set(self._jobs)
+        for job_id in ids:
+            shutil.rmtree(self.work_dir / job_id, ignore_errors=True)
+        try:
+            entries = list(self.work_dir.iterdir())
+        except OSError:
+            return
+        for entry in entries:  # .<id>.new-*, .<id>.old-*: a write cut short
+            if entry.name.startswith(".") and entry.name[1:].split(".", 1)[0] in ids:
+                shutil.rmtree(entry, ignore_errors=True)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -154,7 +180,7 @@ class JobManager:
             log.warning("warm-up incomplete: %s", exc)
 
     def _run(self, job: Job) -> None:
-        job.state, job.stage = "running", "starting"
+        job.state, job.stage = "running", "Starting"
         out_dir = self.work_dir / job.id
 
         def progress(stage: str, fraction: float) -> None:

@@ -93,21 +93,24 @@ def huge_png(side: int = 9000) -> bytes:
 class ServerProcess:
     """`python -m backend serve` as a real child process, found through its state file."""
 
-    def __init__(self, workdir: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, workdir: Path, extra_args: tuple[str, ...] = (), *,
+                 work_dir: bool = True, env: dict[str, str] | None = None,
+                 preexec_fn=None, state_file: Path | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.token_file = self.workdir / "token"
-        self.state_file = self.workdir / "state.json"
+        self.state_file = state_file or self.workdir / "state.json"
         self.stdout_path = self.workdir / "stdout.txt"
         self.stderr_path = self.workdir / "stderr.txt"
         cmd = [
             sys.executable, "-m", "backend", "serve", "--port", "0", "--device", "cpu",
             "--token-file", str(self.token_file), "--state-file", str(self.state_file),
-            "--work-dir", str(self.workdir / "jobs"), *extra_args,
+            *(("--work-dir", str(self.workdir / "jobs")) if work_dir else ()), *extra_args,
         ]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=out, stderr=err, env=env)
+            self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=out, stderr=err, env=env,
+                                         preexec_fn=preexec_fn)
         self.state = self._wait_for_state(timeout=120.0)
         self.url = self.state["url"]
         self.token = self.token_file.read_text().strip()
@@ -120,7 +123,9 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.stderr()}")
             if self.state_file.exists():
-                return json.loads(self.state_file.read_text())
+                state = json.loads(self.state_file.read_text())
+                if state.get("pid") == self.proc.pid:  # not a stale file of a dead server
+                    return state
             time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"server did not write its state file in {timeout} s: {self.stderr()}")
