@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     deadline = time.time() + args.minutes * 60
     same = [n for n in args.same_steps.split(",") if n]
-    names = [json.loads(Path(c).read_text())["name"] for c in args.configs]
+    from training.config import load_config
+
+    names = [load_config(c)["name"] for c in args.configs]  # a name may come from a parent
     shutil.rmtree(args.root, ignore_errors=True)
     (args.root / "sync").mkdir(parents=True)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -159,6 +159,18 @@ def finish(phase: Phase, run_dir: Path, run_root: Path, config_dir: Path) -> Pat
     return out
 
 
+def build_data(phase: Phase) -> None:
+    """Run the phase's data commands here (``python`` is this interpreter), from the repo root."""
+    import shlex
+    import subprocess
+    import sys
+
+    for command in phase.data:
+        argv = shlex.split(command)
+        print(f"[{phase.name}] {command}", flush=True)
+        subprocess.run([sys.executable, *argv[1:]], cwd=REPO, check=True)
+
+
 def calibrate(weights: Path) -> Path:
     from training.calibrate import main as calibrate_main
 
@@ -200,20 +212,23 @@ def shown(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
-def plan(phases: list[Phase], run_root: Path, config_dir: Path = CONFIG_DIR) -> list[str]:
+def plan(phases: list[Phase], run_root: Path, config_dir: Path = CONFIG_DIR,
+         seed: int | None = None, stop_at: int | None = None) -> list[str]:
     """What a run of ``phases`` does, as commands to print; loads and checks every config."""
     lines = []
     for phase in phases:
-        cfg = phase_config(phase, run_root, config_dir)
+        cfg = phase_config(phase, run_root, config_dir, seed)
         preflight(cfg, run_root, mirror_root=None)
         run_dir = run_root / cfg["name"]
         if phase.data:
             lines += [f"# phase {phase.name}: data", *phase.data]
-        stop = f" --stop-at {phase.stop_at}" if phase.stop_at else ""
+        last = stop_at if stop_at is not None else phase.stop_at
+        stop = f" --stop-at {last}" if last else ""
         start = shown(Path(cfg["init_weights"])) if cfg["init_weights"] else "scratch"
         lines.append(f"# phase {phase.name}: {cfg['max_steps']} steps{stop} from {start}")
+        side = f" --set seed={seed} name={cfg['name']}" if seed is not None else ""
         lines.append(f"python -m training.train --config {shown(config_dir / phase.name)}.json"
-                     f"{stop} --resume")
+                     f"{stop}{side} --resume")
         if phase.average:
             lines.append(f"python -m training.average_weights --out "
                          f"{shown(run_dir / 'model_avg.safetensors')} "
@@ -241,13 +256,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=None,
                     help="a side run with another seed (one phase; nothing chains from it)")
     ap.add_argument("--run-root", type=Path, default=REPO / RUNS)
+    ap.add_argument("--build-data", action="store_true",
+                    help="run each phase's data commands before it (builds resume and skip "
+                         "finished shards)")
     ap.add_argument("--dry-run", action="store_true", help="print the plan, train nothing")
     args = ap.parse_args(argv)
     try:
         phases = parse_phases(args.phases)
         if args.seed is not None and len(phases) != 1:
             raise ValueError("--seed makes a side run of one phase: name one with --phases")
-        lines = plan(phases, args.run_root)
+        lines = plan(phases, args.run_root, seed=args.seed, stop_at=args.stop_at)
     except (OSError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
     print("\n".join(lines), flush=True)
@@ -255,6 +273,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     out = None
     for phase in phases:
+        if args.build_data:
+            build_data(phase)
         out = run_phase(phase, args.run_root, args.hours, args.stop_at, args.seed)
     if out is not None and phases[-1].calibrate and args.seed is None and args.stop_at is None:
         print("the shipped file is unchanged; to ship the rebuilt weights:\n"

@@ -136,3 +136,15 @@ def test_a_recipe_cannot_write_into_backend_weights(tiny_data, tmp_path):
         R.run_phase(R.Phase("A"), inside, config_dir=cfg_dir, mirror_root=None)
     assert not inside.exists()
     assert sha256(SHIPPED) == before
+
+
+def test_build_data_runs_the_phase_commands_with_this_interpreter(monkeypatch):
+    import subprocess
+    import sys
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: calls.append((argv, kw)))
+    R.build_data(R.PHASES[0])
+    assert calls == [([sys.executable, "-m", "training.data", "build", "--out", "data/pre1r",
+                       "--sources", "procedural", "--shapes", "procedural=340", "--views", "4",
+                       "--workers", "2"], {"cwd": REPO, "check": True})]
