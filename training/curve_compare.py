@@ -68,8 +68,9 @@ def at(curve: list[tuple[float, float]], step: float) -> float:
 
 
 def draw(curves: dict[str, dict[str, list]], out: Path, until: float,
-         y_range: tuple[float, float]) -> None:
-    """One panel: per series, the recorded curve (thick) and each rerun (thin), log10 y."""
+         y_range: tuple[float, float], controls: tuple[str, ...] = ()) -> None:
+    """One panel: per series, the recorded curve (thick), each rerun (thin) and each control
+    run (thin, grey), log10 y."""
     w, h, m = 900, 560, 60
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
@@ -95,10 +96,14 @@ def draw(curves: dict[str, dict[str, list]], out: Path, until: float,
             if len(pts) < 2:
                 continue
             recorded = name == "recorded"
-            d.line([px(s, v) for s, v in pts], fill=colour, width=4 if recorded else 1)
+            fill = colour if recorded or name not in controls else (120, 120, 120)
+            d.line([px(s, v) for s, v in pts], fill=fill, width=4 if recorded else 1)
         d.text((w - m - 300, m + 8 + 14 * row), f"{series}: thick = recorded, thin = reruns",
                fill=colour)
         row += 1
+    if controls:
+        d.text((w - m - 300, m + 8 + 14 * row), "grey: " + ", ".join(controls),
+               fill=(120, 120, 120))
     d.text((m, 20), "recipe phase A rerun from scratch vs the recorded phase A (log10 y)",
            fill="black")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--y-range", type=float, nargs=2, required=True,
                     help="its y axis, log10 (bottom top), as printed on it")
     ap.add_argument("--runs", type=Path, nargs="+", required=True)
+    ap.add_argument("--controls", type=Path, nargs="*", default=[],
+                    help="runs of a changed config: shown (grey) beside the reruns, not pooled")
     ap.add_argument("--until", type=float, required=True, help="compare up to this step")
     ap.add_argument("--series", nargs="+", default=["train/sdf", "train/slice", "val/sdf"])
     ap.add_argument("--at", type=float, nargs="+", default=None, help="steps of the table")
@@ -122,12 +129,13 @@ def main(argv: list[str] | None = None) -> None:
         curves[series] = {"recorded": read_png_curve(args.png, series.replace("-sign", ""),
                                                      args.x_max, tuple(args.y_range),
                                                      args.until)}
-        for run in args.runs:
+        for run in [*args.runs, *args.controls]:
             curves[series][run.name] = run_curve(run, series)
     steps = args.at or [args.until * f for f in (0.25, 0.5, 0.75, 1.0)]
     print("| series | step | recorded (read off the PNG) | " + " | ".join(
-        r.name for r in args.runs) + " | rerun spread | recorded - rerun mean |")
-    print("|---" * (5 + len(args.runs)) + "|")
+        r.name for r in [*args.runs, *args.controls])
+        + " | rerun spread | recorded vs rerun mean |")
+    print("|---" * (5 + len(args.runs) + len(args.controls)) + "|")
     for series, by_name in curves.items():
         for s in steps:
             try:
@@ -135,12 +143,15 @@ def main(argv: list[str] | None = None) -> None:
                 reruns = [at(by_name[r.name], s) for r in args.runs]
             except (ValueError, IndexError):
                 continue
+            controls = [f"{at(by_name[r.name], s):.4f}" if by_name[r.name]
+                        and by_name[r.name][-1][0] >= s else "-" for r in args.controls]
             mean = float(np.mean(reruns))
             print(f"| {series} | {s:.0f} | {rec:.4f} | "
-                  + " | ".join(f"{v:.4f}" for v in reruns)
+                  + " | ".join([f"{v:.4f}" for v in reruns] + controls)
                   + f" | {max(reruns) - min(reruns):.4f} | {(rec - mean) / mean:+.1%} |")
     if args.out:
-        draw(curves, args.out, args.until, tuple(args.y_range))
+        draw(curves, args.out, args.until, tuple(args.y_range),
+             tuple(r.name for r in args.controls))
         print(f"wrote {args.out}")
 
 
