@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,6 +43,13 @@ class BackendConfig:
     backend_root: str = ""  # the folder whose backend/ package the managed server runs
     models_dir: str = ""  # U2NET_HOME for the server when it holds u2netp.onnx
     online_access: bool = True  # whether a server off this computer may be reached
+    installed: bool = False  # `python` is the Installed Environment's (what to say when missing)
+    max_upload_mb: int = 0  # --max-upload-mb for a server we start (0: the backend's default)
+
+# The stop sequence (docs/API.md, Stopping): POST /shutdown, SIGTERM after this many seconds if
+# the backend still runs, then SIGKILL after SIGTERM_GRACE_S more.
+SHUTDOWN_GRACE_S = 3.0
+SIGTERM_GRACE_S = 5.0
 
 
 @dataclass
@@ -53,6 +61,9 @@ class Status:
     version: str = ""
     device: str = ""
     model: str = ""
+    models_dir: str = ""  # GET /health: where the backend reads the background-removal model
+    background_removal_ready: bool = True
+    models_setup_command: str = ""
 
 
 class BackendManager:
@@ -116,7 +127,9 @@ class BackendManager:
     def _set_ready(self, health: dict[str, Any]) -> None:
         self.status = Status("ready" if health.get("ready", True) else "starting", "",
                              str(health.get("version", "")), str(health.get("device", "")),
-                             str(health.get("model", "")))
+                             str(health.get("model", "")), str(health.get("models_dir", "")),
+                             bool(health.get("background_removal_ready", True)),
+                             str(health.get("models_setup_command", "")))
 
     def _adopt(self, found: Client | None) -> bool:
         """Use `found` when it answers /health."""
@@ -155,8 +168,12 @@ class BackendManager:
             return self.status
         if time.monotonic() - self._started_at > cfg.startup_timeout_s:
             self.stop()
+            log_file = self.files()[2]
+            print(f"Slice3D: the backend did not start; {log_file} ends:\n{self.log_tail(40)}",
+                  file=sys.stderr, flush=True)
             self.status = Status("error", f"The backend did not start within "
-                                          f"{cfg.startup_timeout_s:.0f} s. {self.log_tail(5)}")
+                                          f"{cfg.startup_timeout_s:.0f} s. Details: the console "
+                                          f"and {log_file}")
             return self.status
         self.status = Status("starting", "Starting the backend...")
         return self.status
@@ -200,7 +217,7 @@ class BackendManager:
 
     def _start(self, cfg: BackendConfig) -> None:
         """Launch `python -m backend serve` on a free loopback port."""
-        problem = _python_problem(cfg.python)
+        problem = python_problem(cfg)
         if problem:
             self.status = Status("error", problem)
             return
@@ -210,6 +227,8 @@ class BackendManager:
         cmd = [cfg.python, "-m", "backend", "serve", "--host", "127.0.0.1", "--port", "0",
                "--token-file", token_file, "--state-file", state_file,
                "--device", cfg.device or "auto", "--parent-pid", str(os.getpid())]
+        if cfg.max_upload_mb:
+            cmd += ["--max-upload-mb", str(cfg.max_upload_mb)]
         self._close_log()
         self._log_handle = open(log_file, "w", encoding="utf-8")  # noqa: SIM115 (kept open)
         try:
@@ -226,13 +245,18 @@ class BackendManager:
         self.status = Status("starting", "Starting the backend...")
 
     def crash_message(self) -> str:
-        """A readable message if our backend process has exited on its own, else ''."""
+        """A short readable message if our backend process has exited on its own, else ''.
+
+        The panel shows this; the log's last lines (a traceback, say) go to the console."""
         if self.proc is None or self.proc.poll() is None:
             return ""
         code = self.proc.returncode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        tail = self.log_tail(6)
-        return f"The backend process {how}." + (f" Last log lines:\n{tail}" if tail else "")
+        tail = self.log_tail(40)
+        if tail:
+            print(f"Slice3D: the backend process {how}; its log ({self.files()[2]}) ends:\n{tail}",
+                  file=sys.stderr, flush=True)
+        return short_crash_message(how, tail, self.files()[2])
 
     def notice_crash(self) -> bool:
         """While idle: if our process has exited, show why and forget it (the next run starts a
@@ -330,27 +354,55 @@ class BackendManager:
 
     @classmethod
     def _kill_pid(cls, pid: int) -> None:
-        """Stop a backend found via the state file (not our child): wait, TERM, then KILL."""
-        for sig in (None, signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
+        """Stop a backend found via the state file (not our child) after /shutdown: wait
+        SHUTDOWN_GRACE_S, TERM, wait SIGTERM_GRACE_S, then KILL."""
+        steps = ((None, SHUTDOWN_GRACE_S), (signal.SIGTERM, SIGTERM_GRACE_S),
+                 (getattr(signal, "SIGKILL", signal.SIGTERM), SIGTERM_GRACE_S))
+        for sig, grace in steps:
             try:
                 if sig is not None:
                     os.kill(pid, sig)
             except OSError:
                 return
-            for _ in range(50):
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline:
                 if not cls._pid_alive(pid):
                     return
-                time.sleep(0.1)
+                time.sleep(0.05)
 
 
-def _python_problem(python: str) -> str:
-    """Why the backend interpreter cannot be used, or ''."""
+def python_problem(cfg: BackendConfig) -> str:
+    """Why the backend interpreter cannot be used, or ''; says what to press."""
+    python = cfg.python
+    if cfg.installed and not (python and os.path.isfile(python)):
+        online = "" if cfg.online_access else (
+            " It downloads packages: allow online access first (Preferences > System > "
+            "Network).")
+        return ("The backend environment is not installed yet: press Install Backend "
+                "Environment in the add-on preferences (Backend: Installed Environment)."
+                + online + (f" Expected: {python}" if python else ""))
     if not python:
         return ("No backend Python: choose an interpreter or install a backend environment in "
                 "the add-on preferences")
     if not os.path.isfile(python):
         return f"Backend Python not found: {python}"
     return ""
+
+
+def short_crash_message(how: str, log_tail: str, log_file: str) -> str:
+    """One or two sentences for the panel from a dead backend's log (never a traceback)."""
+    missing = re.findall(r"ModuleNotFoundError: No module named '([^']+)'", log_tail)
+    if missing:
+        package = missing[-1].split(".")[0]
+        return (f"This Python lacks the backend's packages ({package}): install "
+                "requirements/backend.txt or use Installed Environment")
+    lines = [ln.strip() for ln in log_tail.splitlines() if ln.strip()]
+    error = next((ln for ln in reversed(lines) if ln.lower().startswith("error:")), "")
+    if not error and lines and not lines[-1].startswith(("File ", "Traceback")):
+        error = lines[-1]
+    error = error[:200]
+    return (f"The backend process {how}." + (f" {error}" if error else "")
+            + f" Details: the console and {log_file}")
 
 
 def server_environment(cfg: BackendConfig) -> dict[str, str]:
@@ -361,7 +413,7 @@ def server_environment(cfg: BackendConfig) -> dict[str, str]:
         p for p in (cfg.backend_root, env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYTHONHOME", None)
-    if (not env.get("U2NET_HOME") and cfg.models_dir
+    if (not env.get("U2NET_HOME") and not env.get("SLICE3D_MODELS_DIR") and cfg.models_dir
             and os.path.isfile(os.path.join(cfg.models_dir, "u2netp.onnx"))):
         env["U2NET_HOME"] = cfg.models_dir  # the copy "Install" keeps in the user folder
     return env
@@ -377,16 +429,17 @@ def _detach_kwargs() -> dict[str, Any]:
 
 
 def _wait_terminate_kill(proc: subprocess.Popen[bytes]) -> None:
-    """Give our own process 5 s to exit after /shutdown, then terminate, then kill it."""
+    """After /shutdown: give our own process SHUTDOWN_GRACE_S to exit, then SIGTERM, then
+    SIGKILL after SIGTERM_GRACE_S more (the backend itself stops within about 0.5 s)."""
     try:
-        proc.wait(timeout=5.0)
+        proc.wait(timeout=SHUTDOWN_GRACE_S)
     except subprocess.TimeoutExpired:
         proc.terminate()
         try:
-            proc.wait(timeout=3.0)
+            proc.wait(timeout=SIGTERM_GRACE_S)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=3.0)
+            proc.wait(timeout=SIGTERM_GRACE_S)
 
 
 def _is_zombie(pid: int) -> bool:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from .bundle_safety import copy_bundle
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".exr", ".tga")
 
@@ -34,8 +35,8 @@ def collect_inputs(items: Iterable[str]) -> list[str]:
 
 
 def bundle_dir_for(output: str, stem: str, taken: set[str]) -> str:
-    """OUTDIR/<stem>/, or <stem>-2/ ... when two inputs of this batch share a stem. A folder left
-    by an earlier run is replaced, as `python -m backend reconstruct -o` does."""
+    """OUTDIR/<stem>/, or <stem>-2/ ... when two inputs of this batch share a stem. A bundle left
+    by an earlier run is replaced, as `python -m backend reconstruct -o` does; nothing else is."""
     path, n = os.path.join(output, stem), 2
     while path in taken:
         path, n = os.path.join(output, f"{stem}-{n}"), n + 1
@@ -44,11 +45,12 @@ def bundle_dir_for(output: str, stem: str, taken: set[str]) -> str:
 
 
 def keep_bundle(bundle_dir: str, output: str, source: str, taken: set[str]) -> str:
-    """Copy a downloaded bundle to its folder under `output` (named after `source`); its path."""
+    """Copy a downloaded bundle to its folder under `output` (named after `source`); its path.
+
+    A folder there that is not one of our bundles (no .slice3d-bundle marker) is never replaced:
+    bundle_safety.NotOurFolder names it."""
     os.makedirs(output, exist_ok=True)
     stem = os.path.splitext(os.path.basename(source))[0]
-    target = bundle_dir_for(output, stem, taken)
-    if os.path.isdir(target):
-        shutil.rmtree(target)
-    shutil.copytree(bundle_dir, target)
-    return target
+    if stem in ("", ".", ".."):
+        raise ValueError(f"{stem!r} cannot name a bundle folder: rename the image")
+    return copy_bundle(bundle_dir, bundle_dir_for(output, stem, taken))

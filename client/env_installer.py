@@ -23,7 +23,7 @@ Step = tuple[str, list[str]]  # (label, argv)
 class InstallPlaces:
     """Where an installation reads from and writes to."""
 
-    addon_root: str  # the extension's folder: backend/, requirements/, .models/
+    addon_root: str  # the extension's folder: backend/, requirements/
     venv_dir: str  # the environment to create
     models_dir: str  # where the background-removal model is kept (survives updates)
 
@@ -65,14 +65,17 @@ def install_commands(base_python: str, cuda: bool, places: InstallPlaces) -> lis
           TORCH_INDEX_CUDA if cuda else TORCH_INDEX_CPU]),
         ("Installing the backend's packages",
          [*pip, "-r", os.path.join(req_dir, "backend.txt"), "-c", constraints]),
-        ("Installing the background-removal model", [venv_py, "-m", "backend", "setup-models"]),
-        ("Keeping the model in the user folder",
-         [venv_py, "-c", "import os, shutil, sys; os.makedirs(sys.argv[2], exist_ok=True); "
-          "shutil.copy2(sys.argv[1], sys.argv[2])",
-          os.path.join(places.addon_root, ".models", "u2net", "u2netp.onnx"),
-          places.models_dir]),
+        ("Installing the background-removal model",
+         models_setup_argv(venv_py, places.models_dir)),
         ("Checking the backend", [venv_py, "-m", "backend", "info"]),
     ]
+
+
+def models_setup_argv(python: str, models_dir: str) -> list[str]:
+    """Place u2netp.onnx in `models_dir`, the folder the backend reads (its GET /health
+    models_dir; for the Installed Environment the user folder's models/u2net, which the add-on
+    hands the server it starts as U2NET_HOME)."""
+    return [python, "-m", "backend", "setup-models", "--dest", models_dir]
 
 
 class EnvInstaller:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -109,4 +110,13 @@ def http_error(exc: urllib.error.HTTPError) -> ClientError:
         pass
     if exc.code == 401:
         message = f"The backend refused the token ({message})"
+    elif exc.code == 413:
+        message = too_large_message(message)
     return ClientError(message, code, exc.code)
+
+
+def too_large_message(server_message: str) -> str:
+    """The 413 as a person reads it: "The image is larger than the backend accepts (N MB)"."""
+    limit = re.search(r"(\d+)\s*MiB", server_message)
+    return ("The image is larger than the backend accepts"
+            + (f" ({limit.group(1)} MB)" if limit else f" ({server_message})"))

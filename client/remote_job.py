@@ -19,8 +19,9 @@ from typing import Any
 
 from . import contract
 from .backend_process import BackendManager
+from .bundle_safety import write_marker
 from .http import BackendUnreachable, Client, ClientError
-from .safe_unzip import safe_extract
+from .safe_unzip import safe_extract, zip_bundle_root
 
 
 @dataclass
@@ -60,11 +61,21 @@ class RemoteJob:
     bundle_dir: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    ended: float = 0.0
     cancel_requested: bool = False
 
     @property
     def finished(self) -> bool:
         return self.phase == "finished"
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since the job was started (frozen once it has ended)."""
+        return (self.ended or time.monotonic()) - self.started
+
+    def progress_text(self) -> str:
+        """What the panel's bar reads: the backend's stage words and the elapsed time."""
+        return f"{self.stage} ({format_elapsed(self.elapsed_s)})"
 
     @property
     def _client(self) -> Client:
@@ -142,6 +153,7 @@ class RemoteJob:
         folder = os.path.join(self.results_dir, f"{self.job_id}-{uuid.uuid4().hex[:6]}")
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             safe_extract(zf, folder)
+        write_marker(zip_bundle_root(folder))  # ours: a later run may replace a kept copy
         self.bundle_dir = folder
         with contextlib.suppress(ClientError):  # the backend may forget the job now
             self._client.cancel(self.job_id)
@@ -150,6 +162,7 @@ class RemoteJob:
 
     def _end(self, outcome: str, error: str) -> None:
         self.phase, self.outcome, self.error = "finished", outcome, error
+        self.ended = time.monotonic()
         self.stage = {"done": "Done", "cancelled": "Cancelled"}.get(outcome, "Failed")
         self.manager.job_ended()
 
@@ -160,12 +173,20 @@ class RemoteJob:
 
 
 def _stage_text(info: dict[str, Any]) -> str:
-    """The stage as the panel shows it: "Queued (position 2)", "Sdf", ..."""
-    state = info.get("state", "")
-    stage = info.get("stage") or state
-    if state == "queued" and info.get("queue_position"):
-        stage = f"Queued (position {info['queue_position']})"
-    return str(stage).replace("_", " ").capitalize()
+    """The stage as the panel shows it: the backend's words as they are ("Computing the shape
+    (level 2 of 4)", docs/API.md), "Queued (position 2)" while queued."""
+    state = str(info.get("state", ""))
+    stage = str(info.get("stage") or state)
+    if state == "queued":
+        position = info.get("queue_position")
+        return f"Queued (position {position})" if position else "Queued"
+    return stage[:1].upper() + stage[1:]
+
+
+def format_elapsed(seconds: float) -> str:
+    """12 s, 3 min 05 s."""
+    whole = int(seconds)
+    return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
 
 
 def _failure_message(err: Any) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import bpy
 
 from ..client.batch import BatchItem, keep_bundle
+from ..client.bundle_safety import NotOurFolder
 from ..client.remote_job import RemoteJob
 from . import build, image_source
 
@@ -37,6 +38,11 @@ def finish_item(context: bpy.types.Context | None, item: BatchItem, job: RemoteJ
     try:
         if output:
             item.bundle = keep_bundle(job.bundle_dir, output, item.path, taken)
+    except (OSError, ValueError, NotOurFolder) as exc:  # the bundle is not kept: the item fails
+        item.message = str(exc)
+        job.discard_bundle()
+        return
+    try:
         if axes is not None and context is not None:
             coll = build.build_scene(context, job.bundle_dir, source=item.path,
                                      name=os.path.basename(item.path), job_id=job.job_id,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from client.batch import bundle_dir_for, collect_inputs, keep_bundle
+from client.bundle_safety import NotOurFolder, copy_bundle, is_bundle
 
 
 def test_folders_give_their_images_sorted_and_files_stay(tmp_path):
@@ -19,13 +22,60 @@ def test_same_stems_get_suffixes(tmp_path):
     assert [n.rsplit("/", 1)[-1] for n in names] == ["apple", "apple-2", "apple-3"]
 
 
-def test_keep_bundle_replaces_an_earlier_run(tmp_path):
+def _download(tmp_path):
     src = tmp_path / "download"
-    src.mkdir()
+    (src / "slices").mkdir(parents=True)
     (src / "result.json").write_text("{}")
+    (src / "mesh.glb").write_bytes(b"glb")
+    (src / "slices" / "Z1.png").write_bytes(b"png")
+    return src
+
+
+def test_keep_bundle_replaces_an_earlier_run(tmp_path):
+    src = _download(tmp_path)
     out = tmp_path / "out"
-    (out / "apple").mkdir(parents=True)
-    (out / "apple" / "old.txt").write_text("old")
+    first = keep_bundle(str(src), str(out), "/pictures/apple.jpg", set())
+    assert is_bundle(first)  # marked as ours
+    (src / "input.png").write_bytes(b"new")
     kept = keep_bundle(str(src), str(out), "/pictures/apple.jpg", set())
     assert kept == str(out / "apple")
-    assert sorted(p.name for p in (out / "apple").iterdir()) == ["result.json"]
+    assert sorted(p.name for p in (out / "apple").iterdir()) == [
+        ".slice3d-bundle", "input.png", "mesh.glb", "result.json", "slices"]
+    assert sorted(p.name for p in out.iterdir()) == ["apple"]  # no staging left
+
+
+def test_keep_bundle_never_replaces_a_users_folder(tmp_path):
+    """Issue 32: OUT/wheel/ holding my_notes.txt and photos/holiday.jpg was replaced whole."""
+    src = _download(tmp_path)
+    wheel = tmp_path / "out" / "wheel"
+    (wheel / "photos").mkdir(parents=True)
+    (wheel / "my_notes.txt").write_text("mine")
+    (wheel / "photos" / "holiday.jpg").write_bytes(b"jpg")
+    with pytest.raises(NotOurFolder) as err:
+        keep_bundle(str(src), str(tmp_path / "out"), "/pictures/wheel.png", set())
+    assert str(wheel) in str(err.value)
+    assert (wheel / "my_notes.txt").read_text() == "mine"
+    assert (wheel / "photos" / "holiday.jpg").read_bytes() == b"jpg"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["wheel"]
+
+
+def test_a_folder_that_only_looks_like_a_bundle_is_not_ours(tmp_path):
+    src = _download(tmp_path)
+    look = tmp_path / "out" / "wheel"
+    look.mkdir(parents=True)
+    (look / "result.json").write_text("{}")
+    (look / "mesh.obj").write_text("v 0 0 0")
+    assert not is_bundle(str(look))
+    (look / ".slice3d-bundle").write_text("slice3d-bundle 1\n")
+    assert is_bundle(str(look))  # the marker and bundle files only
+    (look / "notes.txt").write_text("mine")
+    assert not is_bundle(str(look))
+    with pytest.raises(NotOurFolder):
+        copy_bundle(str(src), str(look))
+    assert (look / "notes.txt").read_text() == "mine"
+
+
+def test_odd_stems_are_refused(tmp_path):
+    src = _download(tmp_path)
+    with pytest.raises(ValueError):
+        keep_bundle(str(src), str(tmp_path / "out"), "/pictures/..", set())
