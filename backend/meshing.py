@@ -83,9 +83,7 @@ def evaluate_coarse_to_fine(
     ``progress`` moves through every level (the dense start is level 1 of ``steps + 1``), each
     level weighted by about the share of the points it evaluates; ``on_level`` hears each start.
     """
-    level = min(start, n)
-    while n % level:
-        level //= 2
+    level = _start_level(n, start)
     steps = int(np.log2(n // level))
     report = _LevelProgress(steps + 1, progress, on_level)
     grid = evaluate_dense(sdf, level, device, report.level(0), cancel)
@@ -99,6 +97,18 @@ def evaluate_coarse_to_fine(
         progress(1.0)
     lo = -SDF_BOUND - SDF_PAD
     return SdfGrid(values.cpu().numpy(), lo, -lo, evaluations)
+
+
+def grid_levels(n: int, start: int = 32) -> int:
+    """How many levels evaluate_coarse_to_fine goes through for an n^3 grid (the dense one too)."""
+    return int(np.log2(n // _start_level(n, start))) + 1
+
+
+def _start_level(n: int, start: int) -> int:
+    level = min(start, n)
+    while n % level:
+        level //= 2
+    return level
 
 
 class _LevelProgress:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -16,12 +17,12 @@ import trimesh
 from . import __version__
 from .bundle import write_bundle
 from .errors import BackendError, Cancelled
-from .foreground import extract_foreground
+from .foreground import BackgroundMode, extract_foreground
 from .framing import frame_object, to_model_input
 from .geometry import CAMERA_DISTANCE, LENS_MM, SENSOR_MM, SLICE_AXES, project
 from .intake import load_image
 from .mesh_cleanup import clean_mesh
-from .meshing import evaluate_coarse_to_fine, marching_cubes
+from .meshing import evaluate_coarse_to_fine, grid_levels, marching_cubes
 from .options import ReconstructOptions
 from .predictors import Predictor, load_predictor
 from .silhouette_fill import fill_missed_rays
@@ -41,6 +42,10 @@ STAGE_LABELS = {
 }
 DONE_LABEL = "done"  # as before: the one stage name the clients compare against
 ProgressFn = Callable[[str, float], None]
+
+
+def sdf_label(level: int, levels: int) -> str:
+    return f"{STAGE_LABELS['sdf']} (level {level} of {levels})"
 
 
 def stage_key(label: str) -> str:
@@ -86,11 +91,11 @@ class Reconstructor:
                 progress(label, done + STAGES[name] * min(max(frac, 0.0), 1.0))
 
         @contextmanager
-        def stage(name: str):
+        def stage(name: str, words: str | None = None):
             nonlocal done, label
             if cancel and cancel():
                 raise Cancelled()
-            label = STAGE_LABELS[name]
+            label = words or STAGE_LABELS[name]
             report(name, 0.0)
             start = time.perf_counter()
             yield lambda frac: report(name, frac)
@@ -99,14 +104,14 @@ class Reconstructor:
 
         def on_level(level: int, levels: int) -> None:
             nonlocal label
-            label = f"{STAGE_LABELS['sdf']} (level {level} of {levels})"
+            label = sdf_label(level, levels)
 
         warnings: list[str] = []
         with stage("decode"):
             loaded = load_image(image_bytes)
         with stage("mask"):
-            cutout, mask_method = extract_foreground(loaded.rgba, loaded.has_alpha,
-                                                     options.background)
+            cutout, mask_method = extract_foreground(
+                loaded.rgba, loaded.has_alpha, cast(BackgroundMode, options.background))
         with stage("frame"):
             framed = frame_object(cutout)
             model_input = to_model_input(framed)
@@ -123,7 +128,7 @@ class Reconstructor:
         with stage("predict"):
             predictor = self.predictor(options.predictor)
             prediction = predictor.predict(model_input, options.flip_average_override())
-        with stage("sdf") as report_sdf:
+        with stage("sdf", sdf_label(1, grid_levels(options.resolution))) as report_sdf:
             grid = evaluate_coarse_to_fine(prediction.sdf, options.resolution, self.device,
                                            progress=report_sdf, cancel=cancel, on_level=on_level)
             if prediction.silhouette_fill is not None and options.silhouette_fill != "off":
