@@ -1,4 +1,4 @@
-"""`python -m backend reconstruct|serve|info|setup-models`: the backend without Blender."""
+"""`python -m backend reconstruct|batch|serve|info|setup-models`: the backend without Blender."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from . import __version__, contract
+from . import __version__, batch_cli, contract
 from .contract import MAX_UPLOAD_MB
 from .errors import BackendError, Cancelled
 
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
     rec.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     add_option_arguments(rec)
+
+    batch_cli.add_parser(sub, add_option_arguments)  # docs/BATCH.md
 
     srv = sub.add_parser("serve", help="the local job server for Blender")
     srv.add_argument("--host", default="127.0.0.1")
@@ -210,4 +212,4 @@ def _setup_models(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"reconstruct": _reconstruct, "serve": _serve, "info": _info,
-            "setup-models": _setup_models}
+            "setup-models": _setup_models, "batch": batch_cli.command}
