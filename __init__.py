@@ -17,6 +17,7 @@ from .operators import (
     batch,
     import_bundle,
     installer,
+    models,
     options,
     reconstruct,
 )
@@ -31,6 +32,7 @@ _CLASSES = (
     *batch.CLASSES,
     *backend_control.CLASSES,
     *installer.CLASSES,
+    *models.CLASSES,
     *options.CLASSES,
     *sidebar.CLASSES,
 )

@@ -54,3 +54,14 @@ def keep_bundle(bundle_dir: str, output: str, source: str, taken: set[str]) -> s
     if stem in ("", ".", ".."):
         raise ValueError(f"{stem!r} cannot name a bundle folder: rename the image")
     return copy_bundle(bundle_dir, bundle_dir_for(output, stem, taken))
+
+
+def batch_summary(results: list[BatchItem], limit: int = 5) -> str:
+    """One line for the UI: how many worked, and which files failed and why."""
+    failed = [r for r in results if not r.ok]
+    line = f"Batch: {len(results) - len(failed)} of {len(results)} images reconstructed"
+    if failed:
+        named = [f"{os.path.basename(r.path)} ({r.message})" for r in failed[:limit]]
+        more = f" and {len(failed) - limit} more" if len(failed) > limit else ""
+        line += "; failed: " + ", ".join(named) + more
+    return line

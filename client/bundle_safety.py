@@ -112,3 +112,15 @@ def free_bundle_path(parent: str, stem: str) -> str:
     while os.path.lexists(path):
         path, n = os.path.join(parent, f"{stem}-{n}"), n + 1
     return path
+
+
+def keep_result(bundle_dir: str, folder: str, stem: str) -> str:
+    """Move a downloaded bundle to folder/<stem> (or <stem>-2 ...: nothing is replaced), marked
+    as ours; its new path."""
+    os.makedirs(folder, exist_ok=True)
+    safe_stem = "".join(c if c.isalnum() or c in "-_ ." else "_" for c in stem).strip(". ")
+    target = free_bundle_path(folder, safe_stem[:100] or "result")
+    if not has_marker(bundle_dir):
+        write_marker(bundle_dir)
+    shutil.move(bundle_dir, target)
+    return target

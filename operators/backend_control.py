@@ -18,6 +18,7 @@ def _start(op: bpy.types.Operator) -> set[str]:
     if status.state == "error":
         op.report({"ERROR"}, status.message)
         return {"CANCELLED"}
+    UI.clear_error()  # an error from before the (re)start is stale now
     return {"FINISHED"}
 
 

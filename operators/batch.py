@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import StringProperty
 
-from ..client.batch import BatchItem, collect_inputs
+from ..client.batch import BatchItem, batch_summary, collect_inputs
 from ..client.remote_job import RemoteJob
 from ..scene.batch import finish_item, run_batch, start_item
 from ..ui import props, state
@@ -99,8 +99,8 @@ class SLICE3D_OT_batch(ModalTimerOperator, bpy.types.Operator):
             self._job.cancel()
 
     def _report(self) -> set[str]:
+        UI.say(batch_summary(self._results), error=not any(r.ok for r in self._results))
         good = sum(r.ok for r in self._results)
-        UI.last_message = f"Batch: {good} of {len(self._results)} images reconstructed"
         self.report({"INFO"} if good == len(self._results) else {"WARNING"}, UI.last_message)
         return {"FINISHED"} if good else {"CANCELLED"}
 

@@ -29,6 +29,10 @@ class SLICE3D_OT_import_bundle(bpy.types.Operator, ImportHelper):
     import_z: BoolProperty(name="Z Slices", default=True)
     square_render: BoolProperty(name="Square Render", default=False,
                                 description="Make the render resolution square")
+    scene_camera: BoolProperty(name="Use as Scene Camera", default=True,
+                               description="Make the imported photo camera the scene's camera")
+    smooth_shading: BoolProperty(name="Smooth Shading", default=True,
+                                 description="Shade the imported mesh smooth")
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         path = bpy.path.abspath(self.filepath)
@@ -41,7 +45,9 @@ class SLICE3D_OT_import_bundle(bpy.types.Operator, ImportHelper):
         source = os.path.basename(os.path.normpath(folder if not tmp else path))
         try:
             coll = build.build_scene(context, folder, source=source, axes=axes,
-                                     square_render=self.square_render)
+                                     square_render=self.square_render,
+                                     scene_camera=self.scene_camera,
+                                     smooth=self.smooth_shading)
         except Exception as exc:  # noqa: BLE001 - reported; the scene is left untouched
             self.report({"ERROR"}, f"Import failed: {exc}")
             return {"CANCELLED"}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import bpy
 
+from ..client.bundle_safety import keep_result
+from ..client.remote_job import RemoteJob
 from ..scene import build, image_source
-from ..ui import backend_watch, props, state
+from ..ui import backend_watch, paths, props, settings, state
 from ..ui.state import UI
 from ..ui.widgets import tag_redraw
 from .modal_base import ModalTimerOperator
@@ -45,7 +49,7 @@ class SLICE3D_OT_reconstruct(ModalTimerOperator, bpy.types.Operator):
             return False
         self._name = image.name
         self._job = state.start_job(data, image.name, props.job_options(props.settings(context)))
-        UI.last_message = ""
+        UI.say("")
         return True
 
     def execute(self, context: bpy.types.Context) -> set[str]:
@@ -69,36 +73,52 @@ class SLICE3D_OT_reconstruct(ModalTimerOperator, bpy.types.Operator):
         return self._job.finished
 
     def finish(self, context: bpy.types.Context) -> set[str]:
-        """Import the finished job's bundle (or report why not)."""
+        """Import the finished job's bundle (or report why not), then keep the bundle."""
         job = self._job
         UI.last_timings = dict(job.timings)
         if job.outcome != "done":
             cancelled = job.outcome == "cancelled"
-            UI.last_message = ("Reconstruction cancelled" if cancelled
-                               else f"Reconstruction failed: {job.error}")
+            UI.say("Reconstruction cancelled" if cancelled
+                   else f"Reconstruction failed: {job.error}", error=not cancelled)
             self.report({"WARNING" if cancelled else "ERROR"}, UI.last_message)
             return {"CANCELLED"}
         opts = props.settings(context)
         try:
             coll = build.build_scene(context, job.bundle_dir, source=self._source,
                                      name=self._name, job_id=job.job_id, axes=opts.axes(),
-                                     square_render=opts.square_render)
+                                     square_render=opts.square_render,
+                                     scene_camera=opts.scene_camera, smooth=opts.smooth_shading)
         except Exception as exc:  # noqa: BLE001 - any import error is reported, the scene untouched
-            UI.last_message = f"Import failed: {exc}"
+            job.discard_bundle()
+            UI.say(f"Import failed: {exc}", error=True)
             self.report({"ERROR"}, UI.last_message)
             return {"CANCELLED"}
-        finally:
-            job.discard_bundle()
         UI.last_collection = coll.name
-        UI.last_message = f'Added "{coll.name}"'
+        kept = self._keep(job, coll)
+        UI.say(f'Added "{coll.name}"' + (f"; the result is kept in {kept}" if kept else ""))
         self.report({"INFO"}, UI.last_message)
         return {"FINISHED"}
+
+    def _keep(self, job: RemoteJob, coll: bpy.types.Collection) -> str:
+        """Move the bundle where the user finds it again (File > Import > Slice3D Result)."""
+        prefs = settings.addon_prefs()
+        folder = paths.results_dir(getattr(prefs, "results_folder", "") or "")
+        try:
+            kept = keep_result(job.bundle_dir, folder, os.path.splitext(self._name)[0])
+        except OSError as exc:
+            job.discard_bundle()
+            self.report({"WARNING"}, f"The result bundle could not be kept in {folder}: {exc}")
+            return ""
+        job.bundle_dir = kept
+        coll["slice3d_bundle"] = kept
+        return kept
 
     def on_cancel(self, context: bpy.types.Context) -> None:
         """Blender ends the modal (file load, quit): cancel the backend job too."""
         if self._job is not None:
             self._job.cancel()
-            self._job.discard_bundle()
+            if self._job.outcome != "done":
+                self._job.discard_bundle()
 
 
 class SLICE3D_OT_cancel(bpy.types.Operator):

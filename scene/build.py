@@ -64,8 +64,12 @@ def all_or_nothing() -> Iterator[None]:
 
 def build_scene(context: bpy.types.Context, bundle_dir: str, *, source: str, name: str = "",
                 job_id: str = "", axes: Iterable[str] = SLICE_AXES,
-                square_render: bool = False) -> bpy.types.Collection:
-    """Import one bundle into the scene; returns the new `Slice3D <name>` collection."""
+                square_render: bool = False, scene_camera: bool = True,
+                smooth: bool = True) -> bpy.types.Collection:
+    """Import one bundle into the scene; returns the new `Slice3D <name>` collection.
+
+    `scene_camera`: the photo camera becomes the scene's camera (else only when it has none);
+    `smooth`: the mesh is shaded smooth (else flat)."""
     result = read_result(bundle_dir)
     base = _display_name(name or source or result.get("source") or os.path.basename(bundle_dir))
     props = {"slice3d_source": source or str(result.get("source", "")),
@@ -75,14 +79,18 @@ def build_scene(context: bpy.types.Context, bundle_dir: str, *, source: str, nam
     with all_or_nothing():
         root = bpy.data.collections.new(f"Slice3D {base}")
         scene.collection.children.link(root)
-        _import_mesh(context, root, os.path.join(bundle_dir, "mesh.glb"), base)
+        mesh_obj = _import_mesh(context, root, os.path.join(bundle_dir, "mesh.glb"), base)
+        if smooth:
+            mesh_obj.data.shade_smooth()
+        else:
+            mesh_obj.data.shade_flat()
         cam_obj = _add_camera(root, base, result.get("camera") or {})
         _add_slices(context, root, bundle_dir, result, base, set(axes))
         for idb in (root, *root.all_objects):
             for key, value in props.items():
                 idb[key] = value
         root["slice3d_timings"] = json.dumps(result.get("timings_s") or {})
-        if scene.camera is None:
+        if scene_camera or scene.camera is None:
             scene.camera = cam_obj
         if square_render:
             size = max(scene.render.resolution_x, scene.render.resolution_y)

@@ -15,6 +15,7 @@ import argparse
 import importlib
 import importlib.util
 import os
+import shutil
 import sys
 import time
 
@@ -135,13 +136,25 @@ def exit_now(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     if not bpy.app.binary_path:
+        remove_session_tempdir()  # what a normal exit would do, skipped by os._exit
         os._exit(code)
     sys.exit(code)
+
+
+def remove_session_tempdir() -> None:
+    """Blender's own session folder (TMPDIR/blender_XXXXXX/), made at startup for this process."""
+    folder = os.path.normpath(bpy.app.tempdir or "")
+    if os.path.basename(folder).startswith("blender_") and os.path.isdir(folder):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
     try:
         exit_code = main()
+    except KeyboardInterrupt:  # Ctrl+C: the running job was cancelled on the backend; one line
+        print("Slice3D batch: interrupted (Ctrl+C); the running job was cancelled",
+              file=sys.stderr, flush=True)
+        exit_code = 130
     except Exception:  # noqa: BLE001 - report and exit non-zero without the exit deadlock
         import traceback
 

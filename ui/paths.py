@@ -33,6 +33,18 @@ def user_dir(*parts: str) -> str:
     return path
 
 
+def results_dir(chosen: str = "") -> str:
+    """Where Reconstruct keeps its bundles: the folder chosen in the preferences, else
+    `<blend name>_slice3d/` beside the saved .blend, else the user folder's results/."""
+    if chosen:
+        return bpy.path.abspath(chosen)
+    blend = bpy.data.filepath
+    if blend:
+        stem = os.path.splitext(os.path.basename(blend))[0]
+        return os.path.join(os.path.dirname(blend), f"{stem}_slice3d")
+    return user_dir("results")
+
+
 def backend_root() -> str:
     """The folder whose backend/ package the managed server runs (the extension itself)."""
     return ADDON_ROOT

@@ -8,9 +8,9 @@ import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
 from ..client.contract import BACKGROUND, FLIP_AVERAGE, SILHOUETTE_FILL
-from . import paths, props
+from . import models, paths, props
 from .state import INSTALL, MANAGER
-from .widgets import backend_buttons
+from .widgets import backend_buttons, wrapped
 
 MODES = [("LOCAL", "Python Interpreter", "Run the backend with a Python that has its packages"),
          ("INSTALLED", "Installed Environment",
@@ -31,6 +31,11 @@ class Slice3DPreferences(bpy.types.AddonPreferences):
     server_url: StringProperty(name="Server URL", default="http://127.0.0.1:8765")
     server_token: StringProperty(name="Token", subtype="PASSWORD")
     device: EnumProperty(items=DEVICES, name="Device", default="auto")
+    results_folder: StringProperty(
+        name="Results Folder", subtype="DIR_PATH",
+        description="Where Reconstruct keeps each result bundle (empty: a <blend name>_slice3d "
+                    "folder beside the saved .blend, or the extension's user folder when the "
+                    "file is unsaved)")
     startup_timeout: FloatProperty(name="Startup Timeout", default=180.0, min=10.0, max=1800.0,
                                    subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
     default_resolution: props.resolution_property("Mesh Resolution")
@@ -60,9 +65,23 @@ class Slice3DPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "startup_timeout")
         backend_buttons(layout)
         layout.label(text=f"Backend: {MANAGER.status.state} {MANAGER.status.message}".strip())
+        self._draw_models(layout)
+        layout.prop(self, "results_folder")
         col = layout.column(heading="Defaults")
         for name in props.RESET_OPTIONS:
             col.prop(self, f"default_{name}")
+
+    def _draw_models(self, layout: bpy.types.UILayout) -> None:
+        """The background-removal model is missing where the backend reads it: say where, and
+        offer to place it there (on a remote server, only the folder and the command)."""
+        status = MANAGER.status
+        if not models.missing(status):
+            return
+        box = layout.box()
+        remote = self.backend_mode == "REMOTE"
+        wrapped(box, models.missing_text(status, remote), icon="ERROR", width=80)
+        if not remote:
+            box.operator("slice3d.setup_models", icon="IMPORT")
 
     def _draw_install(self, box: bpy.types.UILayout) -> None:
         exists = os.path.exists(paths.venv_python())

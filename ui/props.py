@@ -92,6 +92,12 @@ class Slice3DSceneSettings(bpy.types.PropertyGroup):
     square_render: BoolProperty(
         name="Square Render", default=False,
         description="Make the scene's render resolution square so the camera reproduces the input")
+    scene_camera: BoolProperty(
+        name="Use as Scene Camera", default=True,
+        description="Make the imported photo camera the scene's camera")
+    smooth_shading: BoolProperty(
+        name="Smooth Shading", default=True,
+        description="Shade the imported mesh smooth (off: flat faces)")
 
     def axes(self) -> tuple[str, ...]:
         return tuple(a for a in "XYZ" if getattr(self, f"import_{a.lower()}"))

@@ -26,7 +26,8 @@ def backend_config() -> BackendConfig:
     prefs = addon_prefs()
     mode = getattr(prefs, "backend_mode", "LOCAL")
     python = getattr(prefs, "python_path", "") or ""
-    if mode == "INSTALLED" or (not python and os.path.exists(paths.venv_python())):
+    installed = mode == "INSTALLED"
+    if installed or (not python and os.path.exists(paths.venv_python())):
         python = paths.venv_python()
     mode = "REMOTE" if mode == "REMOTE" else "LOCAL"
     url = getattr(prefs, "server_url", "") or ""
@@ -35,7 +36,7 @@ def backend_config() -> BackendConfig:
     timeout = float(getattr(prefs, "startup_timeout", 180.0))
     env = os.environ
     if env.get("SLICE3D_PYTHON"):
-        python, mode = env["SLICE3D_PYTHON"], "LOCAL"
+        python, mode, installed = env["SLICE3D_PYTHON"], "LOCAL", False
     if env.get("SLICE3D_SERVER_URL"):
         url, mode = env["SLICE3D_SERVER_URL"], "REMOTE"
         token = env.get("SLICE3D_TOKEN", token)
@@ -43,4 +44,6 @@ def backend_config() -> BackendConfig:
     python = bpy.path.abspath(python) if python else ""
     return BackendConfig(mode, python, device, url.rstrip("/"), token, timeout,
                          state_dir=paths.user_dir("backend"), backend_root=paths.backend_root(),
-                         models_dir=paths.models_dir(), online_access=bpy.app.online_access)
+                         models_dir=paths.models_dir(), online_access=bpy.app.online_access,
+                         installed=installed and mode == "LOCAL",
+                         max_upload_mb=int(env.get("SLICE3D_MAX_UPLOAD_MB") or 0))

@@ -9,6 +9,7 @@ import bpy
 
 from ..scene import image_source
 from . import props
+from .models import missing, missing_text
 from .state import MANAGER, UI
 from .widgets import backend_buttons, wrapped
 
@@ -42,15 +43,14 @@ class _Main(_SidebarPanel):
                 layout.label(text=f"Using the editor's image: {image.name}", icon="INFO")
         _draw_run(layout, image)
         if UI.last_message:
-            wrapped(layout, UI.last_message,
-                    icon="ERROR" if "failed" in UI.last_message else "INFO")
+            wrapped(layout, UI.last_message, icon="ERROR" if UI.last_error else "INFO")
 
 
 def _draw_run(layout: bpy.types.UILayout, image: Any) -> None:
     """The progress of the running job and Cancel, else the Reconstruct button."""
     job = UI.job
     if job is not None and not job.finished:
-        layout.progress(factor=job.progress, type="BAR", text=job.stage)
+        layout.progress(factor=job.progress, type="BAR", text=job.progress_text())
         layout.operator("slice3d.cancel", icon="CANCEL")
         return
     row = layout.row()
@@ -75,6 +75,8 @@ class _Options(_ChildPanel):
         for axis in "xyz":
             row.prop(opts, f"import_{axis}", toggle=True)
         layout.prop(opts, "square_render")
+        layout.prop(opts, "scene_camera")
+        layout.prop(opts, "smooth_shading")
         layout.operator("slice3d.reset_options", icon="LOOP_BACK")
         layout.operator("slice3d.batch", icon="FILE_FOLDER")
         layout.operator("slice3d.import_bundle", icon="IMPORT")
@@ -93,6 +95,9 @@ class _Backend(_ChildPanel):
                      icon=STATE_ICONS.get(status.state, "QUESTION"))
         if status.message:
             wrapped(layout.column(align=True), status.message)
+        if missing(status):
+            remote = MANAGER.config().mode == "REMOTE"
+            wrapped(layout.column(align=True), missing_text(status, remote), icon="ERROR")
         if status.state in ("ready", "busy"):
             layout.label(text=f"{status.model} on {status.device} (v{status.version})")
         backend_buttons(layout, short=True)

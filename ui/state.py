@@ -24,7 +24,17 @@ class UiState:
     job: RemoteJob | None = None
     last_timings: dict[str, float] = field(default_factory=dict)
     last_message: str = ""
+    last_error: bool = False  # whether last_message reports a failure
     last_collection: str = ""
+
+    def say(self, message: str, error: bool = False) -> None:
+        """What the panel shows under the Reconstruct button."""
+        self.last_message, self.last_error = message, error
+
+    def clear_error(self) -> None:
+        """A failure reported earlier is stale (the backend was restarted successfully)."""
+        if self.last_error:
+            self.say("")
 
     @property
     def job_running(self) -> bool:
@@ -59,7 +69,7 @@ INSTALL = InstallState()
 
 def start_job(image: bytes, name: str, options: JobOptions) -> RemoteJob:
     """A new job on this session's backend; it becomes the job the sidebar follows."""
-    job = RemoteJob(image, name, options, MANAGER, paths.user_dir("results"))
+    job = RemoteJob(image, name, options, MANAGER, paths.user_dir("downloads"))
     UI.job = job
     return job
 

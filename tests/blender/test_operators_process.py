@@ -46,3 +46,24 @@ def test_quitting_leaves_a_backend_another_blender_started(profile):
     assert result["found"] == ["ready", True, True]
     assert result["alive_after_disable"] is True and result["answers"] == "ready"
     assert result["stopped_by_owner"] is True
+
+
+def test_quitting_during_a_job_leaves_no_state_file_or_job_folder(profile, tmp_path):
+    """Issue 32: the add-on waited 8 s before SIGKILL, so a backend stopping during a job left
+    its state file and job folder behind. Now: /shutdown, up to 3 s, SIGTERM, then SIGKILL."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    result = run_blender(profile, "quit_during_job", expect_rc=None, allow_hang=True,
+                         timeout=400, TMPDIR=str(tmp))
+    assert result["running"] is True and result["phase"] == "poll"
+    pid = result["pid"]
+    deadline = time.time() + 20
+    while _alive(pid) and time.time() < deadline:
+        time.sleep(0.1)
+    try:
+        assert not _alive(pid)
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert not os.path.exists(result["state_file"])
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("slice3d-jobs-")] == []

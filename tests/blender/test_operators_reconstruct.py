@@ -47,7 +47,7 @@ def test_camera_matches_the_input_view(run):
     assert first["cam_up"] == pytest.approx([0, 0, 1], abs=1e-6)
     assert first["lens"] == pytest.approx(35) and first["sensor"] == pytest.approx(32)
     assert run["square"][0] == run["square"][1]
-    assert run["scene_camera"] == "Camera"  # an existing scene camera is left alone
+    assert run["scene_camera"].startswith("apple Camera")  # the photo camera, by default
 
 
 def test_custom_properties_and_materials(run):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from bl_harness import BLENDER_PY, EXAMPLE, ROOT, blender_env, run_blender
@@ -80,3 +82,75 @@ def test_rerun_replaces_and_same_stems_get_suffixes(batch):
         options = json.loads((out / stem / "result.json").read_text())["options"]
         assert options["flip_average"] == "off" and options["silhouette_fill"] == "off"
     assert proc.stdout.strip().splitlines()[-1].startswith("Slice3D batch: 2 ok, 0 failed of 2")
+
+
+def _batch_cmd(*args: str) -> list[str]:
+    return [BLENDER_PY, str(ROOT / "scripts" / "batch.py"), *args, "--predictor",
+            os.environ.get("SLICE3D_TEST_PREDICTOR", "auto")]
+
+
+def test_a_users_folder_survives_and_no_temp_folder_is_left(tmp_path):
+    """Issue 32: OUT/wheel/ holding my_notes.txt and photos/holiday.jpg was replaced by the
+    bundle; every run left an empty blender_* folder in the temp dir."""
+    wheel = tmp_path / "OUT" / "wheel"
+    (wheel / "photos").mkdir(parents=True)
+    (wheel / "my_notes.txt").write_text("my notes")
+    (wheel / "photos" / "holiday.jpg").write_bytes(b"holiday")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = blender_env(tmp_path / "empty-profile", TMPDIR=str(tmp))
+    env.pop("SLICE3D_PYTHON")
+    proc = subprocess.run(_batch_cmd("--input", str(ROOT / "examples" / "wheel.png"),
+                                     "--output", str(tmp_path / "OUT"), "--resolution", "32"),
+                          capture_output=True, text=True, timeout=400, env=env,
+                          cwd=str(tmp_path))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert (wheel / "my_notes.txt").read_text() == "my notes"
+    assert (wheel / "photos" / "holiday.jpg").read_bytes() == b"holiday"
+    assert sorted(p.name for p in wheel.iterdir()) == ["my_notes.txt", "photos"]
+    assert sorted(p.name for p in (tmp_path / "OUT").iterdir()) == ["wheel"]
+    fail = [ln for ln in proc.stdout.splitlines() if " FAIL " in ln]
+    assert len(fail) == 1 and f"{wheel} exists and is not a Slice3D bundle" in fail[0], out
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("blender_")] == []
+
+
+def test_ctrl_c_prints_one_line(tmp_path):
+    """Issue 32: Ctrl+C printed a full traceback."""
+    user = tmp_path / "user"
+    env = blender_env(tmp_path / "empty-profile", SLICE3D_USER_DIR=str(user))
+    env.pop("SLICE3D_PYTHON")
+    proc = subprocess.Popen(_batch_cmd("--input", str(EXAMPLE), "--output",
+                                       str(tmp_path / "OUT"), "--resolution", "256"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=str(tmp_path))
+    try:
+        state = user / "backend" / "state.json"
+        deadline = time.time() + 240
+        while not state.is_file() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert state.is_file(), proc.communicate(timeout=60)
+        pid = json.loads(state.read_text())["pid"]
+        time.sleep(1.0)  # the job is submitted and runs
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = stdout + stderr
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text
+    assert [ln for ln in text.splitlines() if ln.strip()] == [
+        "Slice3D batch: interrupted (Ctrl+C); the running job was cancelled"], text
+    deadline = time.time() + 20
+    while _alive(pid) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid)  # the backend it started was stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[:1] != ["Z"]
+    except FileNotFoundError:
+        return False
