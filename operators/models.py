@@ -12,22 +12,19 @@ import os
 
 import bpy
 
-from ..client.env_installer import EnvInstaller, models_setup_argv
+from ..client.env_installer import models_setup_argv
 from ..ui import backend_watch, paths, settings
 from ..ui.state import INSTALL, MANAGER, UI
-from ..ui.widgets import tag_redraw
-from .modal_base import ModalTimerOperator
+from .installer import StepsOperator
 
 
-class SLICE3D_OT_setup_models(ModalTimerOperator, bpy.types.Operator):
+class SLICE3D_OT_setup_models(StepsOperator, bpy.types.Operator):
     """Place the background-removal model (u2netp) in the folder the backend reads, then restart
     the backend"""
 
     bl_idname = "slice3d.setup_models"
     bl_label = "Install Background-Removal Model"
 
-    timer_interval_s = 0.5
-    _installer = None
     _folder = ""
 
     @classmethod
@@ -49,21 +46,7 @@ class SLICE3D_OT_setup_models(ModalTimerOperator, bpy.types.Operator):
         argv = models_setup_argv(settings.backend_config().python, self._folder)
         log = os.path.join(paths.user_dir(), "setup-models.log")
         steps = [(f"Placing the background-removal model in {self._folder}", argv)]
-        self._installer = INSTALL.current = EnvInstaller(steps, log, paths.backend_root())
-        if self.headless(context):
-            self._installer.run_sync()
-            return self.finish(context)
-        self._installer.poll()
-        return self.start_timer(context)
-
-    def tick(self, context: bpy.types.Context) -> bool:
-        self._installer.poll()
-        tag_redraw(context, ("PREFERENCES", "VIEW_3D", "IMAGE_EDITOR"))
-        return self._installer.done
-
-    def on_cancel(self, context: bpy.types.Context) -> None:
-        if self._installer is not None:
-            self._installer.cancel()
+        return self.run_steps(context, steps, log)
 
     def finish(self, context: bpy.types.Context) -> set[str]:
         if self._installer.error:

@@ -72,7 +72,7 @@ def main() -> None:
     colls2 = sorted(c.name for c in bpy.data.collections if c.name.startswith("Slice3D"))
 
     # The next job starts at once after Cancel and runs to its result.
-    opts.resolution = "32"
+    opts.resolution = "64"
     op4 = FakeOperator(reports=[], _timer=None, _throttle=Throttle())
     bind(op4, rec.SLICE3D_OT_reconstruct, "tick", "finish", "_keep")
     op4._remove_timer = lambda context: None

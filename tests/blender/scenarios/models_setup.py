@@ -15,7 +15,7 @@ def main() -> None:
     prefs = bpy.context.preferences.addons[ext.__name__].preferences
     opts = bpy.context.scene.slice3d
     opts.image = bpy.data.images.load(EXAMPLE)
-    opts.resolution = "32"
+    opts.resolution = "64"
     facts = {"start": sorted(bpy.ops.slice3d.backend_start())}
     status = manager.status
     facts.update(models_dir=status.models_dir, ready=status.background_removal_ready,

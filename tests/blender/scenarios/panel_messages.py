@@ -12,7 +12,7 @@ def main() -> None:
     prefs.backend_mode, prefs.python_path = "LOCAL", ARGS["bare"]
     opts = bpy.context.scene.slice3d
     opts.image = bpy.data.images.load(EXAMPLE)
-    opts.resolution = "32"
+    opts.resolution = "64"
     failed = sorted(bpy.ops.slice3d.reconstruct())
     facts = {"failed": failed, "failed_message": ui.last_message, "failed_error": ui.last_error,
              "status_message": manager.status.message}
