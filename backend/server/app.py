@@ -179,6 +179,9 @@ async def _stream_with_timeouts(request: Request, deadline: float) -> AsyncItera
             chunk = await asyncio.wait_for(stream.__anext__(), timeout=max(wait, 0.0))
         except StopAsyncIteration:
             return
+        except ClientDisconnect:  # as a BackendError, not an unexpected one that logs a traceback
+            raise BackendError("bad_image",
+                               "The upload ended before the whole image arrived.") from None
         except TimeoutError:
             raise BackendError("upload_timeout", "The upload stalled or took too long; "
                                "send the whole image at once.") from None

@@ -55,10 +55,24 @@ class GuardedProtocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self in self.unauthenticated and self.conn.their_state is not h11.IDLE:
-            given = dict(getattr(self, "headers", [])).get(b"authorization", b"")
+        if self in self.unauthenticated and self.conn.their_state in (h11.SEND_BODY, h11.DONE):
+            given = dict(getattr(self, "headers", None) or []).get(b"authorization", b"")
             if hmac.compare_digest(given, self.expected):
                 self.unauthenticated.pop(self, None)
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn answers a malformed request with 400 even when that request's answer is
+        already under way (a bad chunk in a body being read), which raised inside h11 and logged
+        a traceback per request. Then the connection is only closed, its request ended."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+            self.transport.close()
+            return
+        try:
+            super().send_400_response(msg)
+        except h11.LocalProtocolError:
+            self.transport.close()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
