@@ -30,6 +30,7 @@ def backend(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 # -- reading files -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # runs the command line
 def test_a_fifo_and_a_device_are_refused_at_once_and_the_good_image_still_runs(tmp_path):
     fifo = tmp_path / "x.png"
     os.mkfifo(fifo)
@@ -70,6 +71,7 @@ def test_read_image_file_checks_type_and_size_before_reading(tmp_path):
 # -- the output folder, before any work --------------------------------------------------------
 
 
+@pytest.mark.slow  # runs the command line
 @pytest.mark.parametrize("where", ["a-file", "/dev/null", "/proc/slice3d-out"])
 def test_a_bad_output_path_fails_before_any_work(tmp_path, where):
     image = tmp_path / "disc.png"
