@@ -33,6 +33,12 @@ class Client:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        # A backend on this computer is never reached through an HTTP proxy (http_proxy set
+        # without no_proxy would send loopback requests to the proxy).
+        host = urllib.parse.urlsplit(self.url).hostname or ""
+        self._opener = (urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                        if host in ("127.0.0.1", "localhost", "::1") else
+                        urllib.request.build_opener())
 
     def _request(self, method: str, path: str, body: bytes | None = None,
                  timeout: float | None = None) -> tuple[bytes, str]:
@@ -41,7 +47,7 @@ class Client:
         if body is not None:
             req.add_header("Content-Type", "application/octet-stream")
         try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+            with self._opener.open(req, timeout=timeout or self.timeout) as resp:
                 return resp.read(), str(resp.headers.get("Content-Type", ""))
         except urllib.error.HTTPError as exc:
             raise http_error(exc) from None

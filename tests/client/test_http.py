@@ -52,3 +52,13 @@ def test_no_answer_is_unreachable():
         Client("http://127.0.0.1:9", "token", timeout=2).health()
     assert err.value.code == "unreachable" and err.value.status == 0
     assert isinstance(err.value, ClientError)
+
+
+def test_a_loopback_backend_is_reached_past_an_http_proxy(backend, monkeypatch):
+    """http_proxy set without no_proxy sent requests for 127.0.0.1 to the proxy."""
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    client = Client(backend.client.url, backend.client.token)
+    assert client.health()["ready"] is True

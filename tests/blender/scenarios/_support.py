@@ -26,6 +26,14 @@ def enable():
     return sys.modules[ADDON]
 
 
+def call(op) -> list[str]:
+    """Run an operator; one that reports an error raises under bpy: its outcome is CANCELLED."""
+    try:
+        return sorted(op())
+    except RuntimeError:
+        return ["CANCELLED"]
+
+
 def disable() -> None:
     addon_utils.disable(ADDON, default_set=True)
 

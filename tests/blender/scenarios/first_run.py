@@ -8,11 +8,11 @@ first, or ""), results_folder (the preference, or ""), export_dir.
 import os
 
 import bpy
-from _support import ARGS, EXAMPLE, disable, done, enable, run
+from _support import ARGS, EXAMPLE, call, disable, done, enable, run
 
 
 def reconstruct(ext) -> tuple[list[str], str]:
-    outcome = sorted(bpy.ops.slice3d.reconstruct())
+    outcome = call(bpy.ops.slice3d.reconstruct)
     return outcome, ext.ui.state.UI.last_message
 
 

@@ -6,7 +6,7 @@ ARGS: models_dir (the empty folder the backend reads)."""
 import os
 
 import bpy
-from _support import ARGS, EXAMPLE, disable, done, enable, run
+from _support import ARGS, EXAMPLE, call, disable, done, enable, run
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
     facts.update(models_dir=status.models_dir, ready=status.background_removal_ready,
                  missing=models.missing(status), local_text=models.missing_text(status, False),
                  remote_text=models.missing_text(status, True))
-    facts["failed"] = sorted(bpy.ops.slice3d.reconstruct())
+    facts["failed"] = call(bpy.ops.slice3d.reconstruct)
     facts["failed_message"] = ui.last_message
     prefs.backend_mode = "REMOTE"
     facts["remote_poll"] = bpy.ops.slice3d.setup_models.poll()

@@ -2,7 +2,7 @@
 ARGS: bare (a Python without the backend's packages), good (one with them)."""
 
 import bpy
-from _support import ARGS, EXAMPLE, disable, done, enable, run
+from _support import ARGS, EXAMPLE, call, disable, done, enable, run
 
 
 def main() -> None:
@@ -13,7 +13,7 @@ def main() -> None:
     opts = bpy.context.scene.slice3d
     opts.image = bpy.data.images.load(EXAMPLE)
     opts.resolution = "64"
-    failed = sorted(bpy.ops.slice3d.reconstruct())
+    failed = call(bpy.ops.slice3d.reconstruct)
     facts = {"failed": failed, "failed_message": ui.last_message, "failed_error": ui.last_error,
              "status_message": manager.status.message}
     prefs.python_path = ARGS["good"]
