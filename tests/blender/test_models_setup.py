@@ -14,7 +14,7 @@ def test_the_model_is_placed_where_the_backend_reads_it(profile, tmp_path):
     shared.mkdir(parents=True)
     shutil.copy(ROOT / ".models" / "u2net" / "u2netp.onnx", shared / "u2netp.onnx")
     result = run_blender(profile, "models_setup", {"models_dir": str(empty)}, timeout=500,
-                         U2NET_HOME="", SLICE3D_MODELS_DIR=str(empty),
+                         SLICE3D_PYTHON="", U2NET_HOME="", SLICE3D_MODELS_DIR=str(empty),
                          XDG_DATA_HOME=str(tmp_path / "xdg"),
                          HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
                          https_proxy="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9",

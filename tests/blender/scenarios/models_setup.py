@@ -4,6 +4,7 @@ Model places the model there with the backend's own setup-models; then a JPEG re
 ARGS: models_dir (the empty folder the backend reads)."""
 
 import os
+import sys
 
 import bpy
 from _support import ARGS, EXAMPLE, call, disable, done, enable, run
@@ -13,6 +14,7 @@ def main() -> None:
     ext = enable()
     manager, ui, models = ext.ui.state.MANAGER, ext.ui.state.UI, ext.ui.models
     prefs = bpy.context.preferences.addons[ext.__name__].preferences
+    prefs.backend_mode, prefs.python_path = "LOCAL", sys.executable
     opts = bpy.context.scene.slice3d
     opts.image = bpy.data.images.load(EXAMPLE)
     opts.resolution = "64"
