@@ -1,4 +1,4 @@
-"""The geometry contract every part shares (DESIGN.md section 4), defined once.
+"""The geometry contract every part shares (ARCHITECTURE.md section 4), defined once.
 
 View frame: the camera frame (x right, y up, camera looking along -z) shifted by +CAMERA_DISTANCE
 along z, so the object centre is at the origin, +y is image-up and +z points toward the camera.
@@ -75,7 +75,7 @@ class Slab:
 
     name: str
     axis: int  # 0 = X, 1 = Y, 2 = Z
-    index: int  # 0..3 in the DESIGN order (X left to right, Y top to bottom, Z near to far)
+    index: int  # 0..3: X left to right, Y top to bottom, Z near to far (ARCHITECTURE.md)
     lo: float
     hi: float
 

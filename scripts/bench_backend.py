@@ -48,7 +48,7 @@ FRESH_CACHES = ("NUMBA_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "XDG_CACHE_HOME")
 
 
 def chamfer_l1(a: trimesh.Trimesh, b: trimesh.Trimesh, n: int = 20_000) -> float:
-    """DESIGN section 9 Chamfer-L1: mean of both directions' mean nearest-neighbour distances."""
+    """Chamfer-L1 (ARCHITECTURE.md section 9): the mean of both directions' mean NN distances."""
     pa = trimesh.sample.sample_surface(a, n, seed=0)[0]
     pb = trimesh.sample.sample_surface(b, n, seed=1)[0]
     return float(0.5 * (cKDTree(pb).query(pa)[0].mean() + cKDTree(pa).query(pb)[0].mean()))

@@ -1,4 +1,4 @@
-"""Slice3D-compact: one image -> 12 slice images + a pixel-aligned SDF decoder (DESIGN section 7).
+"""Slice3D-compact: one image -> 12 slice images + a pixel-aligned SDF decoder (ARCHITECTURE.md, 7).
 
 Layout (all sizes come from ``ModelConfig``):
 

@@ -19,7 +19,7 @@ SdfFunction = Callable[[torch.Tensor], torch.Tensor]
 class Prediction:
     """What a predictor says about one image.
 
-    slices: uint8 [12, S, S, 4] RGBA slice images in DESIGN order (X1..X4, Y1..Y4, Z1..Z4).
+    slices: uint8 [12, S, S, 4] RGBA slice images, X1..X4, Y1..Y4, Z1..Z4 (ARCHITECTURE.md).
     slabs: the 12 view-frame slabs those images stand for.
     sdf: maps float32 view-frame points [N, 3] on ``device`` to signed distances [N]
         (negative inside). Image features are computed once in ``predict`` and captured here,
