@@ -233,6 +233,7 @@ def run_batch(input_dir: Path, output: Path, options: ReconstructOptions, runner
               stream: IO[str] | None = None) -> int:
     """Plan, skip the finished bundles, run the rest through runner; 1 if any image failed."""
     stream = stream or sys.stderr
+    output.mkdir(parents=True, exist_ok=True)
     plan = make_plan(input_dir, output)
     summary = Summary(output / SUMMARY_NAME)
     try:

@@ -103,6 +103,7 @@ def connect(ray: Any, settings: RaySettings) -> bool:
         return False
     path = os.pathsep.join(p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
     common = {"log_to_driver": False, "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
+    _check_reachable(settings.address)
     try:
         if settings.address == "local":
             cpus = settings.workers * settings.cpus_per_worker if settings.workers else None
@@ -113,6 +114,19 @@ def connect(ray: Any, settings: RaySettings) -> bool:
         raise BackendError("ray_unreachable", f"Cannot reach the Ray cluster at "
                            f"{settings.address!r}: {exc}") from exc
     return True
+
+
+def _check_reachable(address: str) -> None:
+    """HOST:PORT must take a connection: ray.init would otherwise retry for minutes."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # "auto", "local", ray://...: Ray resolves and reports these itself
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise BackendError("ray_unreachable", f"No Ray head answers at {address} "
+                           f"({exc.strerror or exc}); start one with `ray start --head` "
+                           "(docs/BATCH.md).") from exc
 
 
 @contextmanager
