@@ -258,8 +258,10 @@ def run_batch(input_dir: Path, output: Path, options: ReconstructOptions, runner
     finally:
         summary.close()
     counts = summary.counts
-    print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed; "
-          f"summary: {summary.path}", file=stream, flush=True)
+    seconds = time.perf_counter() - progress.start  # model loading / worker start included
+    rate = f", {progress.count / seconds * 3600:.0f} img/h" if progress.count else ""
+    print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed in "
+          f"{seconds:.1f} s{rate}; summary: {summary.path}", file=stream, flush=True)
     return 1 if counts["failed"] else 0
 
 

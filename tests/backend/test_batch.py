@@ -70,7 +70,7 @@ def test_a_tree_with_a_faulty_image_then_a_resumed_run(tmp_path, capsys):
     assert "no usable transparency" in first["sub/c.jpg"]["message"]
     err = capsys.readouterr().err
     assert "img/h" in err and "left" in err  # throughput and time left, one line per image
-    assert "3 done, 0 skipped, 2 failed" in err
+    assert "3 done, 0 skipped, 2 failed in " in err
 
     # Rerun: the finished bundles are skipped (and said so); the failed ones are tried again.
     mtime = (out / "a" / "result.json").stat().st_mtime_ns

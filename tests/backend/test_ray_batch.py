@@ -172,7 +172,7 @@ def test_a_head_and_a_worker_node_started_with_ray_start(tmp_path, ray_env):
     assert all(result[name]["status"] == "done" for name in good), run.stderr[-3000:]
     assert (out / "shelf" / "top" / "item2" / "mesh.glb").is_file()
     assert result["shelf/faulty.png"]["status"] == "failed"
-    assert "4 done, 0 skipped, 1 failed" in run.stderr
+    assert "4 done, 0 skipped, 1 failed in " in run.stderr
     assert not wait_gone(seen) and not pids_in_sessions(sessions), "Ray processes left over"
 
 
@@ -232,7 +232,7 @@ def test_in_process_cluster_a_faulty_image_then_a_resumed_run(tmp_path, local_cl
     assert "not an image" in first["shelf/faulty.png"]["message"]
     assert all(r["attempts"] == 1 for r in first.values())
     assert len({first[name]["worker"] for name in good}) >= 1
-    assert "5 done, 0 skipped, 1 failed" in capsys.readouterr().err
+    assert "5 done, 0 skipped, 1 failed in " in capsys.readouterr().err
 
     assert main(["batch", str(src), "-o", str(out), "--ray", "auto", *FAST]) == 1
     second = records(out)
