@@ -8,8 +8,11 @@ import json
 import resource
 import socket
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 from backend_test_support import UPLOAD_LIMIT_MB, ServerProcess
 
@@ -56,6 +59,14 @@ def test_the_413_arrives_while_the_client_is_still_sending(server: ServerProcess
         assert response.status_code == 413, response.text
         assert response.json()["error"]["code"] == "too_large"
         assert f"{UPLOAD_LIMIT_MB} MiB" in response.json()["error"]["message"]
+    # urllib (as the add-on uses it) sends "Connection: close": the server closed at once, with
+    # the client still sending, and the client saw ECONNRESET ("No answer from the backend").
+    request = urllib.request.Request(server.url + "/jobs", data=bytes(BIG), method="POST",
+                                     headers={"Authorization": f"Bearer {server.token}"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=60)
+    assert info.value.code == 413
+    assert json.loads(info.value.read())["error"]["code"] == "too_large"
     assert server.get("/health").status_code == 200
 
 
