@@ -157,7 +157,7 @@ def clean_leftovers(out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     pattern = re.compile(
         rf"^\.{re.escape(out_dir.name[:100])}\.(?:new|old)-(?:(\d+)-)?[0-9a-f]{{12}}$")
-    removed = []
+    removed: list[Path] = []
     try:
         siblings = list(out_dir.parent.iterdir())
     except OSError:
