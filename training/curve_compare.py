@@ -49,6 +49,8 @@ def run_curve(run_dir: Path, series: str, smooth: bool = True) -> list[tuple[int
     kind, key = series.split("/")
     rows = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines() if x.strip()]
     rows = [r for r in rows if r["kind"] == kind]
+    rows = list({r["step"]: r for r in rows}.values())  # a resumed run logs some steps again
+    rows.sort(key=lambda r: r["step"])
     if key == "loss-sign":
         pts = [(r["step"], r["loss"] - r.get("sign", 0.0)) for r in rows]
     else:
@@ -58,6 +60,18 @@ def run_curve(run_dir: Path, series: str, smooth: bool = True) -> list[tuple[int
         sm = np.convolve(np.pad(vals, 2, mode="edge"), np.ones(5) / 5, mode="valid")
         pts = [(s, float(v)) for (s, _), v in zip(pts, sm, strict=True)]
     return pts
+
+
+def nearest_points(curve: list[tuple[float, float]], every: int,
+                   px_steps: float) -> list[tuple[float, float]]:
+    """The points of a read-back curve nearest to each multiple of ``every`` (its evaluations),
+    placed at that multiple."""
+    out = []
+    for k in range(every, int(curve[-1][0] + px_steps) + 1, every) if curve else ():
+        s, v = min(curve, key=lambda p: abs(p[0] - k))
+        if abs(s - k) <= px_steps:
+            out.append((float(k), v))
+    return out
 
 
 def at(curve: list[tuple[float, float]], step: float) -> float:
@@ -97,9 +111,15 @@ def draw(curves: dict[str, dict[str, list]], out: Path, until: float,
                 continue
             recorded = name == "recorded"
             fill = colour if recorded or name not in controls else (120, 120, 120)
-            d.line([px(s, v) for s, v in pts], fill=fill, width=4 if recorded else 1)
-        d.text((w - m - 300, m + 8 + 14 * row), f"{series}: thick = recorded, thin = reruns",
-               fill=colour)
+            if series.startswith("val/"):  # evaluations are points, not a curve
+                r = 5 if recorded else 3
+                for x, y in (px(s, v) for s, v in pts):
+                    d.ellipse([x - r, y - r, x + r, y + r], outline=fill, width=2)
+            else:
+                d.line([px(s, v) for s, v in pts], fill=fill, width=4 if recorded else 1)
+        label = ("big circle = recorded, small = reruns" if series.startswith("val/")
+                 else "thick = recorded, thin = reruns")
+        d.text((w - m - 300, m + 8 + 14 * row), f"{series}: {label}", fill=colour)
         row += 1
     if controls:
         d.text((w - m - 300, m + 8 + 14 * row), "grey: " + ", ".join(controls),
@@ -122,13 +142,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--until", type=float, required=True, help="compare up to this step")
     ap.add_argument("--series", nargs="+", default=["train/sdf", "train/slice", "val/sdf"])
     ap.add_argument("--at", type=float, nargs="+", default=None, help="steps of the table")
+    ap.add_argument("--val-every", type=int, default=250,
+                    help="the recorded run's evaluation interval (its val points)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     curves: dict[str, dict[str, list]] = {}
     for series in args.series:
-        curves[series] = {"recorded": read_png_curve(args.png, series.replace("-sign", ""),
-                                                     args.x_max, tuple(args.y_range),
-                                                     args.until)}
+        recorded = read_png_curve(args.png, series.replace("-sign", ""), args.x_max,
+                                  tuple(args.y_range), args.until)
+        if series.startswith("val/"):  # the picture joins evaluations with lines: keep the ends
+            recorded = nearest_points(recorded, args.val_every, args.x_max / (W - 2 * M))
+        curves[series] = {"recorded": recorded}
         for run in [*args.runs, *args.controls]:
             curves[series][run.name] = run_curve(run, series)
     steps = args.at or [args.until * f for f in (0.25, 0.5, 0.75, 1.0)]
@@ -138,6 +162,10 @@ def main(argv: list[str] | None = None) -> None:
     print("|---" * (5 + len(args.runs) + len(args.controls)) + "|")
     for series, by_name in curves.items():
         for s in steps:
+            if series.startswith("val/") and not all(
+                    any(abs(s - t) <= 12 for t, _ in by_name[n])
+                    for n in ("recorded", args.runs[0].name)):
+                continue  # compare evaluations where both made one
             try:
                 rec = at(by_name["recorded"], s)
                 reruns = [at(by_name[r.name], s) for r in args.runs]
