@@ -186,6 +186,7 @@ def local_cluster() -> Iterator[object]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAY_AUTH_MODE", "disabled")
         mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        mp.delenv("RAY_ADDRESS", raising=False)  # a cluster of its own, not one set outside
         yield from _cluster(temp)
 
 
