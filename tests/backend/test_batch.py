@@ -286,3 +286,16 @@ def test_an_image_that_kills_its_worker_fails_after_max_attempts_and_the_rest_go
     assert all(r["status"] == "done" and r["attempts"] == 1
                for image, r in by_image.items() if image != "poison.png")
     assert run.spawned == 4 and run.actors == []  # two replacements; all stopped at the end
+
+
+def test_a_ray_address_that_no_head_answers_fails_at_once(tmp_path, capsys):
+    pytest.importorskip("ray")
+    import socket
+
+    src = tmp_path / "in"
+    src.mkdir()
+    with socket.socket() as s:  # a port that nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["batch", str(src), "-o", str(tmp_path / "o"), "--ray", f"127.0.0.1:{port}"]) == 2
+    assert f"No Ray head answers at 127.0.0.1:{port}" in capsys.readouterr().err
