@@ -253,6 +253,7 @@ class RayBatch:
         self._kill(actor)
         self.actors.remove(actor)
         self.owner.pop(actor.ready, None)
+        self._salvage(actor)
         queued = list(actor.inflight.values())
         for ref in actor.inflight:
             self.owner.pop(ref, None)
@@ -269,6 +270,19 @@ class RayBatch:
                 self.queue.appendleft(running)
         if self.spawned < self.max_spawns:
             self._spawn()
+
+    def _salvage(self, actor: Actor) -> None:
+        """Results the dead actor finished before it died are kept, not redone."""
+        refs = list(actor.inflight)
+        ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=0) if refs else ([], [])
+        for ref in ready:
+            try:
+                rec = self.ray.get(ref)
+            except self.ray.exceptions.RayError:
+                continue
+            task = actor.inflight.pop(ref)
+            self.owner.pop(ref, None)
+            self.emit({**rec, "attempts": self.attempts[task.image] + 1})
 
     def _give_up(self, why: str) -> None:
         while self.queue:

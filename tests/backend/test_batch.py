@@ -240,7 +240,7 @@ class FakeRay:
         return {}
 
     def wait(self, refs, num_returns=1, timeout=None):
-        return refs[:1], refs[1:]
+        return refs[:num_returns], refs[num_returns:]
 
     def get(self, ref):
         if isinstance(ref.value, Exception):
@@ -299,3 +299,24 @@ def test_a_ray_address_that_no_head_answers_fails_at_once(tmp_path, capsys):
         port = s.getsockname()[1]
     assert main(["batch", str(src), "-o", str(tmp_path / "o"), "--ray", f"127.0.0.1:{port}"]) == 2
     assert f"No Ray head answers at 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_results_a_dying_worker_finished_are_kept_not_redone(tmp_path):
+    from backend.ray_batch import RayBatch, RaySettings
+
+    class NewestFirst(FakeRay):
+        """Ray hands back whichever result is ready; here the death is seen before the image
+        that the same actor finished just before it."""
+
+        def wait(self, refs, num_returns=1, timeout=None):
+            if num_returns == 1:
+                return refs[-1:], refs[:-1]
+            return super().wait(refs, num_returns, timeout)
+
+    tasks = [batch.Task(name, str(tmp_path / name), Path(name).stem, str(tmp_path / "o" / name))
+             for name in ("a.png", "poison.png")]
+    got: list[dict] = []
+    RayBatch(NewestFirst(), RaySettings(workers=1, max_attempts=2)).run(
+        tasks, ReconstructOptions(), got.append)
+    assert [(r["image"], r["status"], r["attempts"]) for r in got] == [
+        ("a.png", "done", 1), ("poison.png", "failed", 2)]
