@@ -16,13 +16,22 @@ sides. The same loop times the plain network with bicubic feature sampling, for 
 bilinear, and the silhouette fill on the plain 128^3 grid, against that grid's time: on the
 example, where the network's surface may miss no ray (the cost of looking), and on a thin spoked
 wheel (``--thin-image``), where most rays are missed (the cost of filling).
+
+``--against OLD_TREE`` times image to bundle instead in two warm worker processes, one importing
+the backend of OLD_TREE (e.g. a ``git worktree`` of the previous commit) and one this tree's,
+driven in turns (old, new, old, new, ...) so that a shared CPU's bursts of load hit both alike,
+and prints each side's runs, their medians and the ratio old / new per resolution.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -46,7 +55,7 @@ FILL_HALF_THICKNESS = 0.04  # timed with the shipped value when the weights carr
 REPO = Path(__file__).resolve().parent.parent
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=str(REPO / "backend/weights/slice3d_compact.safetensors"))
     ap.add_argument("--image", default=str(REPO / "examples/apple.jpg"))
@@ -60,7 +69,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--resolutions", type=int, nargs="*", default=[128, 256])
     ap.add_argument("--repeats", type=int, default=3,
                     help="runs of each measure; the fastest counts (a shared CPU only adds time)")
-    args = ap.parse_args(argv)
+    ap.add_argument("--against", metavar="OLD_TREE",
+                    help="time image to bundle here against OLD_TREE's backend, in turns")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(argv)
+    if args.against:
+        print(json.dumps(compare_trees(Path(args.against), REPO, args.image, args.resolutions,
+                                       args.repeats, args.threads), indent=1))
+    else:
+        _bench(args)
+
+
+def _bench(args: argparse.Namespace) -> None:
+    """The full benchmark of this tree (the module docstring's list)."""
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     data = Path(args.image).read_bytes()
@@ -138,6 +162,77 @@ def main(argv: list[str] | None = None) -> None:
         "thin": timed_fill(thin_grid, thin, half_thickness, cached, args.repeats, clock),
     }
     print(json.dumps(out, indent=1))
+
+
+# One warm Reconstructor per process: reads "RESOLUTION OUT_DIR" lines, answers one JSON line each.
+_WORKER = """
+import json, sys, time, torch
+from pathlib import Path
+from backend.options import ReconstructOptions
+from backend.pipeline import Reconstructor
+torch.set_num_threads(int(sys.argv[2]))
+data = Path(sys.argv[1]).read_bytes()
+rec = Reconstructor(torch.device("cpu"))
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    res, out = line.split()
+    t0 = time.perf_counter()
+    r = rec.run(data, ReconstructOptions(resolution=int(res), predictor="network"), Path(out))
+    print(json.dumps({"wall_s": time.perf_counter() - t0, "stages_s": r["timings_s"],
+                      "faces": r["mesh"]["faces"], "evaluations": r["evaluations"]}), flush=True)
+"""
+
+
+def compare_trees(old: Path, new: Path, image: str, resolutions: list[int], rounds: int,
+                  threads: int) -> dict:
+    """Warm image to bundle, OLD_TREE's backend against this one's, alternated run by run."""
+    workers = {}
+    for side, tree in (("old", old), ("new", new)):
+        env = dict(os.environ, PYTHONPATH=str(tree))
+        workers[side] = subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(Path(image).resolve()), str(threads)], cwd=tree,
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    out: dict = {"machine": platform.processor() or platform.machine(), "threads": threads,
+                 "image": image, "old": str(old), "new": str(new), "load_before": os.getloadavg()}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for worker in workers.values():
+                json.loads(_ask(worker, None))
+                _ask(worker, f"64 {tmp}/warmup{id(worker)}")
+            for res in resolutions:
+                runs: dict[str, list[dict]] = {"old": [], "new": []}
+                for k in range(rounds):
+                    for side, worker in workers.items():
+                        runs[side].append(json.loads(_ask(worker, f"{res} {tmp}/{side}{res}_{k}")))
+                walls = {side: [r["wall_s"] for r in rs] for side, rs in runs.items()}
+                out[f"bundle_{res}"] = {
+                    **{side: {"median_s": round(statistics.median(w), 3),
+                              "runs_s": [round(x, 3) for x in w],
+                              "stages_s_last": runs[side][-1]["stages_s"],
+                              "faces": runs[side][-1]["faces"],
+                              "evaluations": runs[side][-1]["evaluations"]}
+                       for side, w in walls.items()},
+                    "ratio_old_over_new_median": round(statistics.median(walls["old"])
+                                                       / statistics.median(walls["new"]), 2),
+                    "ratio_per_pair": [round(a / b, 2) for a, b in zip(walls["old"], walls["new"],
+                                                                       strict=True)],
+                }
+    finally:
+        for worker in workers.values():
+            worker.stdin.close()  # type: ignore[union-attr]
+            worker.wait(timeout=60)
+    out["load_after"] = os.getloadavg()
+    return out
+
+
+def _ask(worker: subprocess.Popen, line: str | None) -> str:
+    if line is not None:
+        worker.stdin.write(line + "\n")  # type: ignore[union-attr]
+        worker.stdin.flush()  # type: ignore[union-attr]
+    answer = worker.stdout.readline()  # type: ignore[union-attr]
+    if not answer:
+        raise RuntimeError(f"a benchmark worker stopped (exit code {worker.wait()})")
+    return answer
 
 
 def synced_clock(device: torch.device):
