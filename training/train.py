@@ -3,12 +3,13 @@
     python -m training.train --config training/configs/slice3d_compact.json [--hours H] [--resume]
         [--stop-at STEP] [--set KEY=VALUE ...]
 
-The run folder is ``runs/<name>/`` (git-ignored), mirrored to ``/root/slice3d-runs/<name>/`` so a
-later session can resume. It holds ``ckpt.pt`` (model, optimiser, step: training state only; it is
-never shipped), ``model.safetensors`` (the weights, loadable by the backend), ``log.jsonl`` and
-``loss.png``. Batches are a pure function of (seed, step), so a resumed run sees exactly the
-batches an uninterrupted one would have. Data: ``training.dataset``; loss: ``training.loss``;
-configs: ``training.config``. A run never reads or writes ``backend/weights/``: only
+The run folder is ``runs/<name>/`` (git-ignored), mirrored to ``$SLICE3D_RUN_MIRROR/<name>/``
+when that variable names a folder, so a run can resume on a machine whose checkout was replaced.
+It holds ``ckpt.pt`` (model, optimiser, step: training state only; it is never shipped),
+``model.safetensors`` (the weights, loadable by the backend), ``log.jsonl`` and ``loss.png``.
+Batches are a pure function of (seed, step), so a resumed run sees exactly the batches an
+uninterrupted one would have. Data: ``training.dataset``; loss: ``training.loss``; configs:
+``training.config``. A run never reads or writes ``backend/weights/``: only
 ``python -m training.ship`` writes the shipped file.
 """
 
@@ -42,7 +43,7 @@ from training.plots import plot_curves
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = REPO / "backend" / "weights"
-MIRROR = Path("/root/slice3d-runs")
+MIRROR = Path(os.environ["SLICE3D_RUN_MIRROR"]) if os.environ.get("SLICE3D_RUN_MIRROR") else None
 RUN_FILES = ("ckpt.pt", "model.safetensors", "log.jsonl", "loss.png", "config.json")
 
 
