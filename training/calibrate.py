@@ -4,7 +4,7 @@ The settings (``backend.predictors.network.InferenceSettings``): average the SDF
 and its mirror image or not, how far to grow the surface, whether (and how loosely) to cut it
 to the predicted box in depth, and how to interpolate the image maps (bilinear or bicubic).
 Every combination is meshed like the backend does and scored against the reference meshes
-(normalised Chamfer-L1, DESIGN section 9); the best one is written into a copy of the weights
+(normalised Chamfer-L1, ARCHITECTURE.md 9); the best one is written into a copy of the weights
 (metadata ``slice3d_inference``). Calibrate on a validation split only: the test split stays
 for the report.
 

@@ -1,4 +1,4 @@
-"""Evaluate predictors on a held-out split, per source, plus a qualitative sheet (DESIGN section 9).
+"""Evaluate predictors on a held-out split, per source, and a qualitative sheet (ARCHITECTURE.md 9).
 
     python -m training.evaluate --data data/v1 --split test \
         --model slice3d=backend/weights/slice3d_compact.safetensors \

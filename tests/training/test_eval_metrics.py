@@ -1,4 +1,4 @@
-"""Evaluation metrics against hand-computed cases (DESIGN section 9)."""
+"""Evaluation metrics against hand-computed cases (ARCHITECTURE.md section 9)."""
 
 from __future__ import annotations
 

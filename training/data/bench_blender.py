@@ -1,7 +1,7 @@
 """Renderer choice, measured: Blender (bpy Workbench and Cycles) against our Embree caster on the
 same mesh and camera. Prints seconds per input image and per 12-slice set, and the silhouette
 IoU between Blender's render and ours, which cross-checks the camera contract against Blender's
-own 35 mm / 32 mm camera (world = (x, -z, y) of the view frame, DESIGN.md section 4).
+own 35 mm / 32 mm camera (world = (x, -z, y) of the view frame, ARCHITECTURE.md section 4).
 
     python -m training.data.bench_blender [--shapes 3]
 """

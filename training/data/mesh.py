@@ -62,7 +62,7 @@ class ShapeMesh:
 
 
 def normalise_vertices(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Centre the bounding box at the origin and scale its diagonal to 1 (DESIGN.md section 4).
+    """Centre the bounding box at the origin and scale its diagonal to 1 (ARCHITECTURE.md 4).
 
     Returns the new vertices, the old centre and the scale factor applied.
     """

@@ -48,7 +48,7 @@ def view_frame(mesh: ShapeMesh, view: View) -> Frame:
 
 
 def slab_index(points_view: np.ndarray, frame: Frame) -> np.ndarray:
-    """Slab index 0..3 per axis [N, 3] in the DESIGN order (X left to right, Y top to bottom,
+    """Slab index 0..3 per axis [N, 3] in the contract order (X left to right, Y top to bottom,
     Z near to far); points on the outer faces of the box fall into the end slabs."""
     ext = np.maximum(frame.bmax - frame.bmin, 1e-9)
     k = np.floor((points_view - frame.bmin) / ext * SLICES_PER_AXIS).astype(np.int64)
@@ -88,7 +88,7 @@ def render_slices(caster: Caster, view: View, frame: Frame, size: int = 128) -> 
     for axis in range(3):
         # hits are sorted by (ray, t); return_index keeps the first, i.e. nearest, per key
         _, first = np.unique(ray * SLICES_PER_AXIS + kidx[:, axis], return_index=True)
-        slot = axis * SLICES_PER_AXIS + kidx[first, axis]  # DESIGN order: slabs are axis-major
+        slot = axis * SLICES_PER_AXIS + kidx[first, axis]  # contract order: slabs are axis-major
         g[slot, ray[first]] = grey[first]
         cov[slot, ray[first]] = 1.0
     ss = SUPERSAMPLE

@@ -1,4 +1,4 @@
-"""Random training views and the object-to-view transform (DESIGN.md section 4).
+"""Random training views and the object-to-view transform (ARCHITECTURE.md section 4).
 
 The object frame is Y-up with the bounding-box centre at the origin and diagonal 1. A view is an
 azimuth, an elevation and a scale; the camera sits ``CAMERA_DISTANCE`` from the origin looking at

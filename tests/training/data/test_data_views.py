@@ -1,4 +1,4 @@
-"""Camera and view-frame conventions (DESIGN.md section 4): known points land on known pixels."""
+"""Camera and view-frame conventions (ARCHITECTURE.md 4): known points land on known pixels."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Installer for the real-mesh sources, by package name only (DESIGN.md section 8).
+"""Installer for the real-mesh sources, by package name only (ARCHITECTURE.md section 8).
 
 Debian packages are used from the system when installed, else fetched with ``apt-get download``
 and unpacked with ``dpkg-deb -x`` into ``.cache/sources/<package>/`` (gitignored; override the
