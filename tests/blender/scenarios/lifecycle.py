@@ -73,7 +73,17 @@ def draw_all(ext, image) -> list[str]:
         view = SimpleNamespace(layout=Layout(), bl_rna=prefs.bl_rna,
                                **{k: getattr(prefs, k) for k in names})
         view._draw_install = lambda box, view=view: type(prefs)._draw_install(view, box)
+        view._draw_models = lambda box, view=view: type(prefs)._draw_models(view, box)
         type(prefs).draw(view, bpy.context)
+        # The background-removal model missing where the backend reads it: its box and button.
+        status = ext.ui.state.MANAGER.status
+        saved = (status.models_dir, status.background_removal_ready)
+        status.models_dir, status.background_removal_ready = "/nowhere/u2net", False
+        type(prefs).draw(view, bpy.context)
+        for cls in ext.ui.sidebar.CLASSES:
+            if cls.bl_label == "Backend":
+                cls.draw(SimpleNamespace(layout=Layout()), Context(Space(cls.bl_space_type)))
+        status.models_dir, status.background_removal_ready = saved
     prefs.backend_mode = "LOCAL"
     return list(Layout.errors)
 
