@@ -116,6 +116,33 @@ def sample_maps(fmap: torch.Tensor, ndc: torch.Tensor, mode: str = "bilinear") -
     return out.squeeze(-1).transpose(1, 2)
 
 
+def merge_maps(feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The features with ``merged``: fmap, slices and image concatenated, which ``query`` then
+    samples in one call instead of three (the interpolation weights are computed once per point,
+    not per map; the values are the same). Inference only: features without slices, or whose maps
+    differ in size, come back as they are."""
+    keys = ("fmap", "slices", "image")
+    if not all(key in feats for key in keys) or len({feats[k].shape[-2:] for k in keys}) != 1:
+        return feats
+    dtype = feats["fmap"].dtype
+    return {**feats, "merged": torch.cat([feats[key].to(dtype) for key in keys], dim=1)}
+
+
+def _sample_image_maps(
+    feats: dict[str, torch.Tensor], ndc: torch.Tensor, sampling: str
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """fmap, slices (None without) and image sampled at ndc, [B,N,C] each: from ``merged`` in
+    one call where ``merge_maps`` made it, else map by map."""
+    if "merged" not in feats:
+        slices = feats.get("slices")
+        return (sample_maps(feats["fmap"], ndc, sampling),
+                None if slices is None else sample_maps(slices, ndc, sampling),
+                sample_maps(feats["image"], ndc, sampling))
+    sizes = [feats[key].shape[1] for key in ("fmap", "slices", "image")]
+    fm, sv, img = sample_maps(feats["merged"], ndc, sampling).split(sizes, dim=-1)
+    return fm, sv, img
+
+
 def slab_coords(points: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
     """Where each point lies relative to each of the 12 slabs: [B,N,12], -1..1 inside the slab.
 
@@ -291,16 +318,16 @@ class Slice3DCompact(nn.Module):
         cfg = self.config
         b, n, _ = points.shape
         ndc = project_points(points)
-        fm = sample_maps(feats["fmap"], ndc, sampling).view(b, n, N_SLICES, cfg.group)
+        fm_flat, sv_flat, img = _sample_image_maps(feats, ndc, sampling)
+        fm = fm_flat.view(b, n, N_SLICES, cfg.group)
         ctx = sample_maps(feats["ctx"], ndc, sampling)
-        img = sample_maps(feats["image"], ndc, sampling)
         bb = (feats["bbox"] if bbox is None else bbox).detach().to(points.dtype)
         centre = bb.mean(dim=1, keepdim=True)
         extent = (bb[:, 1:] - bb[:, :1]).clamp_min(1e-3)
         rel = (points - centre) / extent
         parts = [fm.to(points.dtype)]
         if self.slice_head is not None:
-            sv = sample_maps(feats["slices"], ndc, sampling).view(b, n, N_SLICES, 2)
+            sv = cast(torch.Tensor, sv_flat).view(b, n, N_SLICES, 2)
             parts += [sv.to(points.dtype), slab_coords(points, bb).unsqueeze(-1)]
         tok_in = torch.cat(parts, dim=-1).reshape(b * n, N_SLICES, -1)
         tok_in = tok_in.to(self.slice_emb.dtype)

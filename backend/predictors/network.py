@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from ..geometry import slabs_for_bounds
 from ..model import load_weights, read_metadata, sha256_file
-from ..model.network import SAMPLINGS
+from ..model.network import SAMPLINGS, merge_maps
 from ..silhouette_fill import SilhouetteFill
 from .base import Prediction, Predictor, SdfFunction
 
@@ -110,7 +110,7 @@ class NetworkPredictor(Predictor):
             mirrored = self.encode(np.ascontiguousarray(image[:, ::-1]))
             averaged = self._flip_averaged_sdf_of(feats, mirrored)
         else:
-            averaged = self._sdf_of(feats)
+            averaged = self._sdf_of(merge_maps(feats))
         if settings.depth_clip is not None:
             averaged = _clipped_in_depth(averaged, bbox[:, 2], settings.depth_clip, self.device)
         fill = None
@@ -150,8 +150,8 @@ class NetworkPredictor(Predictor):
         those of two separate calls, but the CPU runs half as many ops, each twice as large:
         fewer thread hand-offs, which dominated the cost on a loaded 2-core machine."""
         model, sampling = self.model, self.settings.feature_sampling
-        stacked = {key: torch.cat([feats[key], mirrored[key]]) for key in QUERY_FEATURES
-                   if key in feats}
+        stacked = merge_maps({key: torch.cat([feats[key], mirrored[key]])
+                              for key in QUERY_FEATURES if key in feats})
         flip = torch.tensor(MIRROR_X, device=self.device)
 
         @torch.no_grad()

@@ -217,3 +217,23 @@ def test_coarse_to_fine_on_the_baseline_predictor(cpu):
     assert np.array_equal(fine.values < 0, dense.values < 0)
     assert (dense.values < 0).sum() > 1000
     assert fine.evaluations < dense.evaluations / 2
+
+
+def test_no_grid_point_is_evaluated_twice(cpu):
+    """A point that a coarser level evaluated keeps its value when upsampled (bit for bit), so
+    the finer levels never ask for it again: every point the SDF sees is a new one."""
+    seen: set[tuple[float, float, float]] = set()
+    repeats = 0
+
+    def sdf(pts: torch.Tensor) -> torch.Tensor:
+        nonlocal repeats
+        for p in map(tuple, pts.tolist()):
+            repeats += p in seen
+            seen.add(p)
+        return (pts - torch.tensor([0.05, -0.02, 0.03])).norm(dim=-1) - RADIUS
+
+    grid = evaluate_coarse_to_fine(sdf, 64, cpu)
+    assert repeats == 0 and grid.evaluations == len(seen)
+    dense = evaluate_dense(CountingSdf((0.05, -0.02, 0.03)), 64, cpu)
+    surface = surface_corners(dense.values)
+    np.testing.assert_array_equal(grid.values[surface], dense.values[surface])

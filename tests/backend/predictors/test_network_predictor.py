@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from backend.model import ModelConfig, Slice3DCompact, save_weights
+from backend.model.network import merge_maps
 from backend.predictors.network import MIRROR_X, InferenceSettings, NetworkPredictor
 
 TINY = {"channels": [8, 8, 16, 16], "group": 2, "d_model": 16, "heads": 2, "layers": 1, "ff": 32}
@@ -120,3 +121,17 @@ def test_silhouette_fill_travels_through_the_metadata_with_the_input_mask(weight
 def test_a_fill_without_thickness_is_refused():
     with pytest.raises(ValueError, match="silhouette_fill is a sheet's half-thickness"):
         InferenceSettings(silhouette_fill=0.0)
+
+
+def test_flip_average_in_one_call_is_bit_for_bit_the_two_calls(weights):
+    """The flip average queries the image's and the mirror's features as one batch of 2, with
+    fmap, slices and image merged into one sampled map: the same values as two plain calls."""
+    pred = weights(InferenceSettings(flip_average=True, feature_sampling="bicubic"))
+    im = image()
+    feats, mirrored = pred.encode(im), pred.encode(np.ascontiguousarray(im[:, ::-1]))
+    pts = torch.rand(3000, 3) - 0.5
+    model = pred.model
+    plain = model.query(feats, pts[None], sampling="bicubic")[0]
+    mirror = model.query(mirrored, (pts * torch.tensor(MIRROR_X))[None], sampling="bicubic")[0]
+    assert torch.equal(model.query(merge_maps(feats), pts[None], sampling="bicubic")[0], plain)
+    assert torch.equal(pred.predict(im).sdf(pts), 0.5 * (plain + mirror))
