@@ -1,4 +1,4 @@
-"""The test tree itself: pytest imports test files by basename (no packages), so names must differ."""
+"""The test tree: pytest imports test files by basename (no packages), so the names must differ."""
 
 from __future__ import annotations
 
