@@ -19,9 +19,16 @@ SLOW_PREFIXES = (
     "backend/test_pipeline.py",
     "backend/test_bundle_safety.py",
     "backend/test_foreground.py",
+    "backend/test_first_run.py",
+    "backend/test_models_dir_health.py",
+    "backend/test_u2net_model.py",
+    "backend/test_ray_batch.py",
     "training/data/",
     "training/test_train_loop.py",
     "training/test_evaluate_run.py",
+    "training/test_calibrate.py",
+    "training/test_bench_inference.py",
+    "training/test_device_train.py",
 )
 
 

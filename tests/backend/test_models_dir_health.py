@@ -34,7 +34,7 @@ def test_health_turns_ready_once_the_model_is_placed(tmp_path: Path, monkeypatch
         assert before["models_dir"] == str(folder)
         assert before["models_dir_source"] == "SLICE3D_MODELS_DIR"
         assert before["background_removal_ready"] is False
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)  # the server may have made it already
         shutil.copy(MODEL, folder / "u2netp.onnx")
         assert proc.get("/health").json()["background_removal_ready"] is True
     finally:
