@@ -147,8 +147,10 @@ class NetworkPredictor(Predictor):
         mirrored points, both in ONE query call (the two feature sets stacked as a batch of 2).
 
         Every op of the point decoder works per point and per batch item, so the values are
-        those of two separate calls, but the CPU runs half as many ops, each twice as large:
-        fewer thread hand-offs, which dominated the cost on a loaded 2-core machine."""
+        those of two separate calls, bit for bit (tests/backend/predictors). A call takes
+        QUERY_CHUNK / 2 points, so every op sees QUERY_CHUNK rows as before: ops twice as large
+        measured 12% slower per point on one thread of this CPU (its caches), though far less hurt
+        by a loaded machine's bursts on two (docs/BENCHMARKS.md)."""
         model, sampling = self.model, self.settings.feature_sampling
         stacked = merge_maps({key: torch.cat([feats[key], mirrored[key]])
                               for key in QUERY_FEATURES if key in feats})
@@ -157,9 +159,9 @@ class NetworkPredictor(Predictor):
         @torch.no_grad()
         def averaged(points: torch.Tensor) -> torch.Tensor:
             pts = points.to(self.device, torch.float32)
-            out = []
-            for i in range(0, pts.shape[0], QUERY_CHUNK):
-                part = pts[i : i + QUERY_CHUNK]
+            out, step = [], max(QUERY_CHUNK // 2, 1)
+            for i in range(0, pts.shape[0], step):
+                part = pts[i : i + step]
                 both = model.query(stacked, torch.stack([part, part * flip]), sampling=sampling)
                 out.append(0.5 * (both[0] + both[1]))
             return torch.cat(out) if out else pts.new_zeros(0)
