@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from . import bundle
 from .contract import MAX_NAME_LENGTH, MAX_UPLOAD_MB
-from .errors import BackendError, Cancelled
+from .errors import BackendError, failure_message
 from .options import ReconstructOptions
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"})
@@ -120,15 +120,6 @@ def is_finished(out_dir: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(result, dict) and all(key in result for key in RESULT_KEYS)
-
-
-def failure_message(exc: BaseException) -> str:
-    """A message a person can act on; the exception's type only when it was not foreseen."""
-    if isinstance(exc, BackendError):
-        return exc.message
-    if isinstance(exc, Cancelled):
-        return "cancelled"
-    return f"unexpected failure ({type(exc).__name__}: {exc})"
 
 
 def record(task: Task, status: str, message: str | None = None, **extra: Any) -> Record:

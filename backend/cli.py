@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import __version__, batch_cli, contract
 from .contract import MAX_UPLOAD_MB
-from .errors import BackendError, Cancelled
+from .errors import BackendError, failure_message
 
 
 def add_option_arguments(parser: argparse.ArgumentParser) -> None:
@@ -141,7 +141,7 @@ def _reconstruct_one(reconstructor, path: Path, options, output: Path) -> bool:
         result = reconstructor.run(data, options, out_dir, progress)
     except Exception as exc:  # one bad image must not abort the rest of the batch
         bar.close()
-        print(f"error: {path}: {_failure_message(exc)}", file=sys.stderr)
+        print(f"error: {path}: {failure_message(exc)}", file=sys.stderr)
         return False
     bar.close()
     mesh = result["mesh"]
@@ -150,14 +150,6 @@ def _reconstruct_one(reconstructor, path: Path, options, output: Path) -> bool:
     for warning in result["warnings"]:
         print(f"warning: {path.name}: {warning}", file=sys.stderr)
     return True
-
-
-def _failure_message(exc: Exception) -> str:
-    if isinstance(exc, BackendError):
-        return exc.message
-    if isinstance(exc, Cancelled):
-        return "cancelled"
-    return f"unexpected failure ({type(exc).__name__}: {exc})"
 
 
 def _serve(args: argparse.Namespace) -> int:

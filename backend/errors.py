@@ -40,3 +40,12 @@ class BackendError(Exception):
 
 class Cancelled(Exception):
     """Raised between stages or grid chunks when the job was cancelled."""
+
+
+def failure_message(exc: BaseException) -> str:
+    """A message a person can act on; the exception's type only when it was not foreseen."""
+    if isinstance(exc, BackendError):
+        return exc.message
+    if isinstance(exc, Cancelled):
+        return "cancelled"
+    return f"unexpected failure ({type(exc).__name__}: {exc})"
