@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("info", help="version, device, model and weights checksum")
     models = sub.add_parser("setup-models", help="install the offline background-removal model")
     models.add_argument("--dest", type=Path,
-                        help="folder for u2netp.onnx (default: .models/u2net in the repository); "
-                             "point U2NET_HOME at it when it is not the default")
+                        help="folder for u2netp.onnx (default: the folder this backend reads, "
+                             "as `info` names it); point SLICE3D_MODELS_DIR at any other")
 
     args = parser.parse_args(argv)
     try:
