@@ -155,10 +155,12 @@ class RayBatch:
     """Feed tasks to actors, gather records as they arrive, replace actors that die."""
 
     def __init__(self, ray: Any, settings: RaySettings,
-                 on_result: Callable[[RayBatch, Actor, Record], None] | None = None) -> None:
+                 on_result: Callable[[RayBatch, Actor, Record], None] | None = None,
+                 worker_class: type[ReconstructWorker] = ReconstructWorker) -> None:
         self.ray = ray
         self.settings = settings
         self.on_result = on_result  # a hook for tests (kill a worker mid-run)
+        self.worker_class = worker_class  # the actors' body; tests pass one that dies on cue
         self.actors: list[Actor] = []
         self.owner: dict[Any, Actor] = {}
         self.attempts: Counter[str] = Counter()
@@ -171,7 +173,7 @@ class RayBatch:
     def run(self, tasks: list[Task], options: ReconstructOptions, emit: Emit) -> None:
         self.queue, self.options, self.emit = deque(tasks), options, emit
         resources, self.device, count = actor_plan(self.ray, self.settings)
-        self.actor_class = self.ray.remote(max_restarts=0, **resources)(ReconstructWorker)
+        self.actor_class = self.ray.remote(max_restarts=0, **resources)(self.worker_class)
         self.threads = int(resources["num_cpus"])
         self.max_spawns = count * (1 + self.settings.max_attempts)
         for _ in range(count):

@@ -15,7 +15,6 @@ from PIL import Image
 from backend import batch
 from backend.bundle import MARKER_NAME, write_marker
 from backend.cli import main
-from backend.options import ReconstructOptions
 from backend.ray_batch import RAY_MISSING
 
 FAST = ["--predictor", "baseline", "--resolution", "32", "--background", "alpha"]
@@ -191,103 +190,6 @@ def test_image_suffixes_any_case(tmp_path, name):
     assert [p.name for p in batch.find_images(tmp_path)] == [name]
 
 
-# -- the Ray dispatcher's retry rule, on a stand-in for Ray (the real clusters: test_ray_batch) --
-
-
-class FakeRay:
-    """Just enough of Ray for RayBatch: actors run a task when it is submitted; an actor that is
-    handed an image named poison* dies, and so does every call queued on it after that."""
-
-    class exceptions:  # noqa: N801 (mirrors ray.exceptions)
-        class RayError(Exception):
-            pass
-
-        class RayActorError(RayError):
-            pass
-
-    def __init__(self) -> None:
-        self.killed = 0
-
-    def remote(self, **resources):
-        fake = self
-
-        def wrap(cls):
-            class Handle:
-                def __init__(self, *args):
-                    self.dead = False
-                    self.info = Method(lambda: {"pid": id(self), "host": "fake"}, self)
-                    self.run = Method(self._run, self)
-
-                def _run(self, task, options):
-                    if Path(task.source).name.startswith("poison"):
-                        self.dead = True
-                        raise fake.exceptions.RayActorError("worker died")
-                    return batch.record(task, "done", worker=f"fake:{id(self)}")
-
-            class ActorClass:
-                @staticmethod
-                def remote(*args):
-                    return Handle(*args)
-
-            return ActorClass
-
-        return wrap
-
-    def cluster_resources(self) -> dict:
-        return {"CPU": 2.0}
-
-    def available_resources(self) -> dict:
-        return {}
-
-    def wait(self, refs, num_returns=1, timeout=None):
-        return refs[:num_returns], refs[num_returns:]
-
-    def get(self, ref):
-        if isinstance(ref.value, Exception):
-            raise ref.value
-        return ref.value
-
-    def kill(self, handle) -> None:
-        self.killed += 1
-
-
-class Ref:
-    def __init__(self, value) -> None:
-        self.value = value
-
-
-class Method:
-    def __init__(self, fn, handle) -> None:
-        self.fn, self.handle = fn, handle
-
-    def remote(self, *args):
-        if self.handle.dead:
-            return Ref(FakeRay.exceptions.RayActorError("actor is dead"))
-        try:
-            return Ref(self.fn(*args))
-        except FakeRay.exceptions.RayError as exc:
-            return Ref(exc)
-
-
-def test_an_image_that_kills_its_worker_fails_after_max_attempts_and_the_rest_go_on(tmp_path):
-    from backend.ray_batch import RayBatch, RaySettings
-
-    tasks = [batch.Task(name, str(tmp_path / name), Path(name).stem, str(tmp_path / "o" / name))
-             for name in ("a.png", "poison.png", "b.png", "c.png", "d.png", "e.png")]
-    got: list[dict] = []
-    run = RayBatch(FakeRay(), RaySettings(workers=2, max_attempts=2))
-    run.run(tasks, ReconstructOptions(), got.append)
-    by_image = {r["image"]: r for r in got}
-    assert len(got) == len(tasks) == len(by_image)
-    assert by_image["poison.png"]["status"] == "failed"
-    assert by_image["poison.png"]["attempts"] == 2
-    assert "died 2 times" in by_image["poison.png"]["message"]
-    # The images queued on the dying actor behind the poison went back without losing a try.
-    assert all(r["status"] == "done" and r["attempts"] == 1
-               for image, r in by_image.items() if image != "poison.png")
-    assert run.spawned == 4 and run.actors == []  # two replacements; all stopped at the end
-
-
 def test_a_ray_address_that_no_head_answers_fails_at_once(tmp_path, capsys):
     pytest.importorskip("ray")
     import socket
@@ -299,24 +201,3 @@ def test_a_ray_address_that_no_head_answers_fails_at_once(tmp_path, capsys):
         port = s.getsockname()[1]
     assert main(["batch", str(src), "-o", str(tmp_path / "o"), "--ray", f"127.0.0.1:{port}"]) == 2
     assert f"No Ray head answers at 127.0.0.1:{port}" in capsys.readouterr().err
-
-
-def test_results_a_dying_worker_finished_are_kept_not_redone(tmp_path):
-    from backend.ray_batch import RayBatch, RaySettings
-
-    class NewestFirst(FakeRay):
-        """Ray hands back whichever result is ready; here the death is seen before the image
-        that the same actor finished just before it."""
-
-        def wait(self, refs, num_returns=1, timeout=None):
-            if num_returns == 1:
-                return refs[-1:], refs[:-1]
-            return super().wait(refs, num_returns, timeout)
-
-    tasks = [batch.Task(name, str(tmp_path / name), Path(name).stem, str(tmp_path / "o" / name))
-             for name in ("a.png", "poison.png")]
-    got: list[dict] = []
-    RayBatch(NewestFirst(), RaySettings(workers=1, max_attempts=2)).run(
-        tasks, ReconstructOptions(), got.append)
-    assert [(r["image"], r["status"], r["attempts"]) for r in got] == [
-        ("a.png", "done", 1), ("poison.png", "failed", 2)]

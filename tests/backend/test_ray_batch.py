@@ -3,7 +3,9 @@
 - a head (`ray start --head` on loopback, no CPUs of its own) and a worker node joining it, both
   real processes; the batch runs as a subprocess against the head's address;
 - an in-process cluster, `ray.init(num_cpus=2)`: a faulty image, the exit code and the resumed
-  run; then a worker killed mid-run, whose image is retried on another actor.
+  run; then a worker killed mid-run, whose image is retried on another actor; then an image that
+  ends its worker's process every time (fails after --max-attempts, the rest go on) and the
+  results a dying worker finished before its death (kept, not redone).
 
 Every test ends its Ray processes and checks that none is left. Marked slow (`make test` runs it).
 """
@@ -31,13 +33,14 @@ from PIL import Image
 from backend.batch import SUMMARY_NAME, run_batch
 from backend.cli import main
 from backend.options import ReconstructOptions
-from backend.ray_batch import Actor, RayBatch, RaySettings
+from backend.ray_batch import Actor, RayBatch, RaySettings, ReconstructWorker
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
 RAY = str(Path(sys.executable).with_name("ray"))
 FAST = ["--predictor", "baseline", "--resolution", "32", "--background", "alpha"]
+POISON = "poison.png"
 
 
 @pytest.fixture(scope="module")
@@ -270,3 +273,82 @@ def test_a_worker_killed_mid_run_loses_no_image(tmp_path, local_cluster):
     assert not retried["worker"].endswith(f":{killed['pid']}")
     assert batch.spawned == 3  # the two actors and the one that took the dead one's place
     assert not wait_gone({int(killed["pid"])})  # type: ignore[call-overload]
+
+
+def dies_on_poison(deaths: Path) -> type[ReconstructWorker]:
+    """The real worker, except that an image named poison.png ends its process with os._exit(1)
+    (as a crash in native code would), after leaving a file named by its pid in deaths.
+
+    It dies a second into the image, as a crash mid-reconstruction would: an exit at the very
+    start of a task can take the reply of the image finished just before it down too (Ray sends
+    replies from another thread), and the dispatcher then counts that image as the one the
+    worker died on.
+
+    Made in a function so that Ray's pickler ships the class by value: the actors cannot import
+    this test module (ReconstructWorker, its base, they import from backend)."""
+
+    class DiesOnPoison(ReconstructWorker):
+        def run(self, task, options):
+            if Path(task.source).name == POISON:
+                time.sleep(1.0)
+                (deaths / str(os.getpid())).write_text(task.image)
+                os._exit(1)
+            return ReconstructWorker.run(self, task, options)
+
+    return DiesOnPoison
+
+
+def run_with_poison(src: Path, out: Path, tmp_path: Path, settings: RaySettings
+                    ) -> tuple[int, RayBatch, dict[int, float]]:
+    """The batch over src with the poisoned worker: its exit code, the dispatcher, and the pid of
+    every worker that poison.png killed with the time its death file was written."""
+    deaths = tmp_path / "deaths"
+    deaths.mkdir()
+    batch = RayBatch(ray, settings, worker_class=dies_on_poison(deaths))
+    options = ReconstructOptions(resolution=32, predictor="baseline", background="alpha")
+    code = run_batch(src, out, options, batch.run)
+    return code, batch, {int(p.name): p.stat().st_mtime for p in deaths.iterdir()}
+
+
+def test_an_image_that_kills_its_worker_fails_after_max_attempts_and_the_rest_go_on(
+        tmp_path, local_cluster):
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = make_images(src, 5, faulty=False)
+    (src / POISON).write_bytes((src / good[0]).read_bytes())  # a good image, but for its name
+    code, batch, dead = run_with_poison(src, out, tmp_path, RaySettings(workers=2,
+                                                                        max_attempts=2))
+    assert code == 1
+    result = records(out)
+    assert len(result) == len(good) + 1
+    poison = result[POISON]
+    assert poison["status"] == "failed" and poison["attempts"] == 2, poison
+    assert "died 2 times" in poison["message"]
+    assert not (out / "poison" / "mesh.glb").exists()
+    # The rest are done, once each: the images queued on a dying actor went back without a try lost.
+    assert all(result[name]["status"] == "done" and result[name]["attempts"] == 1
+               for name in good), result
+    assert all((out / Path(name).with_suffix("") / "mesh.glb").is_file() for name in good)
+    assert len(dead) == 2, dead  # two real worker processes ended, each by the poison
+    assert not wait_gone(set(dead))
+    assert batch.spawned == 4 and batch.actors == []  # two replacements; all stopped at the end
+
+
+def test_results_a_dying_worker_finished_are_kept_not_redone(tmp_path, local_cluster):
+    src, out = tmp_path / "in", tmp_path / "out"
+    (good,) = make_images(src, 1, faulty=False)  # item0.png, sorted before poison.png
+    (src / POISON).write_bytes((src / good).read_bytes())
+    # One actor: item0 runs while poison.png waits queued on it, then kills it.
+    code, batch, dead = run_with_poison(src, out, tmp_path, RaySettings(workers=1,
+                                                                        max_attempts=1))
+    assert code == 1
+    result = records(out)
+    assert result[POISON]["status"] == "failed" and result[POISON]["attempts"] == 1
+    ((pid, died_at),) = dead.items()
+    kept = result[good]
+    assert kept["status"] == "done" and kept["attempts"] == 1, kept
+    # Done by the worker that died, before it died, and not run again by its replacement.
+    assert kept["worker"].endswith(f":{pid}"), (kept, pid)
+    bundle = out / Path(good).with_suffix("")
+    assert (bundle / "result.json").stat().st_mtime <= died_at
+    assert (bundle / "mesh.glb").is_file()
+    assert batch.spawned == 2 and not wait_gone({pid})
