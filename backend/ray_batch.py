@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .batch import Emit, Record, Runner, Task, reconstruct_task, record
+from .batch import Emit, Record, Runner, Task, is_finished, reconstruct_task, record
 from .errors import BackendError
 from .options import ReconstructOptions
 
@@ -262,16 +262,25 @@ class RayBatch:
         if queued:
             running, *behind = queued
             self.queue.extendleft(reversed(behind))
-            self.attempts[running.image] += 1
-            tries = self.attempts[running.image]
-            if tries >= self.settings.max_attempts:
-                self.emit({**record(running, "failed", f"its Ray worker died {tries} times while "
-                                    f"reconstructing it (last: {self.last_error})"),
-                           "attempts": tries})
-            else:
-                self.queue.appendleft(running)
+            self._charge(running)
         if self.spawned < self.max_spawns:
             self._spawn()
+
+    def _charge(self, running: Task) -> None:
+        """The image a dead actor was running loses a try, unless its bundle was written whole
+        (Ray can lose a reply sent just before the process died)."""
+        tries = self.attempts[running.image] + 1
+        if is_finished(Path(running.out_dir)):
+            self.emit({**record(running, "done", "its bundle was written before its Ray worker "
+                                "died"), "attempts": tries})
+            return
+        self.attempts[running.image] = tries
+        if tries >= self.settings.max_attempts:
+            self.emit({**record(running, "failed", f"its Ray worker died {tries} times while "
+                                f"reconstructing it (last: {self.last_error})"),
+                       "attempts": tries})
+        else:
+            self.queue.appendleft(running)
 
     def _salvage(self, actor: Actor) -> None:
         """Results the dead actor finished before it died are kept, not redone."""

@@ -352,3 +352,27 @@ def test_results_a_dying_worker_finished_are_kept_not_redone(tmp_path, local_clu
     assert (bundle / "result.json").stat().st_mtime <= died_at
     assert (bundle / "mesh.glb").is_file()
     assert batch.spawned == 2 and not wait_gone({pid})
+
+
+def test_an_image_whose_bundle_was_written_before_its_worker_died_counts_as_done(
+        tmp_path, local_cluster):
+    """Ray can lose a reply sent just before a worker dies: the bundle on disk decides."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    (good,) = make_images(src, 1, faulty=False)
+    deaths = tmp_path / "deaths"
+    deaths.mkdir()
+
+    class DiesAfterWriting(ReconstructWorker):
+        def run(self, task, options):
+            ReconstructWorker.run(self, task, options)  # the bundle is written whole
+            (deaths / str(os.getpid())).write_text(task.image)
+            os._exit(1)  # and the reply never leaves
+
+    batch = RayBatch(ray, RaySettings(workers=1, max_attempts=1), worker_class=DiesAfterWriting)
+    options = ReconstructOptions(resolution=32, predictor="baseline", background="alpha")
+    assert run_batch(src, out, options, batch.run) == 0
+    kept = records(out)[good]
+    assert kept["status"] == "done" and kept["attempts"] == 1, kept
+    assert "before its Ray worker died" in kept["message"]
+    assert len(list(deaths.iterdir())) == 1  # it did die, once, and was not run again
+    assert (out / Path(good).with_suffix("") / "mesh.glb").is_file()
