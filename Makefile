@@ -13,7 +13,7 @@ $(STAMP): $(REQS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip==24.3.1
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
-	$(PY) -m backend setup-models
+	$(PY) -m backend setup-models --dest .models/u2net
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: setup

@@ -424,7 +424,8 @@ def _detach_kwargs() -> dict[str, Any]:
     if os.name == "nt":
         return {"creationflags": getattr(subprocess, "CREATE_NO_WINDOW", 0)}
     if sys.platform.startswith("linux"):
-        return {"preexec_fn": _die_with_parent}
+        parent = os.getpid()
+        return {"preexec_fn": lambda: _die_with_parent(parent)}
     return {}
 
 
@@ -451,10 +452,13 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Linux: the kernel sends SIGTERM to the backend if Blender dies without cleaning up
-    (a crash or SIGKILL, where neither atexit nor unregister run)."""
+    (a crash or SIGKILL, where neither atexit nor unregister run). A parent that died before
+    the request was made is caught by the check after it (prctl(2))."""
     import ctypes
 
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(0)

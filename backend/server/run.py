@@ -86,6 +86,8 @@ def serve(
     work_dir: Path | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES,
     parent_pid: int | None = None,
 ) -> int:
+    if parent_pid:  # from the start: a parent that dies while the model loads is noticed too
+        watch_parent(parent_pid, _leave_unless_serving)
     token = read_or_create_token(token_file)
     _make_folders(state_file, work_dir)
     state_lock = _claim_state_file(state_file) if state_file else None
@@ -128,6 +130,7 @@ def _serve(
                 _write_atomically(state_file, {"url": url, "port": actual_port,
                                                "pid": os.getpid(), "version": __version__})
             print(f"Slice3D backend listening on {url}", flush=True)
+            SERVING.set()  # from now on a parent's death is a clean shutdown
             if parent_pid:
                 watch_parent(parent_pid, request_shutdown)
             yield
@@ -167,6 +170,15 @@ def _open_work_dir(work_dir: Path | None) -> tuple[Path, OwnerLock | None]:
     clean_stale_work_dirs()
     work = Path(tempfile.mkdtemp(prefix=WORK_DIR_PREFIX))
     return work, claim_work_dir(work)
+
+
+SERVING = threading.Event()
+
+
+def _leave_unless_serving() -> None:
+    """The parent died before the server was up: nothing was handed out yet, so just leave."""
+    if not SERVING.is_set():
+        os._exit(0)
 
 
 def _exit_now(code: int, state_lock: OwnerLock | None) -> None:
