@@ -40,7 +40,7 @@ lint: setup
 # Rebuild the shipped network from data, phase by phase (docs/MODEL.md); never touches
 # backend/weights/: `python -m training.ship` does that, by hand, after a look at the results.
 weights: setup
-	$(PY) -m training.recipe
+	$(PY) -m training.recipe --build-data
 
 bench: setup
 	$(PY) scripts/bench_backend.py
