@@ -68,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         help="make only these splits' shards now (val test: an evaluation set in minutes)",
     )
     b.add_argument(
-        "--exclude", nargs="+", type=Path, default=[], metavar="DIR",
+        "--exclude",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="DIR",
         help="leave out the shapes these earlier sets hold (add shapes without duplicates)",
     )
 
@@ -80,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
 
     i = sub.add_parser("install", help="fetch the real-mesh sources by package name")
     i.add_argument(
-        "--sources", nargs="+", default=["cgal", "pybullet", "0ad"], choices=SOURCE_NAMES
+        "--sources",
+        nargs="+",
+        default=["cgal", "pybullet", "0ad", "sh3d-furniture", "sh3d-jar", "flightgear"],
+        choices=SOURCE_NAMES,
     )
 
     n = sub.add_parser("bench", help="samples per second, split by stage")
@@ -98,8 +105,16 @@ def main(argv: list[str] | None = None) -> int:
 
         shapes = parse_shapes(a.shapes, a.sources)
         try:
-            m = build(a.out, a.sources, shapes, a.views, a.workers, a.points, tuple(a.splits),
-                      tuple(a.exclude))
+            m = build(
+                a.out,
+                a.sources,
+                shapes,
+                a.views,
+                a.workers,
+                a.points,
+                tuple(a.splits),
+                tuple(a.exclude),
+            )
         except ValueError as exc:
             raise SystemExit(f"error: {exc}") from None
         print(json.dumps({"counts": m["counts"], "dropped": m["dropped"]}, indent=1))

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from training.data.sources.base import Dropped, Shape, Source
 
-SOURCE_NAMES = ("procedural", "everyday", "cgal", "pybullet", "0ad")
+SOURCE_NAMES = (
+    "procedural",
+    "everyday",
+    "cgal",
+    "pybullet",
+    "0ad",
+    "sh3d-furniture",
+    "sh3d-jar",
+    "flightgear",
+)
 
 
 def get_source(name: str) -> Source:
@@ -30,6 +39,14 @@ def get_source(name: str) -> Source:
         from training.data.sources.zeroad import ZeroAdSource
 
         return ZeroAdSource()
+    if name in ("sh3d-furniture", "sh3d-jar"):
+        from training.data.sources.sweethome import SweetHomeSource
+
+        return SweetHomeSource(name)
+    if name == "flightgear":
+        from training.data.sources.flightgear import FlightGearSource
+
+        return FlightGearSource()
     raise ValueError(f"unknown source {name!r}; choose from {', '.join(SOURCE_NAMES)}")
 
 

@@ -15,11 +15,20 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-DEBS = {"cgal": "libcgal-demo", "0ad": "0ad-data"}
+DEBS = {
+    "cgal": "libcgal-demo",
+    "0ad": "0ad-data",
+    "sh3d-furniture": "sweethome3d-furniture",
+    "sh3d-jar": "sweethome3d",
+    "flightgear": "flightgear-data-models",
+}
 # where each package keeps the file we need, relative to the root it is unpacked into
 DEB_FILES = {
     "libcgal-demo": "usr/share/doc/libcgal-dev/data.tar.gz",
     "0ad-data": "usr/share/games/0ad/mods/public/public.zip",
+    "sweethome3d-furniture": "usr/share/sweethome3d/furniture",
+    "sweethome3d": "usr/share/sweethome3d/sweethome3d.jar",
+    "flightgear-data-models": "usr/share/games/flightgear/Models",
 }
 PIP = {"pybullet": "pybullet==3.2.7"}
 
