@@ -4,7 +4,8 @@ Two evaluation runs on the same split score the same samples in the same order, 
 "is B better than A?" is best asked per sample. Views of one shape are not independent (they
 share the object), so the bootstrap draws whole shapes, not samples: the interval is honest about
 how few distinct objects a split holds. The mean difference is B minus A; for Chamfer-L1 a
-negative difference means B is better, for F-score and IoU a positive one.
+negative difference means B is better, for F-score, normal consistency and IoU a positive one.
+The default metrics are the normalised Chamfer-L1, F@0.01, F@0.05 and normal consistency.
 
     python -m training.compare runs/eval/full_test_L/results.json:baseline \
         runs/eval/full_test_L/results.json:L --metrics norm/f@0.05 norm/chamfer_l1
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_METRICS = ("norm/chamfer_l1", "norm/f@0.01", "norm/f@0.05")
+DEFAULT_METRICS = ("norm/chamfer_l1", "norm/f@0.01", "norm/f@0.05", "norm/normal_consistency")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class PairedDifference:
     rel: float  # mean_b / mean_a - 1, the form of a "35% lower Chamfer-L1" target
     rel_low: float
     rel_high: float
-    b_better: int  # samples where b beats a (lower Chamfer, higher F-score / IoU)
+    b_better: int  # samples where b beats a (lower Chamfer, higher F-score / NC / IoU)
 
 
 def load_scores(spec: str) -> Scores:

@@ -34,7 +34,7 @@ from backend.predictors.silhouette import SilhouettePredictor
 from training.metrics import compare, failed_metrics
 
 REPO = Path(__file__).resolve().parent.parent
-KEYS = ("chamfer_l1", "f@0.01", "f@0.05", "iou")
+KEYS = ("chamfer_l1", "f@0.01", "f@0.05", "normal_consistency", "iou")
 BASELINE = "baseline"
 
 
@@ -248,9 +248,11 @@ def summarise(results: list[dict], names: list[str]) -> dict:
 def markdown(summary: dict, names: list[str]) -> str:
     lines = []
     for prefix, label in (("norm/", "normalised"), ("", "view frame")):
-        lines.append(f"\n**{label}** (Chamfer-L1 lower is better; F-score and IoU higher)\n")
-        lines.append("| group | n | predictor | Chamfer-L1 | F@0.01 | F@0.05 | IoU (n) | failed |")
-        lines.append("|---|---|---|---|---|---|---|---|")
+        lines.append(f"\n**{label}** (Chamfer-L1 lower is better; F-score, normal consistency "
+                     "(NC) and IoU higher)\n")
+        lines.append("| group | n | predictor | Chamfer-L1 | F@0.01 | F@0.05 | NC | IoU (n) "
+                     "| failed |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
         order = ["real"] + sorted(k for k in summary if k not in ("all", "real")) + ["all"]
         for g in order:
             if g not in summary:
@@ -264,6 +266,7 @@ def markdown(summary: dict, names: list[str]) -> str:
                 lines.append(
                     f"| {g} | {summary[g]['n']} | {name} | {f(s[prefix + 'chamfer_l1'], 4)} | "
                     f"{f(s[prefix + 'f@0.01'])} | {f(s[prefix + 'f@0.05'])} | "
+                    f"{f(s[prefix + 'normal_consistency'])} | "
                     f"{f(s[prefix + 'iou'])} ({s[prefix + 'iou_n']}) | {s['failures']} |"
                 )
     if "all" in summary:

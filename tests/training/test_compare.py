@@ -112,3 +112,31 @@ def test_runs_joined_with_plus_are_pooled_over_all_their_shapes(run, tmp_path):
     # joined in another order the samples differ in order, so the pair is refused
     with pytest.raises(ValueError, match="same samples"):
         compare_runs(base, load_scores(f"{second}+{run}:net"), ["f"])
+
+
+def test_default_table_has_normal_consistency_beside_chamfer_and_fscores(tmp_path, capsys):
+    """Real metrics from training.metrics: a smooth sphere (B) against a rough one (A)."""
+    import numpy as np
+    import trimesh
+
+    from training.metrics import compare
+
+    ref = trimesh.creation.icosphere(5, radius=0.3)
+    rng = np.random.default_rng(0)
+    rough = trimesh.Trimesh(ref.vertices + rng.normal(0, 0.003, ref.vertices.shape), ref.faces)
+    rows = [(f"s{i}", "a", {"rough": compare(rough, ref, seed=i, iou=False),
+                            "smooth": compare(ref.copy(), ref, seed=i, iou=False)})
+            for i in range(2)]
+    path = write_run(tmp_path / "results.json", rows)
+    main([f"{path}:rough", f"{path}:smooth"])
+    table = capsys.readouterr().out
+    for metric in ("norm/chamfer_l1", "norm/f@0.01", "norm/f@0.05", "norm/normal_consistency"):
+        assert f"| all | {metric} |" in table
+    nc = next(line for line in table.splitlines() if "| all | norm/normal_consistency" in line)
+    assert nc.endswith("| 2 of 2 |")  # higher is better: the smooth sphere wins both
+
+
+def test_runs_from_before_normal_consistency_still_compare(run, capsys):
+    main([f"{run}:base", f"{run}:net", "--metrics", "f", "norm/normal_consistency"])
+    table = capsys.readouterr().out
+    assert "| all | f |" in table and "normal_consistency" not in table

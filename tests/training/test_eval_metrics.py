@@ -61,3 +61,50 @@ def test_depth_ratio_reads_a_stretch_along_the_view_axis():
     deep.apply_scale((1.0, 1.0, 1.5))
     assert M.compare(deep, ref, iou=False)["depth_ratio"] == pytest.approx(1.5)
     assert M.depth_ratio(ref, deep) == pytest.approx(1 / 1.5)
+
+
+def noisy(mesh: trimesh.Trimesh, scale: float, seed: int = 0) -> trimesh.Trimesh:
+    """The mesh with every vertex moved along its normal by Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    shift = rng.normal(0.0, scale, len(mesh.vertices))[:, None] * mesh.vertex_normals
+    return trimesh.Trimesh(mesh.vertices + shift, mesh.faces)
+
+
+def test_normal_consistency_of_a_sphere_with_itself_is_one():
+    m = sphere()
+    out = M.compare(m, m.copy(), iou=False)
+    assert out["normal_consistency"] == pytest.approx(1.0, abs=1e-9)
+    assert out["norm/normal_consistency"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_noise_lowers_normal_consistency_more_than_chamfer_sees():
+    m = sphere()
+    rough = M.compare(noisy(m, 0.002), m, iou=False)
+    # noise of a third of an edge: Chamfer moves by under 1% of the size, the normals tilt a lot
+    assert rough["norm/chamfer_l1"] < 0.008
+    assert rough["norm/normal_consistency"] < 0.9
+    rougher = M.compare(noisy(m, 0.004), m, iou=False)
+    assert rougher["norm/normal_consistency"] < rough["norm/normal_consistency"]
+
+
+def test_a_cube_against_a_sphere_is_less_consistent_than_against_itself():
+    cube = trimesh.creation.box(extents=(0.5, 0.5, 0.5))
+    against_sphere = M.compare(cube, sphere(0.3), iou=False)["norm/normal_consistency"]
+    against_itself = M.compare(cube, cube.copy(), iou=False)["norm/normal_consistency"]
+    assert against_itself == pytest.approx(1.0)
+    # a cube's face normals against a sphere's: by hand the mean |cos| is about 0.8
+    assert 0.6 < against_sphere < 0.92
+
+
+def test_normals_are_the_unit_normals_of_the_faces_the_samples_lie_on():
+    box = trimesh.creation.box(extents=(0.5, 0.5, 0.5))
+    pts, nrm = M.sample_surface_normals(box, 500)
+    assert np.allclose(np.linalg.norm(nrm, axis=1), 1.0)
+    # on a box, the normal's axis is the one where the sample sits on the face (|coord| = 0.25)
+    axis = np.abs(nrm).argmax(axis=1)
+    assert np.allclose(np.abs(pts[np.arange(500), axis]), 0.25)
+    assert np.allclose(pts, M.sample_surface(box, 500))
+
+
+def test_a_failure_scores_zero_normal_consistency():
+    assert M.failed_metrics()["norm/normal_consistency"] == 0.0

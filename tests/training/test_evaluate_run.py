@@ -44,4 +44,9 @@ def test_evaluate_smoke(tmp_path):
     # the slab's depth is a guess, so its median depth ratio is some positive number, not 1
     assert 0.0 < base["depth_ratio_median"] < 10.0
     assert "Median depth ratio" in (out / "results.md").read_text()
+    # normal consistency per sample and in the summary: a mean |cosine|, so within [0, 1]
+    assert 0.0 < base["norm/normal_consistency"] <= 1.0
+    sample = report["results"][0]["metrics"]["baseline"]
+    assert 0.0 < sample["normal_consistency"] <= 1.0
+    assert "| NC |" in (out / "results.md").read_text()
     assert (out / "sheet_test.png").is_file() and (out / "results.md").is_file()
