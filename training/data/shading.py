@@ -1,5 +1,6 @@
-"""Surface attributes at ray hits and the two looks: a varied "photo" look for the input image and
-the fixed grey Lambertian look of the slices."""
+"""Surface attributes at ray hits and the looks: a varied "photo" look for the input image (image-
+based light from an HDRI for most samples, the older analytic studio light for the rest) and the
+fixed grey Lambertian look of the slices."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training.data.hdri import Environment, random_environment
 from training.data.materials import random_texture, sample_bilinear, triplanar
 from training.data.mesh import ShapeMesh
 
 SLICE_LIGHT = np.array([-0.35, 0.55, 1.0]) / np.linalg.norm([-0.35, 0.55, 1.0])  # view frame
 SLICE_AMBIENT = 0.25
 SLICE_BACKFACE = 0.55  # inner (back-facing) surfaces seen through an open cut are darker
+HDRI_SHARE = 0.8  # share of input images lit by an HDRI; the rest get the analytic studio light
+MAX_PHONG = 4000.0  # sharpest highlight lobe of a direct light (keeps sun glints a few pixels)
 
 
 def shading_normals(
@@ -72,6 +76,28 @@ class Look:
     texture: np.ndarray | None = None  # a real texture mapped triplanar on untextured meshes
     texture_repeats: float = 2.0  # texture repeats per object unit
     texture_tint: float = 0.5  # how much part colours tint that texture
+    env: Environment | None = None  # image-based light; None: the analytic lights above
+    roughness: float = 0.5  # glossy lobe width under the HDRI (0 mirror .. 1 matte)
+    camera: Camera | None = None  # photo effects after shading; None: a clean render
+    seed: int = 0  # the render's own random numbers (AO and shadow rays, sensor noise)
+
+
+@dataclass(frozen=True)
+class Camera:
+    """What a camera adds after the light: sensor noise (sRGB sigma at mid grey), a slight blur
+    (pixels) and JPEG compression (quality; 0 for none)."""
+
+    noise: float
+    blur: float
+    jpeg: int
+
+
+def random_camera(rng: np.random.Generator) -> Camera:
+    """Mostly mild effects: phone-like noise in 70% of images, JPEG in 35%."""
+    noise = float(rng.uniform(0.004, 0.03)) if rng.random() < 0.7 else 0.0
+    blur = float(rng.uniform(0.0, 0.8))
+    jpeg = int(rng.integers(55, 95)) if rng.random() < 0.35 else 0
+    return Camera(noise, blur, jpeg)
 
 
 def _hsv(h: float, s: float, v: float) -> np.ndarray:
@@ -129,6 +155,10 @@ def random_look(rng: np.random.Generator) -> Look:
         texture=random_texture(rng) if rng.random() < 0.45 else None,
         texture_repeats=float(np.exp(rng.uniform(np.log(1.0), np.log(6.0)))),
         texture_tint=float(rng.uniform(0.2, 0.8)),
+        env=random_environment(rng) if rng.random() < HDRI_SHARE else None,
+        roughness=float(rng.uniform(0.05, 0.9) ** 0.8),
+        camera=random_camera(rng),
+        seed=int(rng.integers(2**31)),
     )
 
 
@@ -210,3 +240,50 @@ def shade_photo(
     gloss = min(1.0, look.shininess / 150.0)
     col = col + fresnel * env * gloss * (0.5 + look.specular)
     return linear_to_srgb(col * look.exposure)
+
+
+def env_brdf(f0: np.ndarray, roughness: float, ndv: np.ndarray) -> np.ndarray:
+    """Split-sum specular weight of a prefiltered environment (Karis' analytic fit of the GGX
+    table): Fresnel and the lobe's shadowing, by roughness and view angle."""
+    c0 = np.array([-1.0, -0.0275, -0.572, 0.022])
+    c1 = np.array([1.0, 0.0425, 1.04, -0.04])
+    r = roughness * c0 + c1
+    a004 = np.minimum(r[0] * r[0], np.exp2(-9.28 * ndv)) * r[0] + r[1]
+    a = -1.04 * a004 + r[2]
+    b = 1.04 * a004 + r[3]
+    return f0 * a + b
+
+
+def shade_ibl(
+    look: Look,
+    alb: np.ndarray,
+    n: np.ndarray,
+    view_dir: np.ndarray,
+    ao: np.ndarray,
+    visible: list[np.ndarray],
+) -> np.ndarray:
+    """Diffuse + glossy (Fresnel) under the look's HDRI, object-frame normals facing the eye;
+    ``ao`` [N] darkens the residual light, ``visible`` [N] per dominant light its shadows.
+    Returns sRGB 0..1 (the exposure is in the environment's strength)."""
+    env = look.env
+    assert env is not None
+    ndv = np.clip(np.einsum("ij,ij->i", n, view_dir), 1e-4, 1)[:, None]
+    f0 = alb if look.metallic else np.full((1, 3), 0.02 + 0.1 * look.specular)
+    spec_w = env_brdf(f0, look.roughness, ndv)
+    kd = 0.0 if look.metallic else 1.0 - spec_w.max(1, keepdims=True)
+    occ = (0.15 + 0.85 * ao)[:, None]  # AO from a few rays; bounce light keeps some
+    diffuse = env.diffuse(n) * occ
+    r = 2 * ndv * n - view_dir
+    col = kd * alb * diffuse + spec_w * env.glossy(r, np.full(len(n), look.roughness)) * occ
+    alpha2 = max(look.roughness**4, 1e-6)
+    power = min(2.0 / alpha2 - 2.0, MAX_PHONG)
+    for light, vis in zip(env.lights(), visible, strict=True):
+        ndl = np.clip(n @ light.direction, 0, None)[:, None] * vis[:, None]
+        h = light.direction[None] + view_dir
+        h = h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12)
+        ndh = np.clip(np.einsum("ij,ij->i", n, h), 0, 1)[:, None]
+        vdh = np.clip(np.einsum("ij,ij->i", view_dir, h), 0, 1)[:, None]
+        fres = f0 + (1 - f0) * (1 - vdh) ** 5
+        lobe = (power + 8) / (8 * np.pi) * ndh**power
+        col = col + light.energy[None] * ndl * (kd * alb / np.pi + fres * lobe)
+    return linear_to_srgb(col)
