@@ -38,6 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..geometry import CAMERA_DISTANCE, SLICES_PER_AXIS, project
+from .efficientnet import VARIANTS as EFFICIENTNET_LITE
+from .efficientnet import EfficientNetLite, trunk_widths
 from .mobilenet import MobileNetV2Trunk
 
 N_SLICES = 12
@@ -57,13 +59,19 @@ class ModelConfig:
     fourier: int = 6  # frequencies per coordinate
     mixer: str = "cross"  # "cross" or "self"
     global_code: bool = False  # the coordinate token also sees the pooled bottleneck (whole image)
-    encoder: str = "unet"  # "unet" (trained from scratch) or "mobilenetv2" (ImageNet-initialisable)
+    # "unet" (trained from scratch), or an ImageNet-initialisable trunk: "mobilenetv2",
+    # "efficientnet_lite0", "efficientnet_lite2"
+    encoder: str = "unet"
     upsample: str = "nearest"  # decoder upsampling; "bilinear" leaves no 2-texel blocks in the maps
     extra: dict = field(default_factory=dict)
 
     def encoder_widths(self) -> tuple[int, ...]:
         """Channels of the encoder maps at 1/2, 1/4, 1/8, 1/16 (the decoder's skips)."""
-        return MobileNetV2Trunk.widths if self.encoder == "mobilenetv2" else self.channels
+        if self.encoder == "mobilenetv2":
+            return MobileNetV2Trunk.widths
+        if self.encoder in EFFICIENTNET_LITE:
+            return trunk_widths(self.encoder)
+        return self.channels
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -219,6 +227,7 @@ class Slice3DCompact(nn.Module):
         self.config = cfg = config or ModelConfig()
         c0, c1, c2, c3 = cfg.channels
         fch = N_SLICES * cfg.group
+        self.trunk: nn.Module | None
         if cfg.encoder == "unet":
             self.enc0 = _Block(4, c0, stride=2)  # size/2
             self.enc1 = _Block(c0, c1, stride=2)  # size/4
@@ -227,6 +236,8 @@ class Slice3DCompact(nn.Module):
             self.trunk = None
         elif cfg.encoder == "mobilenetv2":
             self.trunk = MobileNetV2Trunk()
+        elif cfg.encoder in EFFICIENTNET_LITE:
+            self.trunk = EfficientNetLite(cfg.encoder)
         else:
             raise ValueError(f"unknown encoder {cfg.encoder!r}")
         if cfg.upsample not in UPSAMPLINGS:
