@@ -1,4 +1,5 @@
-"""Command line: ``python -m training.data build|sheet|install|bench`` (see docs/DATA.md)."""
+"""Command line: ``python -m training.data build|photo-val|sheet|install|bench|stats``
+(see docs/DATA.md)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def print_stats(out: Path) -> None:
     from training.data.shards import write_manifest
 
     m = write_manifest(out)
-    shapes = {}
+    shapes: dict[str, int] = {}
     for rel in (p for v in m["splits"].values() for p in v):
         side = json.loads((out / rel).with_suffix(".json").read_text())
         shapes[side["source"]] = (
@@ -76,6 +77,24 @@ def main(argv: list[str] | None = None) -> int:
         help="leave out the shapes these earlier sets hold (add shapes without duplicates)",
     )
 
+    pv = sub.add_parser("photo-val", help="held-out shapes with Cycles-rendered inputs (resumable)")
+    pv.add_argument("--out", type=Path, required=True)
+    pv.add_argument(
+        "--from",
+        dest="sets",
+        nargs="+",
+        action="extend",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="data sets whose --split shapes to take (repeatable)",
+    )
+    pv.add_argument("--split", default="val", choices=SPLITS)
+    pv.add_argument("--shapes", type=int, default=16, help="shapes per source")
+    pv.add_argument("--views", type=int, default=2, help="views per shape")
+    pv.add_argument("--points", type=int, default=8192, help="SDF points per sample")
+    pv.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
+
     s = sub.add_parser("sheet", help="draw a contact sheet PNG (input, 12 slices, SDF section)")
     s.add_argument("--sources", nargs="+", default=["procedural"], choices=SOURCE_NAMES)
     s.add_argument("--count", type=int, default=6, help="samples per source")
@@ -115,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
                 tuple(a.splits),
                 tuple(a.exclude),
             )
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        print(json.dumps({"counts": m["counts"], "dropped": m["dropped"]}, indent=1))
+    elif a.cmd == "photo-val":
+        from training.data.photo_val import build_photo_val
+
+        try:
+            m = build_photo_val(a.out, a.sets, a.split, a.shapes, a.views, a.points, a.samples)
         except ValueError as exc:
             raise SystemExit(f"error: {exc}") from None
         print(json.dumps({"counts": m["counts"], "dropped": m["dropped"]}, indent=1))

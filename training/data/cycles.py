@@ -57,8 +57,9 @@ def _add_mesh(bpy, mesh: ShapeMesh, view: View):
     me.polygons.add(len(faces))
     me.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
     me.update()
-    if mesh.meta.get("smooth", True):
+    if mesh.meta.get("smooth", True):  # the ray caster's 45 degree crease rule (shading.py)
         me.shade_smooth()
+        me.set_sharp_from_angle(angle=np.pi / 4)
     if mesh.uv is not None:
         uv = me.uv_layers.new(name="UV")
         uv.data.foreach_set("uv", mesh.uv[faces.ravel()].astype(np.float32).ravel())
