@@ -8,8 +8,8 @@ a small cap around the brightest pixels) become directional lights for ray-cast 
 prefiltered (cosine-power blurred) copies for glossy reflection looked up by roughness.
 
 Directions are in the object frame (Y up). The equirectangular layout is Blender's, with object
-(x, y, z) as Blender world (x, -z, y) (ARCHITECTURE.md section 4): column u = atan2(-z, -x) / 2pi
-+ 1/2, row 0 at the zenith. ``Environment.rotation_deg`` is the Z rotation of a Blender world
+(x, y, z) as Blender world (x, -z, y) (ARCHITECTURE.md section 4): column u = 1/2 - atan2(-z, x) / 2pi
+(Blender's 1/2 - atan2(Y, X) / 2pi), row 0 at the zenith. ``Environment.rotation_deg`` is the Z rotation of a Blender world
 Mapping node (training/data/cycles.py): a lookup direction is turned by +rotation about +Y
 (Blender +Z) before it reads the map, so the lights turn by -rotation.
 """
@@ -84,11 +84,9 @@ def map_directions(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     """Object-frame unit directions [h, w, 3] of pixel centres and their solid angles [h, w]."""
     theta = (np.arange(h) + 0.5) / h * np.pi  # polar angle from +Y
     u = (np.arange(w) + 0.5) / w
-    phi = (u - 0.5) * 2 * np.pi  # atan2(-z, -x)
+    phi = (0.5 - u) * 2 * np.pi  # atan2(-z, x): Blender's atan2(Y, X)
     st, ct = np.sin(theta)[:, None], np.cos(theta)[:, None]
-    d = np.stack(
-        [-np.cos(phi)[None] * st, np.broadcast_to(ct, (h, w)), -np.sin(phi)[None] * st], -1
-    )
+    d = np.stack([np.cos(phi)[None] * st, np.broadcast_to(ct, (h, w)), -np.sin(phi)[None] * st], -1)
     omega = np.broadcast_to(st * (np.pi / h) * (2 * np.pi / w), (h, w))
     return d, np.ascontiguousarray(omega)
 
@@ -103,9 +101,9 @@ def rotate_y(d: np.ndarray, deg: float) -> np.ndarray:
 def sample_map(img: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Bilinear lookup of an equirectangular map along object-frame directions [N, 3]."""
     h, w = img.shape[:2]
-    phi = np.arctan2(-d[:, 2], -d[:, 0])
+    phi = np.arctan2(-d[:, 2], d[:, 0])
     theta = np.arccos(np.clip(d[:, 1], -1, 1))
-    x = (phi / (2 * np.pi) + 0.5) * w - 0.5
+    x = (0.5 - phi / (2 * np.pi)) * w - 0.5
     y = np.clip(theta / np.pi * h - 0.5, 0, h - 1)
     x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
     fx, fy = (x - x0)[:, None], (y - y0)[:, None]

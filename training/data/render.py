@@ -20,7 +20,7 @@ import numpy as np
 
 from backend.geometry import SLICES_PER_AXIS, Slab, slabs_for_bounds
 from training.data.mesh import ShapeMesh
-from training.data.raycast import Caster
+from training.data.raycast import Caster, Hits
 from training.data.shading import (
     Camera,
     Look,
@@ -117,14 +117,23 @@ def _tangent_frame(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ambient_occlusion(
-    caster: Caster, p_obj: np.ndarray, n_obj: np.ndarray, rng: np.random.Generator
+    caster: Caster,
+    p_obj: np.ndarray,
+    n_obj: np.ndarray,
+    rng: np.random.Generator,
+    sub: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Share of ``AO_RAYS`` cosine-weighted rays per point that escape the object, [N] in 0..1."""
+    """Share of ``AO_RAYS`` cosine-weighted rays per point that escape the object, [N] in 0..1.
+    ``sub`` (0..SUPERSAMPLE^2 - 1, the point's place inside its output pixel) interleaves the
+    ray azimuths of one pixel's subpixels into one stratified set: far less grain per pixel."""
     t, b = _tangent_frame(n_obj)
     start = p_obj + RAY_OFFSET * n_obj
     free = np.zeros(len(p_obj))
-    for _ in range(AO_RAYS):
-        u1, u2 = rng.random(len(p_obj)), rng.random(len(p_obj))
+    strata = AO_RAYS * SUPERSAMPLE**2
+    offset = np.zeros(len(p_obj)) if sub is None else sub * AO_RAYS
+    for k in range(AO_RAYS):
+        u1 = rng.random(len(p_obj))
+        u2 = (offset + k + rng.random(len(p_obj))) / strata
         r, phi = np.sqrt(u1)[:, None], 2 * np.pi * u2[:, None]
         d = r * np.cos(phi) * t + r * np.sin(phi) * b + np.sqrt(1 - u1)[:, None] * n_obj
         free += ~caster.occluded(start, d)
@@ -153,9 +162,16 @@ def light_visibility(
 
 
 def _shade_hits(
-    caster: Caster, view: View, look: Look, hits, view_dir: np.ndarray, rng: np.random.Generator
+    caster: Caster,
+    view: View,
+    look: Look,
+    hits: Hits,
+    view_dir: np.ndarray,
+    sub: np.ndarray,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """sRGB colour of every first hit under the look's light (HDRI or analytic)."""
+    """sRGB colour of every first hit under the look's light (HDRI or analytic); ``sub`` is
+    each hit's subpixel index (for the AO strata)."""
     mesh = caster.mesh
     p_obj = view.to_object(hits.point)
     vn = mesh.meta.get("_vnormals")
@@ -172,7 +188,7 @@ def _shade_hits(
     v_obj = view_dir @ view.rotation
     back = np.einsum("ij,ij->i", n_obj, v_obj) < 0
     n_obj = np.where(back[:, None], -n_obj, n_obj)  # two-sided: open meshes show their inside
-    ao = ambient_occlusion(caster, p_obj, n_obj, rng)
+    ao = ambient_occlusion(caster, p_obj, n_obj, rng, sub)
     vis = [
         light_visibility(caster, p_obj, n_obj, li.direction, li.radius_deg, rng)
         for li in look.env.lights()
@@ -212,7 +228,9 @@ def render_input(caster: Caster, view: View, look: Look, size: int = 256) -> np.
     rgb = np.zeros((n * n, 3))
     cov = np.zeros(n * n)
     if len(hits.ray):
-        rgb[hits.ray] = _shade_hits(caster, view, look, hits, -dirs[hits.ray], rng)
+        ss = SUPERSAMPLE
+        sub = (hits.ray // n % ss) * ss + hits.ray % n % ss
+        rgb[hits.ray] = _shade_hits(caster, view, look, hits, -dirs[hits.ray], sub, rng)
         cov[hits.ray] = 1.0
     v, c = _downsample(rgb, cov, size)
     if look.camera is not None:

@@ -76,3 +76,20 @@ def test_random_environment_is_deterministic_from_the_rng(seed):
     b = hdri.random_environment(np.random.default_rng(seed))
     assert a == b and a.name in hdri.NAMES and a.strength > 0
     assert a != hdri.random_environment(np.random.default_rng(seed + 100))
+
+
+def test_lookup_at_pixel_centres_returns_the_pixels():
+    d, _ = hdri.map_directions(hdri.MAP_H, hdri.MAP_W)
+    img = np.random.default_rng(3).random((hdri.MAP_H, hdri.MAP_W, 3))
+    got = hdri.sample_map(img, d.reshape(-1, 3)).reshape(img.shape)
+    np.testing.assert_allclose(got, img, atol=1e-9)
+
+
+def test_blender_equirect_layout():
+    """Blender reads u = 1/2 - atan2(Y, X) / 2pi with world (X, Y, Z) = object (x, -z, y):
+    object -x (Blender -X) is the map's left edge, object +z (Blender -Y) three quarters."""
+    img = np.zeros((hdri.MAP_H, hdri.MAP_W, 3))
+    img[:, hdri.MAP_W * 3 // 4] = 1.0  # the column at u = 3/4
+    row = np.array([[0.0, 0.0, 1.0]])
+    assert hdri.sample_map(img, row)[0, 0] > 0.4
+    assert hdri.sample_map(img, np.array([[1.0, 0.0, 0.0]]))[0, 0] == 0.0
