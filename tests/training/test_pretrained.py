@@ -10,15 +10,20 @@ from safetensors.torch import load_file
 from backend.model import ModelConfig, Slice3DCompact
 from backend.model.efficientnet import PACKAGES
 from backend.model.mobilenet import MobileNetV2Trunk
+from training.config import load_config
 from training.pretrained import (
     EFFNET_STEM,
+    REPO,
     STEM,
     convert,
+    default_out,
     init_encoder,
     install,
     package_weights,
     trunk_encoder,
 )
+
+CONFIGS = REPO / "training" / "configs"
 
 
 def deep_sort_layout() -> dict[str, torch.Tensor]:
@@ -124,3 +129,21 @@ def test_efficientnet_convert_names_what_is_missing():
 def test_install_refuses_an_encoder_without_imagenet_weights(tmp_path):
     with pytest.raises(ValueError, match="unknown encoder 'unet'"):
         install(tmp_path / "t.safetensors", encoder="unet")
+
+
+@pytest.mark.parametrize("name, encoder, pretrained", [
+    ("effnet_lite0_scratch", "efficientnet_lite0", False),
+    ("effnet_lite0_pretrained", "efficientnet_lite0", True),
+    ("effnet_lite2_pretrained", "efficientnet_lite2", True),
+])
+def test_efficientnet_experiments_differ_from_the_shipped_config_only_in_the_encoder(
+        name, encoder, pretrained):
+    """An equal-budget comparison: same data, steps, batch and settings; encoder and init only."""
+    shipped = load_config(CONFIGS / "slice3d_compact.json")
+    cfg = load_config(CONFIGS / "experiments" / f"{name}.json")
+    changed = {k for k in cfg if cfg[k] != shipped[k]}
+    assert changed == ({"name", "model", "init_encoder"} if pretrained else {"name", "model"})
+    assert {k for k in cfg["model"] if cfg["model"][k] != shipped["model"][k]} == {"encoder"}
+    assert cfg["model"]["encoder"] == encoder and cfg["name"] == name
+    if pretrained:
+        assert REPO / cfg["init_encoder"] == default_out(encoder)
