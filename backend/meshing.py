@@ -19,6 +19,7 @@ from skimage import measure
 
 from .errors import BackendError, Cancelled
 from .geometry import SDF_BOUND, SDF_PAD
+from .mesh_cleanup import smooth_surface
 from .predictors.base import SdfFunction
 from .silhouette_fill import SilhouetteFill, fill_missed_rays
 
@@ -238,7 +239,8 @@ def next_chunk_size(points: int, seconds: float) -> int:
 
 
 def marching_cubes(grid: SdfGrid) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices (view frame) and faces of the zero level set, faces wound outward."""
+    """Vertices (view frame) and faces of the zero level set, faces wound outward, stair-steps
+    smoothed."""
     values = grid.values
     if not (values.min() < 0 < values.max()):
         raise BackendError(
@@ -254,7 +256,10 @@ def marching_cubes(grid: SdfGrid) -> tuple[np.ndarray, np.ndarray]:
     # outside is positive they face inward. Reversed here, every face faces out by
     # construction; trimesh's own fix only works once the merged mesh is watertight, and a
     # network's mesh often is not (parts touching along an edge), so 1 in 5 came out inside-out.
-    return (verts + grid.lo).astype(np.float32), faces[:, ::-1].astype(np.int64)
+    # Then the cell-high stair-steps are smoothed away (mesh_cleanup.smooth_surface).
+    faces = faces[:, ::-1].astype(np.int64)
+    verts = smooth_surface(verts.astype(np.float64) + grid.lo, faces, spacing)
+    return verts.astype(np.float32), faces
 
 
 def extract_mesh(
