@@ -93,7 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     pv.add_argument("--shapes", type=int, default=16, help="shapes per source")
     pv.add_argument("--views", type=int, default=2, help="views per shape")
     pv.add_argument("--points", type=int, default=8192, help="SDF points per sample")
-    pv.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
+    pv.add_argument(
+        "--samples",
+        type=int,
+        default=16,
+        help="Cycles samples per pixel; 0: the ray-cast twin of the same samples",
+    )
 
     s = sub.add_parser("sheet", help="draw a contact sheet PNG (input, 12 slices, SDF section)")
     s.add_argument("--sources", nargs="+", default=["procedural"], choices=SOURCE_NAMES)

@@ -82,11 +82,14 @@ def photo_setup(shape_id: str, index: int, hdris: list[Path]) -> dict:
 
 
 def photo_samples(
-    shape: Shape, views: int, points: int, samples: int, timer: Timer
+    shape: Shape, rng: np.random.Generator, views: int, points: int, samples: int, timer: Timer
 ) -> tuple[list[dict], list[dict]]:
-    """``build``'s samples of one shape (same seed, so the same views) with Cycles inputs."""
-    rng = np.random.default_rng(stable_seed(shape.shape_id, "build"))
+    """``build``'s samples of one shape with Cycles inputs. ``rng`` is the generator that loaded
+    the shape, as in ``build``, so the views are the first ``views`` of the source set's.
+    ``samples`` 0 keeps the ray-cast input: the paired twin of the same samples."""
     got = make_samples(shape, views, rng, timer, points)
+    if samples <= 0:
+        return got, []
     hdris = {p.name: p for p in list_hdris()}
     setups = []
     for k, sample in enumerate(got):
@@ -120,15 +123,16 @@ def run_unit(out: Path, unit: dict, samples: int = SAMPLES) -> dict:
     families: dict[str, int] = defaultdict(int)
     for shape_id, _ in unit["shapes"]:
         t = time.perf_counter()
+        rng = np.random.default_rng(stable_seed(shape_id, "build"))
         try:
-            shape = src.load(shape_id, np.random.default_rng(stable_seed(shape_id, "build")))
+            shape = src.load(shape_id, rng)
         except Exception as exc:  # a broken file must not stop the set
             shape = Dropped(shape_id, f"load_error:{type(exc).__name__}")
         timer.add("prep", t)
         if isinstance(shape, Dropped):
             dropped[shape.reason] += 1
             continue
-        got, setups = photo_samples(shape, unit["views"], unit["points"], samples, timer)
+        got, setups = photo_samples(shape, rng, unit["views"], unit["points"], samples, timer)
         made += got
         photo += setups
         families[shape.family] += len(got)
@@ -144,7 +148,11 @@ def run_unit(out: Path, unit: dict, samples: int = SAMPLES) -> dict:
         "seconds": dict(timer.seconds),
         "shapes": [i for i, _ in unit["shapes"]],
         "views": unit["views"],
-        "renderer": {"engine": "cycles", "samples": samples, "denoiser": "openimagedenoise"},
+        "renderer": (
+            {"engine": "cycles", "samples": samples, "denoiser": "openimagedenoise"}
+            if samples > 0
+            else {"engine": "raycast"}
+        ),
         "photo": photo,
     }
     write_json((out / unit["path"]).with_suffix(".json"), side)
@@ -169,7 +177,8 @@ def build_photo_val(
     points: int = POINTS,
     samples: int = SAMPLES,
 ) -> dict:
-    """Build (or resume) the photo-like set in ``out``; returns the manifest."""
+    """Build (or resume) the photo-like set in ``out``; returns the manifest. ``samples`` 0
+    makes its ray-cast twin (same shapes, views and points; the builder's own input image)."""
     units = plan_units(sets, split, shapes, views, points)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "plan.json", {"units": units, "from": [str(s) for s in sets]})
