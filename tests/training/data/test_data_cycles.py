@@ -124,3 +124,20 @@ def test_photo_val_writes_shards_the_reader_loads(tmp_path):
     mtime = (out / "val/procedural-00000.npz").stat().st_mtime_ns  # resumable: a re-run skips
     build_photo_val(out, [tmp_path / "set"], "val", shapes=1, views=1, points=256, samples=2)
     assert (out / "val/procedural-00000.npz").stat().st_mtime_ns == mtime
+
+
+def test_twin_matches_build_and_photo_keeps_its_views(tmp_path):
+    """``--samples 0`` reproduces ``build``'s samples; the Cycles set has the same views."""
+    from training.data.build import Unit, run_unit
+
+    _tiny_set(tmp_path / "set")
+    unit = json.loads((tmp_path / "set/plan.json").read_text())["units"][0]
+    run_unit(tmp_path / "built", Unit(**{**unit, "views": 1}))
+    build_photo_val(tmp_path / "twin", [tmp_path / "set"], "val", 1, 1, 256, samples=0)
+    build_photo_val(tmp_path / "photo", [tmp_path / "set"], "val", 1, 1, 256, samples=2)
+    rel = "val/procedural-00000.npz"
+    with np.load(tmp_path / "built" / rel) as a, np.load(tmp_path / "twin" / rel) as b:
+        assert np.array_equal(a["image"], b["image"]) and np.array_equal(a["sdf"], b["sdf"])
+        with np.load(tmp_path / "photo" / rel) as c:
+            assert np.array_equal(a["view"], c["view"]) and np.array_equal(a["sdf"], c["sdf"])
+            assert not np.array_equal(a["image"], c["image"])
