@@ -35,8 +35,9 @@ from .geometry import SLICE_NAMES
 MARKER_NAME = ".slice3d-bundle"
 MARKER_MAGIC = "slice3d-bundle 1"  # the marker file's first line, exactly
 MARKER_MAX_BYTES = 256
+TEXTURE_FILE = "texture.png"  # the mesh's base-colour texture, also inside mesh.glb
 BUNDLE_FILES = frozenset({"mesh.glb", "mesh.obj", "input.png", "sdf.npy", "result.json",
-                          MARKER_NAME})
+                          TEXTURE_FILE, MARKER_NAME})
 SLICE_FILES = frozenset(f"{name}.png" for name in SLICE_NAMES)
 LEGACY_LEFTOVER_AGE_S = 600.0  # staging names without a pid: removed once this old
 
@@ -51,6 +52,7 @@ def write_bundle(
     model_input: np.ndarray,
     result: dict,
     sdf: np.ndarray | None = None,
+    texture: np.ndarray | None = None,
 ) -> Path:
     """Write every file into a hidden sibling folder, then swap it into place.
 
@@ -66,6 +68,8 @@ def write_bundle(
     try:
         (staging / "slices").mkdir()
         mesh.export(staging / "mesh.glb", file_type="glb")
+        if texture is not None:
+            Image.fromarray(texture).save(staging / TEXTURE_FILE)
         for name, image in zip(SLICE_NAMES, slices, strict=True):
             Image.fromarray(image, "RGBA").save(staging / "slices" / f"{name}.png")
         Image.fromarray(model_input, "RGBA").save(staging / "input.png")

@@ -87,6 +87,7 @@ MIN_RESOLUTION, MAX_RESOLUTION = 32, 256
 MIN_FACE_BUDGET = 100  # fewer faces than this decimates any object to nothing, or to one triangle
 MAX_FACE_BUDGET = 5_000_000
 MAX_NAME_LENGTH = 200
+MIN_TEXTURE_SIZE, MAX_TEXTURE_SIZE = 512, 2048
 
 RESOLUTION = OptionSpec(
     "resolution", 256, "marching-cubes grid size, a power of two from 32 to 256",
@@ -113,11 +114,18 @@ SILHOUETTE_FILL = OptionSpec(
     "fill in thin parts the network loses where the picture shows them (auto: as the weights "
     "say; off: the network's surface as it is)",
     choices=("auto", "off"))
+TEXTURE_SIZE = OptionSpec(
+    "texture_size", 1024, "the base-colour texture's size in texels a side, 512 to 2048",
+    minimum=MIN_TEXTURE_SIZE, maximum=MAX_TEXTURE_SIZE)
+VERTEX_COLORS = OptionSpec(
+    "vertex_colors", False,
+    "colour the mesh's vertices straight from the photo instead of baking a texture (the "
+    "front's colours then show through on the back)")
 KEEP_SDF = OptionSpec("keep_sdf", False, "also write the SDF grid as sdf.npy")
 NAME = OptionSpec("name", "", "the source's name, stored in result.json")
 
 OPTIONS = (RESOLUTION, FACE_BUDGET, BACKGROUND, PREDICTOR, FLIP_AVERAGE, SILHOUETTE_FILL,
-           KEEP_SDF, NAME)
+           TEXTURE_SIZE, VERTEX_COLORS, KEEP_SDF, NAME)
 DEFAULTS: dict[str, Any] = {spec.name: spec.default for spec in OPTIONS}
 
 # --- Transport -------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ from .contract import (
     MAX_FACE_BUDGET,
     MAX_NAME_LENGTH,
     MAX_RESOLUTION,
+    MAX_TEXTURE_SIZE,
     MIN_FACE_BUDGET,
     MIN_RESOLUTION,
+    MIN_TEXTURE_SIZE,
 )
 from .errors import BackendError
 
@@ -33,6 +35,8 @@ class ReconstructOptions:
     keep_sdf: bool = contract.KEEP_SDF.default
     flip_average: str = contract.FLIP_AVERAGE.default  # mirror-image average: twice the SDF time
     silhouette_fill: str = contract.SILHOUETTE_FILL.default  # sheets where the surface misses
+    texture_size: int = contract.TEXTURE_SIZE.default  # texels a side of the baked texture
+    vertex_colors: bool = contract.VERTEX_COLORS.default  # the old look: no texture
 
     def __post_init__(self) -> None:
         r = self.resolution
@@ -59,6 +63,12 @@ class ReconstructOptions:
         if self.silhouette_fill not in SILHOUETTE_FILL_MODES:
             raise BackendError("bad_options",
                                f"silhouette_fill must be one of {SILHOUETTE_FILL_MODES}.")
+        if not MIN_TEXTURE_SIZE <= self.texture_size <= MAX_TEXTURE_SIZE:
+            raise BackendError(
+                "bad_options",
+                f"texture_size must be {MIN_TEXTURE_SIZE} to {MAX_TEXTURE_SIZE} texels "
+                f"(got {self.texture_size}).",
+            )
         if len(self.name) > MAX_NAME_LENGTH:
             raise BackendError("bad_options",
                                f"name must be at most {MAX_NAME_LENGTH} characters.")

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 import trimesh
 
 from . import __version__
-from .bundle import write_bundle
+from .bundle import TEXTURE_FILE, write_bundle
 from .errors import BackendError, Cancelled
 from .foreground import BackgroundMode, extract_foreground
 from .framing import frame_object, to_model_input
@@ -26,11 +27,12 @@ from .meshing import evaluate_coarse_to_fine, grid_levels, marching_cubes
 from .options import ReconstructOptions
 from .predictors import Predictor, load_predictor
 from .silhouette_fill import fill_missed_rays
+from .texture import ColourFn, texture_mesh
 
 # Share of the whole job each stage stands for, so one progress bar moves evenly.
 STAGES = {
     "decode": 0.02, "mask": 0.08, "frame": 0.02, "predict": 0.08,
-    "sdf": 0.55, "mesh": 0.1, "cleanup": 0.1, "bundle": 0.05,
+    "sdf": 0.5, "mesh": 0.1, "cleanup": 0.1, "texture": 0.05, "bundle": 0.05,
 }
 # What progress says while each stage runs: words for the person waiting. The keys above stay the
 # keys of timings_s (result.json's contract); the SDF stage names its grid level as it goes.
@@ -38,7 +40,8 @@ STAGE_LABELS = {
     "decode": "Reading the image", "mask": "Removing the background",
     "frame": "Framing the object", "predict": "Predicting the slices",
     "sdf": "Computing the shape", "mesh": "Building the mesh",
-    "cleanup": "Cleaning up the mesh", "bundle": "Writing the result",
+    "cleanup": "Cleaning up the mesh", "texture": "Painting the texture",
+    "bundle": "Writing the result",
 }
 DONE_LABEL = "done"  # as before: the one stage name the clients compare against
 ProgressFn = Callable[[str, float], None]
@@ -137,9 +140,10 @@ class Reconstructor:
             verts, faces = marching_cubes(grid)
         with stage("cleanup"):
             mesh = clean_mesh(verts, faces, options.face_budget)
-            mesh.visual = trimesh.visual.ColorVisuals(
-                mesh, vertex_colors=vertex_colours(mesh.vertices, model_input)
-            )
+        with stage("texture"):
+            surface = paint_surface(mesh, cutout, model_input, options,
+                                    predictor.colour_function(prediction))
+            warnings.extend(surface.warnings)
         with stage("bundle"):
             # The stages so far and their total: the bundle cannot hold its own writing time, and
             # the caller (the job's timings_s) gets this copy, so both say the same.
@@ -162,15 +166,20 @@ class Reconstructor:
                      "plane_min": round(s.lo, 6), "plane_max": round(s.hi, 6)}
                     for s in prediction.slabs
                 ],
-                "mesh": {"vertices": len(mesh.vertices), "faces": len(mesh.faces),
+                # mesh.glb's counts (a texture splits vertices along its UV seams); watertight
+                # is the surface's, once those split vertices are merged by position.
+                "mesh": {"vertices": len(surface.mesh.vertices), "faces": len(surface.mesh.faces),
                          "watertight": bool(mesh.is_watertight)},
                 "sdf": ({"file": "sdf.npy", "bounds": [grid.lo, grid.hi],
                          "resolution": grid.resolution} if options.keep_sdf else None),
                 "evaluations": grid.evaluations,
                 "warnings": warnings,
             }
-            write_bundle(out_dir, mesh, prediction.slices, (framed_input_uint8(model_input)),
-                         result, grid.values if options.keep_sdf else None)
+            result["texture"] = ({"file": TEXTURE_FILE, "size": options.texture_size}
+                                 if surface.texture is not None else None)
+            write_bundle(out_dir, surface.mesh, prediction.slices,
+                         framed_input_uint8(model_input), result,
+                         grid.values if options.keep_sdf else None, texture=surface.texture)
         if progress:
             progress(DONE_LABEL, 1.0)
         return result
@@ -183,6 +192,41 @@ def _touches_border(rgba: np.ndarray) -> bool:
 
 def framed_input_uint8(model_input: np.ndarray) -> np.ndarray:
     return np.clip(model_input * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Surface:
+    """The mesh as the bundle writes it: textured, or with vertex colours (then texture None)."""
+
+    mesh: trimesh.Trimesh
+    texture: np.ndarray | None
+    warnings: tuple[str, ...] = ()
+
+
+TEXTURE_FAILED = ("The texture could not be made ({reason}); the mesh carries the photo's colours "
+                  "on its vertices instead, so the front's colours also show on the back.")
+
+
+def paint_surface(mesh: trimesh.Trimesh, cutout: np.ndarray, model_input: np.ndarray,
+                  options: ReconstructOptions, colour_at: ColourFn | None = None) -> Surface:
+    """A baked texture unless vertex colours were asked for; any texturing failure falls back
+    to vertex colours with a warning a person understands, and the job still succeeds."""
+    if not options.vertex_colors:
+        try:
+            photo = frame_object(cutout, size=options.texture_size)
+            textured = texture_mesh(mesh, photo, colour_at, options.texture_size)
+            return Surface(textured.mesh, textured.texture)
+        except Exception as exc:  # noqa: BLE001 - any failure: the untextured result still stands
+            reason = f"{type(exc).__name__}: {exc}"[:200]
+            return _coloured(mesh, model_input, TEXTURE_FAILED.format(reason=reason))
+    return _coloured(mesh, model_input)
+
+
+def _coloured(mesh: trimesh.Trimesh, model_input: np.ndarray,
+              warning: str | None = None) -> Surface:
+    mesh.visual = trimesh.visual.ColorVisuals(
+        mesh, vertex_colors=vertex_colours(mesh.vertices, model_input))
+    return Surface(mesh, None, (warning,) if warning else ())
 
 
 def vertex_colours(vertices: np.ndarray, model_input: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ MARKER_NAME = ".slice3d-bundle"
 MARKER_MAGIC = "slice3d-bundle 1"  # the marker file's first line, exactly
 MARKER_MAX_BYTES = 256
 BUNDLE_FILES = frozenset({"mesh.glb", "mesh.obj", "input.png", "sdf.npy", "result.json",
-                          MARKER_NAME})
+                          "texture.png", MARKER_NAME})
 SLICE_NAMES = tuple(f"{axis}{k}" for axis in "XYZ" for k in range(1, 5))
 SLICE_FILES = frozenset(f"{name}.png" for name in SLICE_NAMES)
 

@@ -34,12 +34,16 @@ class JobOptions:
     predictor: str = contract.PREDICTOR.default
     flip_average: str = contract.FLIP_AVERAGE.default
     silhouette_fill: str = contract.SILHOUETTE_FILL.default
+    texture_size: int = contract.TEXTURE_SIZE.default
+    vertex_colors: bool = contract.VERTEX_COLORS.default
 
     def query(self, name: str) -> dict[str, Any]:
         return {"resolution": self.resolution, "face_budget": self.face_budget,
                 "background": self.background.lower(), "predictor": self.predictor.lower(),
                 "flip_average": self.flip_average.lower(),
                 "silhouette_fill": self.silhouette_fill.lower(),
+                "texture_size": self.texture_size,
+                "vertex_colors": "true" if self.vertex_colors else "false",
                 "name": name[:contract.MAX_NAME_LENGTH]}
 
 

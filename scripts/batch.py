@@ -24,7 +24,7 @@ import bpy
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The reconstruction options a batch sends (keep_sdf and name are not the batch's to choose).
 JOB_OPTIONS = ("resolution", "face_budget", "background", "predictor", "flip_average",
-               "silhouette_fill")
+               "silhouette_fill", "texture_size", "vertex_colors")
 
 
 def contract():
@@ -42,6 +42,9 @@ def contract():
 def add_option(parser: argparse.ArgumentParser, spec) -> None:
     """One reconstruction option with the contract's flag, type, choices, default and help."""
     kwargs = {"default": spec.default, "help": spec.help}
+    if isinstance(spec.default, bool):
+        parser.add_argument(spec.flag, action="store_true", help=spec.help)
+        return
     if spec.choices:
         kwargs["choices"] = spec.choices
     else:

@@ -45,6 +45,8 @@ class Slice3DPreferences(bpy.types.AddonPreferences):
                                                 "Mirror Average")
     default_silhouette_fill: props.choice_property(SILHOUETTE_FILL, props.SILHOUETTE_FILLS,
                                                    "Fill Silhouette")
+    default_texture_size: props.texture_size_property("Texture Size")
+    default_vertex_colors: props.vertex_colors_property("Vertex Colours Only")
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

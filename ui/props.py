@@ -19,6 +19,8 @@ from ..client.contract import (
     PREDICTOR,
     RESOLUTION,
     SILHOUETTE_FILL,
+    TEXTURE_SIZE,
+    VERTEX_COLORS,
     OptionSpec,
 )
 from ..client.remote_job import JobOptions
@@ -71,6 +73,17 @@ def face_budget_property(name: str) -> Any:
                        description=help_text(FACE_BUDGET))
 
 
+def texture_size_property(name: str) -> Any:
+    return IntProperty(name=name, default=TEXTURE_SIZE.default, min=TEXTURE_SIZE.minimum or 512,
+                       max=TEXTURE_SIZE.maximum or 2048, step=512,
+                       description=help_text(TEXTURE_SIZE))
+
+
+def vertex_colors_property(name: str) -> Any:
+    return BoolProperty(name=name, default=VERTEX_COLORS.default,
+                        description=help_text(VERTEX_COLORS))
+
+
 def choice_property(spec: OptionSpec, items: EnumItems, name: str) -> Any:
     return EnumProperty(items=items, name=name, default=spec.default, description=help_text(spec))
 
@@ -86,6 +99,8 @@ class Slice3DSceneSettings(bpy.types.PropertyGroup):
     predictor: choice_property(PREDICTOR, PREDICTORS, "Predictor")
     flip_average: choice_property(FLIP_AVERAGE, FLIP_AVERAGES, "Mirror Average")
     silhouette_fill: choice_property(SILHOUETTE_FILL, SILHOUETTE_FILLS, "Fill Silhouette")
+    texture_size: texture_size_property("Texture Size")
+    vertex_colors: vertex_colors_property("Vertex Colours Only")
     import_x: BoolProperty(name="X", default=True, description="Import the X (left-right) slices")
     import_y: BoolProperty(name="Y", default=True, description="Import the Y (top-bottom) slices")
     import_z: BoolProperty(name="Z", default=True, description="Import the Z (near-far) slices")
@@ -104,7 +119,8 @@ class Slice3DSceneSettings(bpy.types.PropertyGroup):
 
 
 # The options "Reset to Defaults" copies from the preferences' default_<name> properties.
-RESET_OPTIONS = ("resolution", "face_budget", "background", "flip_average", "silhouette_fill")
+RESET_OPTIONS = ("resolution", "face_budget", "background", "flip_average", "silhouette_fill",
+                 "texture_size", "vertex_colors")
 
 
 def settings(context: bpy.types.Context) -> Slice3DSceneSettings:
@@ -115,7 +131,8 @@ def job_options(opts: Slice3DSceneSettings) -> JobOptions:
     """What the sidebar's options send to the backend."""
     return JobOptions(resolution=int(opts.resolution), face_budget=opts.face_budget,
                       background=opts.background, predictor=opts.predictor,
-                      flip_average=opts.flip_average, silhouette_fill=opts.silhouette_fill)
+                      flip_average=opts.flip_average, silhouette_fill=opts.silhouette_fill,
+                      texture_size=opts.texture_size, vertex_colors=opts.vertex_colors)
 
 
 def reset_options(opts: Slice3DSceneSettings, prefs: Any) -> None:

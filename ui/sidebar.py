@@ -69,7 +69,7 @@ class _Options(_ChildPanel):
         layout.use_property_decorate = False
         opts = props.settings(context)
         for name in ("resolution", "face_budget", "background", "predictor", "flip_average",
-                     "silhouette_fill"):
+                     "silhouette_fill", "texture_size", "vertex_colors"):
             layout.prop(opts, name)
         row = layout.row(heading="Slices", align=True)
         for axis in "xyz":

@@ -13,6 +13,9 @@ from ..geometry import Slab
 from ..silhouette_fill import SilhouetteFill
 
 SdfFunction = Callable[[torch.Tensor], torch.Tensor]
+# View-frame points [N, 3] (NumPy float) -> sRGB colours [N, 3] in 0..1: what a model believes the
+# surface looks like there, for the parts the photo does not show (backend.texture).
+ColourFunction = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -24,6 +27,8 @@ class Prediction:
     sdf: maps float32 view-frame points [N, 3] on ``device`` to signed distances [N]
         (negative inside). Image features are computed once in ``predict`` and captured here,
         so calling it chunk after chunk costs only the per-point part.
+    colour_at: a model's colour for surface points the photo does not show, captured like sdf;
+        None when the model has no colour head (read it through ``Predictor.colour_function``).
     silhouette_fill: when set, the mesher puts a thin sheet on every masked ray that the SDF's
         surface misses (``backend.silhouette_fill``) before marching cubes.
     """
@@ -32,6 +37,7 @@ class Prediction:
     slabs: list[Slab]
     sdf: SdfFunction
     silhouette_fill: SilhouetteFill | None = None
+    colour_at: ColourFunction | None = None
 
 
 class Predictor(ABC):
@@ -55,6 +61,15 @@ class Predictor(ABC):
         ``flip_average`` overrides a network's test-time mirror average for this call (None:
         the predictor's own setting); predictors without one ignore it.
         """
+
+    def colour_function(self, prediction: Prediction) -> ColourFunction | None:
+        """The predicted colour of unseen surface points for this prediction, or None.
+
+        The texture bake asks this for the back and the hidden parts; None (no colour head)
+        makes it fall back to the object's median visible colour. A predictor with a colour
+        head sets ``Prediction.colour_at`` in ``predict`` or overrides this.
+        """
+        return prediction.colour_at
 
     @property
     def label(self) -> str:

@@ -103,6 +103,8 @@ def _add_routes(
         flip_average: str = Query(c.FLIP_AVERAGE.default, description=c.FLIP_AVERAGE.help),
         silhouette_fill: str = Query(c.SILHOUETTE_FILL.default,
                                      description=c.SILHOUETTE_FILL.help),
+        texture_size: int = Query(c.TEXTURE_SIZE.default, description=c.TEXTURE_SIZE.help),
+        vertex_colors: bool = Query(c.VERTEX_COLORS.default, description=c.VERTEX_COLORS.help),
     ) -> JSONResponse:
         # Declared above so the OpenAPI description is complete; validated in one place here.
         options = ReconstructOptions.from_strings(dict(request.query_params))

@@ -22,7 +22,8 @@ from backend.geometry import MODEL_INPUT_SIZE, SLICE_NAMES
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
 
-DESIGN_FILES = {"mesh.glb", "input.png", "result.json"} | {f"slices/{n}.png" for n in SLICE_NAMES}
+DESIGN_FILES = ({"mesh.glb", "texture.png", "input.png", "result.json"}
+                | {f"slices/{n}.png" for n in SLICE_NAMES})
 FOLDER_FILES = DESIGN_FILES | {MARKER_NAME}  # a bundle folder also carries the marker; its zip not
 RESULT_KEYS = {"version", "model", "model_kind", "weights_sha256", "device", "source", "timings_s",
                "camera", "slices", "mesh", "sdf", "warnings"}
@@ -71,8 +72,10 @@ def test_result_json(bundle):
     assert result["mesh"]["vertices"] == len(mesh.vertices) > 0
     assert result["mesh"]["faces"] == len(mesh.faces) > 0
     assert isinstance(result["mesh"]["watertight"], bool)
-    # Vertex colours come from the picture: the orange disc (230, 120, 30).
-    colours = np.asarray(mesh.visual.vertex_colors, dtype=float)
+    # The texture's colours come from the picture: the orange disc (230, 120, 30), front and
+    # back alike (its median colour is its only colour).
+    assert result["texture"] == {"file": "texture.png", "size": 1024}
+    colours = np.asarray(mesh.visual.to_color().vertex_colors, dtype=float)
     np.testing.assert_allclose(colours.mean(axis=0), [230, 120, 30, 255], atol=15)
     for stage in ("decode", "mask", "frame", "predict", "sdf", "mesh", "cleanup", "total"):
         assert result["timings_s"][stage] >= 0
@@ -112,6 +115,18 @@ def test_keep_sdf_writes_float16_grid(tmp_path):
     lo, hi = result["sdf"]["bounds"]
     assert lo < -0.5 and hi > 0.5
     assert grid.min() < 0 < grid.max()
+
+
+def test_vertex_colors_option_writes_no_texture(tmp_path):
+    """vertex_colors: the old look, colours on the vertices and no texture.png."""
+    out = tmp_path / "coloured"
+    options = ReconstructOptions(resolution=32, predictor="baseline", vertex_colors=True)
+    result = Reconstructor(torch.device("cpu")).run(cutout_png(), options, out)
+    assert files_in(out) == FOLDER_FILES - {"texture.png"}
+    assert result["texture"] is None and result["warnings"] == []
+    mesh = trimesh.load(out / "mesh.glb", force="mesh")
+    colours = np.asarray(mesh.visual.vertex_colors, dtype=float)
+    np.testing.assert_allclose(colours.mean(axis=0), [230, 120, 30, 255], atol=15)
 
 
 def test_zip_has_files_at_the_root(bundle):

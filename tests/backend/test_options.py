@@ -12,7 +12,8 @@ def test_defaults_match_the_api():
     opts = ReconstructOptions()
     assert opts.to_json() == {"resolution": 256, "face_budget": 200_000, "background": "auto",
                               "predictor": "auto", "name": "", "keep_sdf": False,
-                              "flip_average": "auto", "silhouette_fill": "auto"}
+                              "flip_average": "auto", "silhouette_fill": "auto",
+                              "texture_size": 1024, "vertex_colors": False}
 
 
 def test_from_strings_parses_types():

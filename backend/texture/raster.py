@@ -1,0 +1,95 @@
+"""Triangles to pixels, vectorised: which triangle covers each pixel centre, and where in it.
+
+One rasteriser serves both the UV bake (triangles in texture space, which never overlap) and the
+input camera's depth buffer (triangles in image space, nearest wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+CHUNK_CANDIDATES = 2_000_000  # pixel candidates tested at once (memory, not speed)
+INSIDE_TOLERANCE = -1e-7  # shared edges count for both triangles, so no pixel falls between
+
+
+@dataclass(frozen=True)
+class Fragments:
+    """Pixel centres inside triangles: pixel index (row * width + col), triangle, barycentrics."""
+
+    pixel: np.ndarray  # int64 [K]
+    face: np.ndarray  # int64 [K]
+    bary: np.ndarray  # float64 [K, 3]
+
+
+def fragments(tri: np.ndarray, width: int, height: int) -> Iterator[Fragments]:
+    """Every (pixel, triangle) pair whose pixel centre lies in the triangle, chunk by chunk.
+
+    tri: [F, 3, 2] corners in pixel units (x to the right, y down; pixel (r, c) has its centre
+    at (c + 0.5, r + 0.5)).
+    """
+    tri = np.asarray(tri, dtype=np.float64)
+    x0 = np.clip(np.ceil(tri[..., 0].min(1) - 0.5), 0, width).astype(np.int64)
+    x1 = np.clip(np.floor(tri[..., 0].max(1) - 0.5), -1, width - 1).astype(np.int64)
+    y0 = np.clip(np.ceil(tri[..., 1].min(1) - 0.5), 0, height).astype(np.int64)
+    y1 = np.clip(np.floor(tri[..., 1].max(1) - 0.5), -1, height - 1).astype(np.int64)
+    bw, bh = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+    counts = np.where(np.abs(det) > 1e-12, bw * bh, 0)
+    ends = np.cumsum(counts)
+    start = 0
+    while start < len(tri):
+        limit = (ends[start - 1] if start else 0) + CHUNK_CANDIDATES
+        stop = max(int(np.searchsorted(ends, limit, side="right")), start + 1)
+        faces = np.arange(start, stop)
+        yield from _chunk(faces, counts[faces], x0, y0, bw, tri, det, width)
+        start = stop
+
+
+def _chunk(faces: np.ndarray, counts: np.ndarray, x0: np.ndarray, y0: np.ndarray,
+           bw: np.ndarray, tri: np.ndarray, det: np.ndarray, width: int) -> Iterator[Fragments]:
+    total = int(counts.sum())
+    if total == 0:
+        return
+    face = np.repeat(faces, counts)
+    local = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    px = x0[face] + local % bw[face] + 0.5
+    py = y0[face] + local // bw[face] + 0.5
+    a, b, c = tri[face, 0], tri[face, 1], tri[face, 2]
+    d = det[face]
+    w1 = ((px - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (py - a[:, 1])) / d
+    w2 = ((b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (px - a[:, 0]) * (b[:, 1] - a[:, 1])) / d
+    w0 = 1.0 - w1 - w2
+    inside = (w0 >= INSIDE_TOLERANCE) & (w1 >= INSIDE_TOLERANCE) & (w2 >= INSIDE_TOLERANCE)
+    pixel = (py[inside] - 0.5).astype(np.int64) * width + (px[inside] - 0.5).astype(np.int64)
+    bary = np.stack([w0[inside], w1[inside], w2[inside]], axis=1)
+    yield Fragments(pixel=pixel, face=face[inside], bary=np.clip(bary, 0.0, 1.0))
+
+
+def rasterize(tri: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel: the covering triangle (-1 where none) and its barycentrics [H, W, 3].
+
+    Meant for non-overlapping triangles (a UV atlas): where two cover a pixel, one of them wins.
+    """
+    face = np.full(width * height, -1, dtype=np.int64)
+    bary = np.zeros((width * height, 3), dtype=np.float64)
+    for frag in fragments(tri, width, height):
+        face[frag.pixel] = frag.face
+        bary[frag.pixel] = frag.bary
+    return face.reshape(height, width), bary.reshape(height, width, 3)
+
+
+def depth_buffer(tri: np.ndarray, depth: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The nearest depth per pixel (inf where no triangle covers it); depth: [F, 3] per corner.
+
+    Depth is interpolated linearly in image space: for triangles a few pixels across, as a
+    marching-cubes mesh has, the error is far below the visibility test's tolerance.
+    """
+    buffer = np.full(width * height, np.inf)
+    for frag in fragments(tri, width, height):
+        z = np.einsum("kj,kj->k", frag.bary, depth[frag.face])
+        np.minimum.at(buffer, frag.pixel, z)
+    return buffer.reshape(height, width)

@@ -1,0 +1,31 @@
+"""Texture one final mesh: unwrap, bake, and the glTF-ready mesh that carries it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from .bake import ColourFn, bake_texture
+from .material import textured_trimesh
+from .unwrap import unwrap
+
+
+@dataclass(frozen=True)
+class TexturedMesh:
+    mesh: trimesh.Trimesh  # split along UV seams; visual: TextureVisuals with the texture
+    texture: np.ndarray  # uint8 [size, size, 3], the same image as the material's
+
+
+def texture_mesh(mesh: trimesh.Trimesh, photo: np.ndarray, colour_at: ColourFn | None = None,
+                 size: int = 1024) -> TexturedMesh:
+    """The mesh with UVs and a baked base-colour texture of size x size texels.
+
+    Raises on any failure (an empty mesh, an atlas xatlas cannot make): the caller falls back to
+    vertex colours and says so.
+    """
+    uv = unwrap(mesh.vertices, mesh.faces, size)
+    normals = np.asarray(mesh.vertex_normals, dtype=np.float64)[uv.source]
+    texture = bake_texture(uv, normals, photo, colour_at, size)
+    return TexturedMesh(mesh=textured_trimesh(uv, normals, texture), texture=texture)

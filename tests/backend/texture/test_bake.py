@@ -1,0 +1,100 @@
+"""backend.texture.bake: a known box under a known photo gives the texel colours it must."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from backend.texture.bake import bake_texture, pad, seen_weight
+from backend.texture.raster import rasterize
+from backend.texture.unwrap import UVMesh, unwrap
+from backend.texture.visibility import CameraDepth
+
+GREEN, RED, MAGENTA = (40, 160, 60), (220, 30, 30), (1.0, 0.0, 1.0)
+SIZE = 256
+
+
+def photo(size: int = 64) -> np.ndarray:
+    """Green everywhere, a red square in the middle (NDC |u|, |v| < 0.2), fully opaque."""
+    image = np.zeros((size, size, 4), np.uint8)
+    image[...] = (*GREEN, 255)
+    lo, hi = int(size * 0.4), int(size * 0.6)
+    image[lo:hi, lo:hi, :3] = RED
+    return image
+
+
+@pytest.fixture(scope="module")
+def box() -> tuple[UVMesh, np.ndarray]:
+    """A 0.4 box at the origin: its front face (z = 0.2) looks at the camera, its back hides."""
+    mesh = trimesh.creation.box(extents=(0.4, 0.4, 0.4)).subdivide().subdivide()
+    uv = unwrap(mesh.vertices, mesh.faces, SIZE)
+    return uv, np.asarray(mesh.vertex_normals)[uv.source]
+
+
+def texel_at(uv: UVMesh, texture: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """The texture's colour (0..255) at a surface point, through the face that holds it."""
+    tri = uv.vertices[uv.faces]
+    bary = trimesh.triangles.points_to_barycentric(tri, np.repeat(point[None], len(tri), 0))
+    on_plane = np.abs(np.einsum("kj,kjc->kc", bary, tri) - point).max(1) < 1e-6
+    inside = np.flatnonzero(on_plane & (bary.min(1) >= -1e-9))
+    assert inside.size, point
+    texel_uv = bary[inside[0]] @ uv.uvs[uv.faces[inside[0]]]
+    col, row = int(texel_uv[0] * texture.shape[1]), int((1 - texel_uv[1]) * texture.shape[0])
+    return texture[row, col].astype(float)
+
+
+def test_front_takes_the_photo_and_the_back_does_not(box):
+    uv, normals = box
+    texture = bake_texture(uv, normals, photo(), size=SIZE)
+    assert texture.shape == (SIZE, SIZE, 3) and texture.dtype == np.uint8
+    front_red = texel_at(uv, texture, np.array([0.03, 0.02, 0.2]))
+    front_green = texel_at(uv, texture, np.array([0.15, -0.12, 0.2]))
+    back = texel_at(uv, texture, np.array([0.03, 0.02, -0.2]))  # right behind the red square
+    np.testing.assert_allclose(front_red, RED, atol=12)
+    np.testing.assert_allclose(front_green, GREEN, atol=12)
+    np.testing.assert_allclose(back, GREEN, atol=12)  # the median colour, not the front's red
+
+
+def test_a_colour_head_paints_what_the_photo_does_not_show(box):
+    uv, normals = box
+
+    def colour_at(points: np.ndarray) -> np.ndarray:
+        return np.tile(MAGENTA, (len(points), 1))
+
+    texture = bake_texture(uv, normals, photo(), colour_at, size=SIZE)
+    np.testing.assert_allclose(texel_at(uv, texture, np.array([0.03, 0.02, -0.2])),
+                               [255, 0, 255], atol=2)
+    np.testing.assert_allclose(texel_at(uv, texture, np.array([0.03, 0.02, 0.2])), RED, atol=12)
+
+
+def test_padding_fills_every_texel_outside_the_charts(box):
+    uv, normals = box
+    texture = bake_texture(uv, normals, photo(), size=SIZE)
+    pix = np.stack([uv.uvs[:, 0] * SIZE, (1 - uv.uvs[:, 1]) * SIZE], -1)[uv.faces]
+    covered = rasterize(pix, SIZE, SIZE)[0] >= 0
+    assert 0.2 < covered.mean() < 1.0
+    assert (texture[~covered].max(axis=1) > 0).all()  # no black left between the charts
+
+
+def test_pad_copies_the_nearest_covered_texel():
+    texture = np.zeros((4, 6, 3))
+    covered = np.zeros((4, 6), bool)
+    texture[1, 1], covered[1, 1] = (1.0, 0.0, 0.0), True
+    texture[2, 4], covered[2, 4] = (0.0, 0.0, 1.0), True
+    padded = pad(texture, covered)
+    np.testing.assert_array_equal(padded[0, 0], (1.0, 0.0, 0.0))
+    np.testing.assert_array_equal(padded[3, 5], (0.0, 0.0, 1.0))
+    np.testing.assert_array_equal(padded[1, 1], (1.0, 0.0, 0.0))
+
+
+def test_seen_weight_fades_at_grazing_angles_and_is_zero_when_hidden():
+    v = np.array([[-0.4, -0.4, 0.0], [0.4, -0.4, 0.0], [0.4, 0.4, 0.0], [-0.4, 0.4, 0.0]])
+    depth = CameraDepth(v, np.array([[0, 1, 2], [0, 2, 3]]))
+    points = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, -0.2]])
+    tilt = np.radians(80.0)
+    normals = np.array([[0, 0, 1.0], [np.sin(tilt), 0, np.cos(tilt)], [1.0, 0, 0], [0, 0, 1.0]])
+    weight = seen_weight(points, normals, np.ones(4), depth)
+    assert weight[0] == pytest.approx(1.0)
+    assert 0.0 < weight[1] < 1.0  # cos 80 deg = 0.17: inside the blend
+    assert weight[2] == 0.0 and weight[3] == 0.0  # edge-on; hidden behind the quad
