@@ -33,6 +33,7 @@ from training.data.sources.base import Dropped, stable_seed
 
 SHAPES_PER_SHARD = 8
 MESH_SPLITS = ("val", "test")  # evaluation meshes are kept for these splits
+META_KEYS = ("licence", "author", "title")  # per-shape provenance a source may set in mesh.meta
 
 
 @dataclass
@@ -81,6 +82,7 @@ def run_unit(out: Path, unit: Unit) -> dict:
     samples: list[dict] = []
     dropped: dict[str, int] = defaultdict(int)
     families: dict[str, int] = defaultdict(int)
+    meta: dict[str, dict[str, str]] = {}
     for shape_id, _ in unit.shapes:
         rng = np.random.default_rng(stable_seed(shape_id, "build"))
         t = time.perf_counter()
@@ -92,6 +94,8 @@ def run_unit(out: Path, unit: Unit) -> dict:
         if isinstance(shape, Dropped):
             dropped[shape.reason] += 1
             continue
+        if provenance := shape_meta(shape.mesh.meta):
+            meta[shape_id] = provenance
         got = make_samples(shape, unit.views, rng, timer, unit.points)
         samples += got
         families[shape.family] += len(got)
@@ -109,8 +113,16 @@ def run_unit(out: Path, unit: Unit) -> dict:
         "shapes": [i for i, _ in unit.shapes],
         "views": unit.views,
     }
+    if meta:
+        side["meta"] = meta
     write_json((out / unit.path).with_suffix(".json"), side)
     return side
+
+
+def shape_meta(meta: dict) -> dict[str, str]:
+    """The licence, author and title a source recorded for a shape (the strings among them),
+    kept in the shard's sidecar so every sample's provenance can be cited."""
+    return {k: meta[k] for k in META_KEYS if isinstance(meta.get(k), str)}
 
 
 def _work(args: tuple[str, dict]) -> tuple[dict, dict | None, str | None]:
