@@ -8,9 +8,10 @@ a small cap around the brightest pixels) become directional lights for ray-cast 
 prefiltered (cosine-power blurred) copies for glossy reflection looked up by roughness.
 
 Directions are in the object frame (Y up). The equirectangular layout is Blender's, with object
-(x, y, z) as Blender world (x, -z, y) (ARCHITECTURE.md section 4): column u = 1/2 - atan2(-z, x) / 2pi
-(Blender's 1/2 - atan2(Y, X) / 2pi), row 0 at the zenith. ``Environment.rotation_deg`` is the Z rotation of a Blender world
-Mapping node (training/data/cycles.py): a lookup direction is turned by +rotation about +Y
+(x, y, z) as Blender world (x, -z, y) (ARCHITECTURE.md section 4): column
+u = 1/2 - atan2(-z, x) / 2pi (Blender's 1/2 - atan2(Y, X) / 2pi), row 0 at the zenith.
+``Environment.rotation_deg`` is the Z rotation of a Blender world Mapping node
+(training/data/cycles.py): a lookup direction is turned by +rotation about +Y
 (Blender +Z) before it reads the map, so the lights turn by -rotation.
 """
 
@@ -98,23 +99,28 @@ def rotate_y(d: np.ndarray, deg: float) -> np.ndarray:
     return np.stack([c * d[..., 0] + s * d[..., 2], d[..., 1], -s * d[..., 0] + c * d[..., 2]], -1)
 
 
+def sample_maps(imgs: list[np.ndarray], d: np.ndarray) -> list[np.ndarray]:
+    """Bilinear lookups of equirectangular maps (any sizes) along object-frame directions
+    [N, 3]; the angles are computed once for all of them."""
+    u = 0.5 - np.arctan2(-d[:, 2], d[:, 0]) / (2 * np.pi)
+    v = np.arccos(np.clip(d[:, 1], -1, 1)) / np.pi
+    out = []
+    for img in imgs:
+        h, w = img.shape[:2]
+        x = u * w - 0.5
+        y = np.clip(v * h - 0.5, 0, h - 1)
+        x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+        fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+        y1 = np.minimum(y0 + 1, h - 1)
+        x0, x1 = x0 % w, (x0 + 1) % w
+        top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
+        out.append(top + (img[y1, x0] * (1 - fx) + img[y1, x1] * fx - top) * fy)
+    return out
+
+
 def sample_map(img: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Bilinear lookup of an equirectangular map along object-frame directions [N, 3]."""
-    h, w = img.shape[:2]
-    phi = np.arctan2(-d[:, 2], d[:, 0])
-    theta = np.arccos(np.clip(d[:, 1], -1, 1))
-    x = (0.5 - phi / (2 * np.pi)) * w - 0.5
-    y = np.clip(theta / np.pi * h - 0.5, 0, h - 1)
-    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    y1 = np.minimum(y0 + 1, h - 1)
-    x0, x1 = x0 % w, (x0 + 1) % w
-    return (
-        img[y0, x0] * (1 - fx) * (1 - fy)
-        + img[y0, x1] * fx * (1 - fy)
-        + img[y1, x0] * (1 - fx) * fy
-        + img[y1, x1] * fx * fy
-    )
+    """Bilinear lookup of one equirectangular map along object-frame directions [N, 3]."""
+    return sample_maps([img], d)[0]
 
 
 def sh_basis(d: np.ndarray) -> np.ndarray:
@@ -249,17 +255,16 @@ class Environment:
         """Residual (unshadowed) diffuse light at object-frame normals [N, 3], linear RGB."""
         return self.strength * sh_diffuse(self.map.sh, self._local(n))
 
-    def glossy(self, r: np.ndarray, roughness: np.ndarray) -> np.ndarray:
-        """Prefiltered residual radiance along reflection directions [N, 3] at roughness [N]."""
+    def glossy(self, r: np.ndarray, roughness: float) -> np.ndarray:
+        """Prefiltered residual radiance along reflection directions [N, 3] at one roughness:
+        the two nearest levels, blended."""
         levels = self.map.levels
         rough = (0.0, *GLOSS_ROUGHNESS)
-        rl = self._local(r)
-        samples = np.stack([sample_map(lv, rl) for lv in levels])  # [L, N, 3]
-        pos = np.interp(np.clip(roughness, 0, rough[-1]), rough, np.arange(len(rough)))
-        i0 = np.minimum(np.floor(pos).astype(np.int64), len(levels) - 2)
-        f = (pos - i0)[:, None]
-        idx = np.arange(len(r))
-        return self.strength * (samples[i0, idx] * (1 - f) + samples[i0 + 1, idx] * f)
+        pos = float(np.interp(min(max(roughness, 0.0), rough[-1]), rough, range(len(rough))))
+        i0 = min(int(pos), len(levels) - 2)
+        f = pos - i0
+        lo, hi = sample_maps([levels[i0], levels[i0 + 1]], self._local(r))
+        return self.strength * (lo * (1 - f) + hi * f)
 
     def lights(self) -> list[Light]:
         """The dominant lights turned with the map, energies times the strength."""

@@ -130,10 +130,10 @@ def ambient_occlusion(
     start = p_obj + RAY_OFFSET * n_obj
     free = np.zeros(len(p_obj))
     strata = AO_RAYS * SUPERSAMPLE**2
-    offset = np.zeros(len(p_obj)) if sub is None else sub * AO_RAYS
+    offset = np.zeros(len(p_obj), np.float32) if sub is None else (sub * AO_RAYS).astype(np.float32)
     for k in range(AO_RAYS):
-        u1 = rng.random(len(p_obj))
-        u2 = (offset + k + rng.random(len(p_obj))) / strata
+        u1 = rng.random(len(p_obj), np.float32)
+        u2 = (offset + k + rng.random(len(p_obj), np.float32)) / strata
         r, phi = np.sqrt(u1)[:, None], 2 * np.pi * u2[:, None]
         d = r * np.cos(phi) * t + r * np.sin(phi) * b + np.sqrt(1 - u1)[:, None] * n_obj
         free += ~caster.occluded(start, d)
@@ -149,7 +149,7 @@ def light_visibility(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """1 where a ray toward a random point of the light's disc escapes, else 0; [N]."""
-    t, b = _tangent_frame(np.broadcast_to(direction, p_obj.shape))
+    t, b = _tangent_frame(direction[None])  # one frame for the whole disc
     r = np.tan(np.radians(radius_deg)) * np.sqrt(rng.random(len(p_obj)))[:, None]
     phi = 2 * np.pi * rng.random(len(p_obj))[:, None]
     d = direction[None] + r * (np.cos(phi) * t + np.sin(phi) * b)

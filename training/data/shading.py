@@ -274,7 +274,7 @@ def shade_ibl(
     occ = (0.15 + 0.85 * ao)[:, None]  # AO from a few rays; bounce light keeps some
     diffuse = env.diffuse(n) * occ
     r = 2 * ndv * n - view_dir
-    col = kd * alb * diffuse + spec_w * env.glossy(r, np.full(len(n), look.roughness)) * occ
+    col = kd * alb * diffuse + spec_w * env.glossy(r, look.roughness) * occ
     alpha2 = max(look.roughness**4, 1e-6)
     power = min(2.0 / alpha2 - 2.0, MAX_PHONG)
     for light, vis in zip(env.lights(), visible, strict=True):

@@ -57,8 +57,8 @@ def test_rotation_moves_the_light():
     r = np.array([[0.0, 0.3, 1.0]]) / np.linalg.norm([0.0, 0.3, 1.0])
     for rough in (0.0, 0.5):
         np.testing.assert_allclose(
-            turned.glossy(hdri.rotate_y(r, -90.0), np.array([rough])),
-            still.glossy(r, np.array([rough])),
+            turned.glossy(hdri.rotate_y(r, -90.0), rough),
+            still.glossy(r, rough),
             rtol=1e-6,
         )
 
@@ -66,7 +66,7 @@ def test_rotation_moves_the_light():
 def test_glossy_blurs_with_roughness():
     env = hdri.Environment("studio", 0.0, 1.0)
     r = _unit(np.random.default_rng(2), 400)
-    sharp, rough = (hdri.luminance(env.glossy(r, np.full(400, x))) for x in (0.0, 0.9))
+    sharp, rough = (hdri.luminance(env.glossy(r, x)) for x in (0.0, 0.9))
     assert rough.std() < 0.5 * sharp.std()
 
 
