@@ -45,17 +45,20 @@ def bake_texture(uv: UVMesh, normals: np.ndarray, photo: np.ndarray,
     covered = face >= 0
     f, b = face[covered], bary[covered]
     corners = uv.faces[f]
-    points = np.einsum("kj,kjc->kc", b, uv.vertices[corners])
-    normal = np.einsum("kj,kjc->kc", b, normals[corners])
+    vertices, vertex_normals = uv.vertices.astype(np.float32), normals.astype(np.float32)
+    points = np.einsum("kj,kjc->kc", b, vertices[corners])
+    normal = np.einsum("kj,kjc->kc", b, vertex_normals[corners])
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
-    seen_rgb, alpha = sample_photo(photo, points)
-    weight = seen_weight(points, normal, alpha, CameraDepth(uv.vertices, uv.faces))
-    unseen = unseen_colour(points, photo, colour_at)
-    colour = weight[:, None] * seen_rgb + (1.0 - weight[:, None]) * unseen
-    texture = np.zeros((size, size, 3))
-    texture[covered] = colour
-    texture = pad(texture, covered)
-    return np.clip(texture * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    colour = np.empty((len(points), 3))
+    colour[:] = unseen_colour(points, photo, colour_at)
+    weight = seen_weight(points, normal, CameraDepth(uv.vertices, uv.faces))
+    seen = np.flatnonzero(weight > 0)
+    seen_rgb, alpha = sample_photo(photo, points[seen])
+    w = (weight[seen] * smoothstep(*SEEN_ALPHA, alpha))[:, None]
+    colour[seen] = w * seen_rgb + (1.0 - w) * colour[seen]
+    texture = np.zeros((size, size, 3), dtype=np.uint8)
+    texture[covered] = np.clip(colour * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return pad(texture, covered)
 
 
 def _uv_pixels(uv: UVMesh, size: int) -> np.ndarray:
@@ -64,34 +67,37 @@ def _uv_pixels(uv: UVMesh, size: int) -> np.ndarray:
     return pix[uv.faces]
 
 
-def seen_weight(points: np.ndarray, normals: np.ndarray, alpha: np.ndarray,
-                depth: CameraDepth) -> np.ndarray:
-    """0..1 per point: how much of its colour the photo gives (seen, facing, inside the mask)."""
-    to_camera = np.array([0.0, 0.0, CAMERA_DISTANCE]) - points
+def seen_weight(points: np.ndarray, normals: np.ndarray, depth: CameraDepth) -> np.ndarray:
+    """0..1 per point: how much of its colour the photo may give (seen and facing the camera;
+    the photo's alpha at the point scales it further)."""
+    to_camera = np.array([0.0, 0.0, CAMERA_DISTANCE], dtype=np.float32) - points
     to_camera /= np.maximum(np.linalg.norm(to_camera, axis=1, keepdims=True), 1e-12)
     facing = smoothstep(*SEEN_COS, np.einsum("kc,kc->k", normals, to_camera))
-    return depth.visible(points) * facing * smoothstep(*SEEN_ALPHA, alpha)
+    return depth.visible(points) * facing
 
 
 def sample_photo(photo: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bilinear photo colour (sRGB 0..1, un-premultiplied) and alpha at each point's pixel."""
     h, w = photo.shape[:2]
-    rgba = photo.astype(np.float64) / 255.0
+    rgba = photo.astype(np.float32) / np.float32(255.0)
     premul = np.concatenate([rgba[..., :3] * rgba[..., 3:], rgba[..., 3:]], axis=-1)
     u, v, _ = project(points[:, 0], points[:, 1], points[:, 2])
     x = np.clip((u + 1.0) * 0.5 * w - 0.5, 0.0, w - 1.0)  # grid_sample, align_corners=False
     y = np.clip((v + 1.0) * 0.5 * h - 0.5, 0.0, h - 1.0)
     x0, y0 = np.minimum(x.astype(np.int64), w - 2), np.minimum(y.astype(np.int64), h - 2)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    value = (premul[y0, x0] * (1 - fx) * (1 - fy) + premul[y0, x0 + 1] * fx * (1 - fy)
-             + premul[y0 + 1, x0] * (1 - fx) * fy + premul[y0 + 1, x0 + 1] * fx * fy)
+    fx, fy = (x - x0).astype(np.float32)[:, None], (y - y0).astype(np.float32)[:, None]
+    flat, at = premul.reshape(-1, 4), y0 * w + x0
+    value = ((flat[at] * (1 - fx) + flat[at + 1] * fx) * (1 - fy)
+             + (flat[at + w] * (1 - fx) + flat[at + w + 1] * fx) * fy)
     alpha = value[:, 3]
     rgb = value[:, :3] / np.maximum(alpha, 1e-6)[:, None]
-    return np.clip(rgb, 0.0, 1.0), alpha
+    return np.clip(rgb, 0.0, 1.0).astype(np.float64), alpha.astype(np.float64)
 
 
 def median_colour(photo: np.ndarray) -> np.ndarray:
     """The object's median colour over its solid pixels (grey if it has none)."""
+    step = max(1, min(photo.shape[:2]) // 256)  # a 256 px sample: the median barely moves
+    photo = photo[::step, ::step]
     solid = photo[..., 3] > 230
     if not solid.any():
         return GREY
@@ -116,5 +122,6 @@ def pad(texture: np.ndarray, covered: np.ndarray) -> np.ndarray:
     """
     if covered.all() or not covered.any():
         return texture
-    _, (rows, cols) = ndimage.distance_transform_edt(~covered, return_indices=True)
+    rows, cols = ndimage.distance_transform_edt(~covered, return_distances=False,
+                                                return_indices=True)
     return texture[rows, cols]

@@ -36,37 +36,49 @@ def fragments(tri: np.ndarray, width: int, height: int) -> Iterator[Fragments]:
     y0 = np.clip(np.ceil(tri[..., 1].min(1) - 0.5), 0, height).astype(np.int64)
     y1 = np.clip(np.floor(tri[..., 1].max(1) - 0.5), -1, height - 1).astype(np.int64)
     bw, bh = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
-    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
-    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
-    counts = np.where(np.abs(det) > 1e-12, bw * bh, 0)
+    planes = _barycentric_planes(tri, x0, y0)
+    counts = np.where(np.isfinite(planes).all(1), bw * bh, 0)
     ends = np.cumsum(counts)
     start = 0
     while start < len(tri):
         limit = (ends[start - 1] if start else 0) + CHUNK_CANDIDATES
         stop = max(int(np.searchsorted(ends, limit, side="right")), start + 1)
         faces = np.arange(start, stop)
-        yield from _chunk(faces, counts[faces], x0, y0, bw, tri, det, width)
+        yield from _chunk(faces, counts[faces], x0, y0, bw, planes, width)
         start = stop
 
 
+def _barycentric_planes(tri: np.ndarray, x0: np.ndarray, y0: np.ndarray) -> np.ndarray:
+    """Per face, w1 and w2 as planes over the face's box: w = a * dx + b * dy + c, where
+    (dx, dy) counts pixels from the box's first centre. [F, 6]; not finite when degenerate."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(np.abs(det) > 1e-12, 1.0 / det, np.nan)
+    ox, oy = x0 + 0.5 - a[:, 0], y0 + 0.5 - a[:, 1]
+    w1x, w1y = (c[:, 1] - a[:, 1]) * inv, -(c[:, 0] - a[:, 0]) * inv
+    w2x, w2y = -(b[:, 1] - a[:, 1]) * inv, (b[:, 0] - a[:, 0]) * inv
+    return np.stack([w1x, w1y, w1x * ox + w1y * oy, w2x, w2y, w2x * ox + w2y * oy], axis=1)
+
+
 def _chunk(faces: np.ndarray, counts: np.ndarray, x0: np.ndarray, y0: np.ndarray,
-           bw: np.ndarray, tri: np.ndarray, det: np.ndarray, width: int) -> Iterator[Fragments]:
+           bw: np.ndarray, planes: np.ndarray, width: int) -> Iterator[Fragments]:
     total = int(counts.sum())
     if total == 0:
         return
     face = np.repeat(faces, counts)
-    local = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    px = x0[face] + local % bw[face] + 0.5
-    py = y0[face] + local // bw[face] + 0.5
-    a, b, c = tri[face, 0], tri[face, 1], tri[face, 2]
-    d = det[face]
-    w1 = ((px - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (py - a[:, 1])) / d
-    w2 = ((b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (px - a[:, 0]) * (b[:, 1] - a[:, 1])) / d
+    local = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    width_of = np.repeat(bw[faces], counts)
+    dy, dx = np.divmod(local, width_of)
+    p = np.repeat(planes[faces], counts, axis=0)
+    w1 = p[:, 0] * dx + p[:, 1] * dy + p[:, 2]
+    w2 = p[:, 3] * dx + p[:, 4] * dy + p[:, 5]
     w0 = 1.0 - w1 - w2
     inside = (w0 >= INSIDE_TOLERANCE) & (w1 >= INSIDE_TOLERANCE) & (w2 >= INSIDE_TOLERANCE)
-    pixel = (py[inside] - 0.5).astype(np.int64) * width + (px[inside] - 0.5).astype(np.int64)
+    face = face[inside]
+    pixel = (y0[face] + dy[inside]) * width + x0[face] + dx[inside]
     bary = np.stack([w0[inside], w1[inside], w2[inside]], axis=1)
-    yield Fragments(pixel=pixel, face=face[inside], bary=np.clip(bary, 0.0, 1.0))
+    yield Fragments(pixel=pixel, face=face, bary=np.clip(bary, 0.0, 1.0))
 
 
 def rasterize(tri: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +87,7 @@ def rasterize(tri: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.
     Meant for non-overlapping triangles (a UV atlas): where two cover a pixel, one of them wins.
     """
     face = np.full(width * height, -1, dtype=np.int64)
-    bary = np.zeros((width * height, 3), dtype=np.float64)
+    bary = np.zeros((width * height, 3), dtype=np.float32)
     for frag in fragments(tri, width, height):
         face[frag.pixel] = frag.face
         bary[frag.pixel] = frag.bary

@@ -13,9 +13,10 @@ from PIL import Image
 from scipy import ndimage
 
 from backend.errors import BackendError, Cancelled
+from backend.framing import to_model_input
 from backend.meshing import SdfGrid
 from backend.options import ReconstructOptions
-from backend.pipeline import STAGES, Reconstructor, stage_key
+from backend.pipeline import STAGES, Reconstructor, paint_surface, stage_key
 from backend.silhouette_fill import ray_minima
 
 STAGE_ORDER = ["decode", "mask", "frame", "predict", "sdf", "mesh", "cleanup", "texture",
@@ -170,3 +171,36 @@ def test_silhouette_fill_brings_back_the_thin_parts_the_network_loses(reconstruc
     assert (mask & ~seen).sum() > 500 and lost.sum() > 300
     assert (lowest["auto"][lost] > 0).sum() < 10
     assert (lowest["auto"][seen] <= 0).all()  # what the network had, it keeps
+
+
+def _cutout() -> np.ndarray:
+    rgba = np.zeros((128, 128, 4), dtype=np.uint8)
+    rgba[32:96, 32:96] = (200, 60, 40, 255)
+    return rgba
+
+
+@pytest.mark.parametrize(("mesh", "reason"), [
+    # One triangle of zero area: xatlas itself gives no atlas for it.
+    (trimesh.Trimesh(np.zeros((3, 3)), [[0, 1, 2]], process=False), "incomplete atlas"),
+    # Far more faces than a texture is made for: refused before minutes of unwrapping.
+    (trimesh.creation.icosphere(subdivisions=7, radius=0.3), "lower face_budget"),
+])
+def test_texture_failure_falls_back_to_vertex_colours_with_a_warning(mesh, reason):
+    surface = paint_surface(mesh, _cutout(), to_model_input(_cutout()), ReconstructOptions())
+    assert surface.texture is None
+    assert isinstance(surface.mesh.visual, trimesh.visual.ColorVisuals)
+    assert len(surface.mesh.visual.vertex_colors) == len(mesh.vertices)
+    (warning,) = surface.warnings
+    assert warning.startswith("The texture could not be made") and reason in warning
+    assert "vertices instead" in warning
+
+
+def test_texture_by_default_vertex_colours_on_request():
+    mesh = trimesh.creation.icosphere(subdivisions=2, radius=0.3)
+    textured = paint_surface(mesh, _cutout(), to_model_input(_cutout()),
+                             ReconstructOptions(texture_size=512))
+    assert textured.texture.shape == (512, 512, 3) and textured.warnings == ()
+    assert isinstance(textured.mesh.visual, trimesh.visual.TextureVisuals)
+    coloured = paint_surface(mesh, _cutout(), to_model_input(_cutout()),
+                             ReconstructOptions(vertex_colors=True))
+    assert coloured.texture is None and coloured.warnings == ()

@@ -78,14 +78,14 @@ def test_padding_fills_every_texel_outside_the_charts(box):
 
 
 def test_pad_copies_the_nearest_covered_texel():
-    texture = np.zeros((4, 6, 3))
+    texture = np.zeros((4, 6, 3), np.uint8)
     covered = np.zeros((4, 6), bool)
-    texture[1, 1], covered[1, 1] = (1.0, 0.0, 0.0), True
-    texture[2, 4], covered[2, 4] = (0.0, 0.0, 1.0), True
+    texture[1, 1], covered[1, 1] = (255, 0, 0), True
+    texture[2, 4], covered[2, 4] = (0, 0, 255), True
     padded = pad(texture, covered)
-    np.testing.assert_array_equal(padded[0, 0], (1.0, 0.0, 0.0))
-    np.testing.assert_array_equal(padded[3, 5], (0.0, 0.0, 1.0))
-    np.testing.assert_array_equal(padded[1, 1], (1.0, 0.0, 0.0))
+    np.testing.assert_array_equal(padded[0, 0], (255, 0, 0))
+    np.testing.assert_array_equal(padded[3, 5], (0, 0, 255))
+    np.testing.assert_array_equal(padded[1, 1], (255, 0, 0))
 
 
 def test_seen_weight_fades_at_grazing_angles_and_is_zero_when_hidden():
@@ -94,7 +94,7 @@ def test_seen_weight_fades_at_grazing_angles_and_is_zero_when_hidden():
     points = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, -0.2]])
     tilt = np.radians(80.0)
     normals = np.array([[0, 0, 1.0], [np.sin(tilt), 0, np.cos(tilt)], [1.0, 0, 0], [0, 0, 1.0]])
-    weight = seen_weight(points, normals, np.ones(4), depth)
+    weight = seen_weight(points, normals, depth)
     assert weight[0] == pytest.approx(1.0)
     assert 0.0 < weight[1] < 1.0  # cos 80 deg = 0.17: inside the blend
     assert weight[2] == 0.0 and weight[3] == 0.0  # edge-on; hidden behind the quad
