@@ -26,6 +26,9 @@ from ..client.contract import (
 )
 
 FACING_CAMERA = (math.pi / 2.0, 0.0, 0.0)  # local -Z looks along world +Y, local +Y is world +Z
+SHARP_ANGLE = math.radians(30.0)  # smooth shading keeps edges sharper than this (box corners)
+TEXTURE_FILE = "texture.png"  # the bundle's base-colour texture (docs/API.md)
+ROUGHNESS = 0.8  # the photo's colours already hold its highlights: a matte surface
 
 # bpy.data collections whose new members are removed again when an import fails.
 _TRACKED = ("objects", "meshes", "materials", "images", "cameras", "collections", "node_groups",
@@ -69,7 +72,8 @@ def build_scene(context: bpy.types.Context, bundle_dir: str, *, source: str, nam
     """Import one bundle into the scene; returns the new `Slice3D <name>` collection.
 
     `scene_camera`: the photo camera becomes the scene's camera (else only when it has none);
-    `smooth`: the mesh is shaded smooth (else flat)."""
+    `smooth`: the mesh is shaded smooth with edges sharper than SHARP_ANGLE kept (else flat).
+    The mesh's material shows the bundle's texture.png, or its vertex colours when it has none."""
     result = read_result(bundle_dir)
     base = _display_name(name or source or result.get("source") or os.path.basename(bundle_dir))
     props = {"slice3d_source": source or str(result.get("source", "")),
@@ -80,10 +84,8 @@ def build_scene(context: bpy.types.Context, bundle_dir: str, *, source: str, nam
         root = bpy.data.collections.new(f"Slice3D {base}")
         scene.collection.children.link(root)
         mesh_obj = _import_mesh(context, root, os.path.join(bundle_dir, "mesh.glb"), base)
-        if smooth:
-            mesh_obj.data.shade_smooth()
-        else:
-            mesh_obj.data.shade_flat()
+        shade(mesh_obj.data, smooth)
+        _set_surface_material(mesh_obj.data, bundle_texture(bundle_dir, result), base)
         cam_obj = _add_camera(root, base, result.get("camera") or {})
         _add_slices(context, root, bundle_dir, result, base, set(axes))
         for idb in (root, *root.all_objects):
@@ -127,7 +129,10 @@ def _import_mesh(context: bpy.types.Context, root: bpy.types.Collection, glb: st
     try:
         if layer is not None:
             view_layer.active_layer_collection = layer
-        outcome = bpy.ops.import_scene.gltf(filepath=glb)
+        # merge_vertices: glTF splits vertices along UV seams; merged, the surface is one piece
+        # again (UVs stay per corner). SMOOTH: no custom normals, so sharp edges can show.
+        outcome = bpy.ops.import_scene.gltf(filepath=glb, merge_vertices=True,
+                                            import_shading="SMOOTH")
     finally:
         view_layer.active_layer_collection = previous
     new = [obj for obj in bpy.data.objects if obj not in before]
@@ -146,6 +151,67 @@ def _import_mesh(context: bpy.types.Context, root: bpy.types.Collection, glb: st
     mesh_obj = max(meshes, key=lambda o: len(o.data.vertices))
     mesh_obj.name = f"{base} Mesh"
     return mesh_obj
+
+
+def shade(mesh: bpy.types.Mesh, smooth: bool) -> None:
+    """Smooth shading with sharp edges kept (Blender 4.1+ ``set_sharp_from_angle``), or flat."""
+    if smooth:
+        mesh.shade_smooth()
+        mesh.set_sharp_from_angle(angle=SHARP_ANGLE)
+    else:
+        mesh.shade_flat()
+
+
+def bundle_texture(bundle_dir: str, result: dict) -> str | None:
+    """The path of the bundle's base-colour texture, or None when it has vertex colours only."""
+    path = os.path.join(bundle_dir, TEXTURE_FILE)
+    if result.get("texture") is None and not os.path.isfile(path):
+        return None
+    if not os.path.isfile(path):
+        raise BundleError(f"The bundle lacks {TEXTURE_FILE}")
+    return path
+
+
+def _set_surface_material(mesh: bpy.types.Mesh, texture: str | None, base: str) -> None:
+    """One Principled material: base colour from the texture image, else the colour attribute.
+
+    The glTF importer's own material (and its copy of the image) is replaced, so the node tree
+    is the same whichever importer version read the file."""
+    old = [mat for mat in mesh.materials if mat is not None]
+    mat = bpy.data.materials.new(f"{base} Surface")
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
+    bsdf.inputs["Roughness"].default_value = ROUGHNESS
+    bsdf.inputs["Metallic"].default_value = 0.0
+    if texture is not None:
+        source = nodes.new("ShaderNodeTexImage")
+        source.image = _load_packed(texture, f"{base} Texture")
+    else:
+        source = nodes.new("ShaderNodeVertexColor")
+        source.layer_name = mesh.color_attributes[0].name if mesh.color_attributes else ""
+    source.location = (bsdf.location[0] - 350, bsdf.location[1])
+    links.new(source.outputs["Color"], bsdf.inputs["Base Color"])
+    mesh.materials.clear()
+    mesh.materials.append(mat)
+    _remove_unused(old)
+
+
+def _load_packed(path: str, name: str) -> bpy.types.Image:
+    image = bpy.data.images.load(path, check_existing=False)
+    image.name = name
+    if image.size[0] == 0 or image.size[1] == 0:  # size forces the load; a bad file has none
+        raise BundleError(f"Cannot read the image {os.path.basename(path)}")
+    image.pack()  # the downloaded bundle folder may be deleted afterwards
+    return image
+
+
+def _remove_unused(materials: list[bpy.types.Material]) -> None:
+    """The importer's materials, and the images only they used, once nothing uses them."""
+    images = {node.image for mat in materials if mat.node_tree
+              for node in mat.node_tree.nodes if getattr(node, "image", None) is not None}
+    bpy.data.batch_remove([mat for mat in materials if mat.users == 0])
+    bpy.data.batch_remove([image for image in images if image.users == 0])
 
 
 def _drop_empties(empties: list[bpy.types.Object]) -> None:
@@ -238,11 +304,7 @@ def _add_plane(coll: bpy.types.Collection, image_path: str, name: str, view_z: f
 
 def _slice_material(image_path: str, name: str) -> bpy.types.Material:
     """Unlit, alpha-blended image material (the slice renders are already shaded)."""
-    image = bpy.data.images.load(image_path, check_existing=False)
-    image.name = name
-    if image.size[0] == 0 or image.size[1] == 0:  # size forces the load; a bad file has none
-        raise BundleError(f"Cannot read the slice image {os.path.basename(image_path)}")
-    image.pack()  # the downloaded bundle folder may be deleted afterwards
+    image = _load_packed(image_path, name)
     mat = bpy.data.materials.new(name)
     mat.use_nodes = True
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
