@@ -116,13 +116,13 @@ def read_copyright(text: str) -> list[tuple[list[str], str, str]]:
 
 def credit(stanzas: list[tuple[list[str], str, str]], rel: str) -> tuple[str, str]:
     """(author, licence) of Models/<rel>: a stanza whose Files name the model's folder gives
-    its holder; otherwise the package's licence and 'FlightGear contributors'."""
+    its holder (years dropped); otherwise the package's licence and 'FlightGear contributors'."""
     path = "Models/" + rel
     licence = next((lic for pats, _, lic in stanzas if "*" in pats and lic), LICENCE)
     for pats, holder, lic in stanzas:
         named = [p for p in pats if p.startswith("Models/")]
         if any(fnmatch.fnmatch(path, p) or path.startswith(p.rstrip("*")) for p in named):
-            return holder or AUTHOR, lic or licence
+            return re.sub(r"^[\d\s,-]+", "", holder) or AUTHOR, lic or licence
     return AUTHOR, licence
 
 
