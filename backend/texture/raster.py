@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 CHUNK_CANDIDATES = 2_000_000  # pixel candidates tested at once (memory, not speed)
-INSIDE_TOLERANCE = -1e-7  # shared edges count for both triangles, so no pixel falls between
+INSIDE_TOLERANCE = -1e-6  # shared edges count for both triangles, so no pixel falls between
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ def _barycentric_planes(tri: np.ndarray, x0: np.ndarray, y0: np.ndarray) -> np.n
     ox, oy = x0 + 0.5 - a[:, 0], y0 + 0.5 - a[:, 1]
     w1x, w1y = (c[:, 1] - a[:, 1]) * inv, -(c[:, 0] - a[:, 0]) * inv
     w2x, w2y = -(b[:, 1] - a[:, 1]) * inv, (b[:, 0] - a[:, 0]) * inv
-    return np.stack([w1x, w1y, w1x * ox + w1y * oy, w2x, w2y, w2x * ox + w2y * oy], axis=1)
+    planes = np.stack([w1x, w1y, w1x * ox + w1y * oy, w2x, w2y, w2x * ox + w2y * oy], axis=1)
+    return planes.astype(np.float32)  # a box is a few dozen pixels: float32 is exact enough
 
 
 def _chunk(faces: np.ndarray, counts: np.ndarray, x0: np.ndarray, y0: np.ndarray,
@@ -70,9 +71,10 @@ def _chunk(faces: np.ndarray, counts: np.ndarray, x0: np.ndarray, y0: np.ndarray
     local = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     width_of = np.repeat(bw[faces], counts)
     dy, dx = np.divmod(local, width_of)
+    fy, fx = dy.astype(np.float32), dx.astype(np.float32)
     p = np.repeat(planes[faces], counts, axis=0)
-    w1 = p[:, 0] * dx + p[:, 1] * dy + p[:, 2]
-    w2 = p[:, 3] * dx + p[:, 4] * dy + p[:, 5]
+    w1 = p[:, 0] * fx + p[:, 1] * fy + p[:, 2]
+    w2 = p[:, 3] * fx + p[:, 4] * fy + p[:, 5]
     w0 = 1.0 - w1 - w2
     inside = (w0 >= INSIDE_TOLERANCE) & (w1 >= INSIDE_TOLERANCE) & (w2 >= INSIDE_TOLERANCE)
     face = face[inside]

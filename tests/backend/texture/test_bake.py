@@ -77,15 +77,17 @@ def test_padding_fills_every_texel_outside_the_charts(box):
     assert (texture[~covered].max(axis=1) > 0).all()  # no black left between the charts
 
 
-def test_pad_copies_the_nearest_covered_texel():
-    texture = np.zeros((4, 6, 3), np.uint8)
-    covered = np.zeros((4, 6), bool)
+def test_pad_spreads_chart_colours_a_few_texels_and_the_mean_beyond():
+    texture = np.zeros((12, 12, 3), np.uint8)
+    covered = np.zeros((12, 12), bool)
     texture[1, 1], covered[1, 1] = (255, 0, 0), True
-    texture[2, 4], covered[2, 4] = (0, 0, 255), True
-    padded = pad(texture, covered)
-    np.testing.assert_array_equal(padded[0, 0], (255, 0, 0))
-    np.testing.assert_array_equal(padded[3, 5], (0, 0, 255))
-    np.testing.assert_array_equal(padded[1, 1], (255, 0, 0))
+    texture[10, 10], covered[10, 10] = (0, 0, 255), True
+    padded = pad(texture, covered, texels=2)
+    np.testing.assert_array_equal(padded[0, 0], (255, 0, 0))  # two steps from the red texel
+    np.testing.assert_array_equal(padded[1, 3], (255, 0, 0))
+    np.testing.assert_array_equal(padded[11, 11], (0, 0, 255))
+    np.testing.assert_array_equal(padded[1, 1], (255, 0, 0))  # chart texels stay as they are
+    np.testing.assert_array_equal(padded[5, 6], (128, 0, 128))  # beyond the padding: the mean
 
 
 def test_seen_weight_fades_at_grazing_angles_and_is_zero_when_hidden():
