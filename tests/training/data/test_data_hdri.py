@@ -93,3 +93,12 @@ def test_blender_equirect_layout():
     row = np.array([[0.0, 0.0, 1.0]])
     assert hdri.sample_map(img, row)[0, 0] > 0.4
     assert hdri.sample_map(img, np.array([[1.0, 0.0, 0.0]]))[0, 0] == 0.0
+
+
+def test_map_is_cached_as_npy(tmp_path, monkeypatch):
+    monkeypatch.setattr(hdri, "CACHE", tmp_path)
+    first = hdri.load_map("night")
+    assert (tmp_path / f"night_{hdri.MAP_W}x{hdri.MAP_H}.npy").exists()
+    np.testing.assert_array_equal(hdri.load_map("night"), first)
+    full = hdri.read_exr(hdri.world_dir() / "night.exr")
+    np.testing.assert_allclose(first.mean((0, 1)), full.mean((0, 1)), rtol=5e-3)  # area mean
