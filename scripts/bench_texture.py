@@ -1,6 +1,6 @@
 """Unwrap and bake seconds against the face count (docs/API.md, the texture's cost).
 
-    PYTHONPATH=. nice -n 10 .venv/bin/python scripts/bench_texture.py [--faces 10000 25000 ...] [--size 1024]
+    PYTHONPATH=. nice -n 10 .venv/bin/python scripts/bench_texture.py [--faces N ...] [--size 1024]
 
 The mesh is a marching-cubes blob (an ellipsoid with a rippled surface, about the size of a
 reconstruction in the view frame) simplified to each face count by the pipeline's own clean-up;
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -43,15 +44,18 @@ def main() -> None:
                             np.full((1024, 1024, 1), 255)], -1).astype(np.uint8)
     for budget in args.faces:
         mesh = clean_mesh(verts, faces, budget)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         uv = unwrap(mesh.vertices, mesh.faces, args.size)
-        unwrapped = time.perf_counter()
+        unwrapped, unwrap_cpu = time.perf_counter(), time.process_time()
         bake_texture(uv, np.asarray(mesh.vertex_normals)[uv.source], photo, size=args.size)
-        baked = time.perf_counter()
+        baked, bake_cpu = time.perf_counter(), time.process_time()
         print(json.dumps({"faces": len(mesh.faces), "size": args.size,
                           "unwrap_s": round(unwrapped - start, 2),
                           "bake_s": round(baked - unwrapped, 2),
-                          "total_s": round(baked - start, 2)}), flush=True)
+                          "total_s": round(baked - start, 2),
+                          "unwrap_cpu_s": round(unwrap_cpu - cpu, 2),
+                          "bake_cpu_s": round(bake_cpu - unwrap_cpu, 2),
+                          "load_average": round(os.getloadavg()[0], 1)}), flush=True)
 
 
 if __name__ == "__main__":
