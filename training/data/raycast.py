@@ -89,8 +89,10 @@ class Caster:
     def occluded(
         self, points_obj: np.ndarray, dir_obj: np.ndarray, eps: float = 2e-4
     ) -> np.ndarray:
-        """Shadow test: does a ray from each object-frame point along ``dir_obj`` hit anything?"""
-        d = np.broadcast_to(dir_obj / np.linalg.norm(dir_obj), points_obj.shape)
+        """Shadow test: does a ray from each object-frame point along ``dir_obj`` (one direction,
+        or one per point) hit anything?"""
+        norm = np.linalg.norm(dir_obj, axis=-1, keepdims=True)
+        d = np.broadcast_to(dir_obj / np.maximum(norm, 1e-20), points_obj.shape)
         return (
             self._scene.run(
                 np.ascontiguousarray(points_obj + eps * d, np.float32),
