@@ -131,6 +131,15 @@ def test_unreadable_is_dropped(tmp_path):
     assert isinstance(result, Dropped) and result.reason == "unreadable"
 
 
+def test_impostor_is_listed_then_dropped(tmp_path):
+    models = make_tree(tmp_path)
+    (models / "Geometry/Nimitz/Models/mule-11.ac").write_text(box_ac((5, 1, 2), None))
+    src = FlightGearSource(models)
+    assert ("fg-Geometry__Nimitz__Models__mule-11", "vehicle") in src.list_shapes(100)
+    result = src.load("fg-Geometry__Nimitz__Models__mule-11", np.random.default_rng(0))
+    assert isinstance(result, Dropped) and result.reason == "impostor"
+
+
 def test_real_package():
     if deb_file(PACKAGE) is None:
         pytest.skip(

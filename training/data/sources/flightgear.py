@@ -16,6 +16,9 @@ Dropped from the listing, because they are no object one could photograph:
   (the same barn in Agriculture/ and Buildings/, a buoy in red and in green, CG-57 in two
   levels of detail), and two sister carriers of the Nimitz (vinson, truman), so that one shape
   cannot sit in two splits.
+
+Listed but dropped on load as ``impostor``: the carrier deck tractors (``mule-*``: textured
+boxes) and a jetway's glass shell, whose shapes are not what their pictures show.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ _DROP_NAME = re.compile(
 )
 _COLOURS = re.compile(r"red|grey|gray|green|white|yellow|blue|black|[^a-z0-9]")
 NEAR_DUPLICATES = {"vinson", "truman"}
+# listed, but dropped on load: a box with a vehicle's picture on it (the Nimitz deck tractors,
+# "mule"), and a jetway's glass shell; the shape would not match what the input shows
+_IMPOSTOR = re.compile(r"^mule-|^glass$")
 FAMILY_BY_FOLDER = (
     ("Airport/Jetway", "building"),
     ("Airport/ils", "prop"),
@@ -175,6 +181,8 @@ class FlightGearSource:
 
     def load(self, shape_id: str, rng: np.random.Generator) -> Shape | Dropped:
         rel, family = self.index[shape_id]
+        if _IMPOSTOR.search(Path(rel).stem):
+            return Dropped(shape_id, "impostor")
         try:
             mesh = read_ac(self.root / rel)
         except (Ac3dError, OSError):
