@@ -16,7 +16,7 @@ MIN_PART_SHARE = 0.02  # a part with under 2% of the largest part's faces is a f
 # (TAUBIN_LAMBDA) and an inflating one (TAUBIN_MU), which remove ripples a few cells long
 # without shrinking the shape. SMOOTH_ITERATIONS was chosen on the validation split
 # (docs/experiments/clean_surfaces.md); 0 turns it off.
-SMOOTH_ITERATIONS = 5
+SMOOTH_ITERATIONS = 10
 TAUBIN_LAMBDA = 0.5
 TAUBIN_MU = -0.53
 # No vertex moves further than this many grid cells from where marching cubes put it: the

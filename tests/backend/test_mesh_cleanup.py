@@ -110,10 +110,10 @@ def test_smoothing_keeps_a_cube_a_cube():
     shift = np.linalg.norm(verts - raw, axis=1)
     assert shift.max() <= mesh_cleanup.MAX_SHIFT_CELLS * cell * 1.0001
     assert np.abs(verts).sum(axis=1).max() > 3 * 0.2 - 3 * cell  # a corner is still there
-    # the faces stay flat: exactly so from 4 cells off an edge, within 20 degrees over 93% of
+    # the faces stay flat: exactly so from 5 cells off an edge, within 20 degrees over 93% of
     # the area (raw marching cubes: 92% within 5 degrees, the rest its bevel)
     centres = mesh.triangles_center
-    off_edge = np.sort(0.2 - np.abs(centres), axis=1)[:, 1] > 4 * cell
+    off_edge = np.sort(0.2 - np.abs(centres), axis=1)[:, 1] > 5 * cell
     along_axis = np.abs(mesh.face_normals).max(axis=1)
     assert (along_axis[off_edge] > np.cos(np.radians(0.5))).all()
     assert mesh.area_faces[along_axis > np.cos(np.radians(20))].sum() > 0.93 * mesh.area
