@@ -217,7 +217,7 @@ def paint_surface(mesh: trimesh.Trimesh, cutout: np.ndarray, model_input: np.nda
             textured = texture_mesh(mesh, photo, colour_at, options.texture_size)
             return Surface(textured.mesh, textured.texture)
         except Exception as exc:  # noqa: BLE001 - any failure: the untextured result still stands
-            reason = f"{type(exc).__name__}: {exc}"[:200]
+            reason = (str(exc) or type(exc).__name__)[:200]
             return _coloured(mesh, model_input, TEXTURE_FAILED.format(reason=reason))
     return _coloured(mesh, model_input)
 

@@ -31,7 +31,8 @@ from backend import __version__
 from backend.geometry import SLICE_NAMES
 from backend.options import ReconstructOptions
 
-BUNDLE_FILES = {"mesh.glb", "input.png", "result.json"} | {f"slices/{n}.png" for n in SLICE_NAMES}
+BUNDLE_FILES = ({"mesh.glb", "texture.png", "input.png", "result.json"}
+                | {f"slices/{n}.png" for n in SLICE_NAMES})
 JOB_KEYS = {"id", "state", "stage", "progress", "error", "queue_position", "timings_s"}
 
 BAD_UPLOADS = {
