@@ -140,8 +140,9 @@ def _surface(r: _Lines, obj: _Obj, flags: int) -> None:
     if flags & 0xF or len(refs) < 3:  # closed (1) or open (2) line, or no area
         return
     idx = [int(x[0]) for x in refs]
-    if max(idx) >= len(obj.vertices):
-        raise r.fail(f"vertex index {max(idx)} out of range ({len(obj.vertices)} vertices)")
+    if max(idx) >= len(obj.vertices) or min(idx) < 0:
+        bad = max(idx) if max(idx) >= len(obj.vertices) else min(idx)
+        raise r.fail(f"vertex index {bad} out of range ({len(obj.vertices)} vertices)")
     uv = [(float(x[1]), float(x[2])) for x in refs]
     for k in range(1, len(refs) - 1):
         obj.corners.append((idx[0], idx[k], idx[k + 1]))

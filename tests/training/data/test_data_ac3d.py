@@ -139,6 +139,7 @@ def test_texture_capped(tmp_path):
         ("OBJ\n", "no AC3D header"),
         (AC.replace("loc 10 0 0", "loc 10 zero 0"), "expected 3 numbers"),
         (AC.replace("2 1 1\n3 0 1", "2 1 1\n9 0 1"), "out of range"),
+        (AC.replace("2 1 1\n3 0 1", "2 1 1\n-1 0 1"), "out of range"),
         (AC.replace("kids 3", "kids 4"), "unexpected end of file"),
         (AC.replace("SURF 0x10\nmat 0", "SURF 0x10\nmaterial 0"), "expected mat or refs"),
         (AC.replace('texrep 2 1', 'wobble 2 1'), "unknown OBJECT field"),
