@@ -16,8 +16,9 @@ The depth where a ray's SDF dips lowest is noisy from pixel to pixel: a learned 
 near zero along a lost part, so its minimum wanders (on the wheel example, neighbouring missed
 pixels' depths differ by 2 grid cells at the median and 8 at the 90th percentile). One sheet per
 pixel at its own depth made a staircase of overlapping plates: the fins seen from the side. So
-the depths are smoothed over the missed pixels before the sheets go in (a median against
-outliers, then a Gaussian, both over missed pixels only), and each grid point reads its sheet's
+the depths are smoothed within each connected part of the missed pixels before the sheets go in
+(a median against outliers, then a Gaussian, both over the part's pixels only), and each grid
+point reads its sheet's
 depth interpolated between pixel centres rather than its pixel's own, so the sheet is one
 continuous surface instead of pixel-wide steps. The cost, measured on validation
 (docs/experiments/clean_surfaces.md): where the plates were scattered across a bush's depth
