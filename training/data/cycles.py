@@ -109,14 +109,30 @@ def _material(bpy, mesh: ShapeMesh, base_color, roughness: float, metallic: floa
     return mat
 
 
-def _world(bpy, hdri: Path, rotation_deg: float, strength: float) -> None:
-    """The only light: the HDRI, turned ``rotation_deg`` about the world's up axis."""
+VIEW_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # (x, -z, y)
+
+
+def world_matrix(view: View, rotation_deg: float) -> np.ndarray:
+    """Blender-world direction -> the HDRI's direction, so that the map stays upright around the
+    object (its sky above the object's up, as the ray caster lights it), not around the camera:
+    the mesh is placed in the view frame, so without this an elevated view tilts the sky."""
+    a = np.radians(rotation_deg)
+    turn = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+    return turn @ VIEW_TO_BLENDER @ view.rotation.T @ VIEW_TO_BLENDER.T
+
+
+def _world(bpy, hdri: Path, view: View, rotation_deg: float, strength: float) -> None:
+    """The only light: the HDRI, upright in the object's frame and turned ``rotation_deg``
+    about the object's up axis."""
+    from mathutils import Matrix
+
     world = bpy.data.worlds.new("world")
     world.use_nodes = True
     nodes, links = world.node_tree.nodes, world.node_tree.links
     coord = nodes.new("ShaderNodeTexCoord")
-    mapping = nodes.new("ShaderNodeMapping")
-    mapping.inputs["Rotation"].default_value = (0.0, 0.0, np.radians(rotation_deg))
+    mapping = nodes.new("ShaderNodeMapping")  # type POINT: out = R(euler) @ in
+    euler = Matrix(world_matrix(view, rotation_deg).tolist()).to_euler("XYZ")
+    mapping.inputs["Rotation"].default_value = tuple(euler)
     env = nodes.new("ShaderNodeTexEnvironment")
     env.image = bpy.data.images.load(str(hdri), check_existing=True)
     world.cycles.sampling_method = "MANUAL"  # the automatic map takes ~10 s on one core
@@ -191,7 +207,7 @@ def render_cycles(
     _settings(scene, size, samples, threads, denoise)
     obj = _add_mesh(bpy, mesh, view)
     obj.data.materials.append(_material(bpy, mesh, base_color, roughness, metallic))
-    _world(bpy, hdri, rotation_deg, strength)
+    _world(bpy, hdri, view, rotation_deg, strength)
     _camera(bpy)
     fd, name = tempfile.mkstemp(suffix=".png")
     os.close(fd)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from training.data.cycles import hdri_dir, list_hdris, render_cycles
+from training.data.cycles import VIEW_TO_BLENDER, hdri_dir, list_hdris, render_cycles, world_matrix
 from training.data.mesh import ShapeMesh
 from training.data.photo_val import build_photo_val, held_out_shapes
 from training.data.raycast import Caster
@@ -141,3 +141,17 @@ def test_twin_matches_build_and_photo_keeps_its_views(tmp_path):
         with np.load(tmp_path / "photo" / rel) as c:
             assert np.array_equal(a["view"], c["view"]) and np.array_equal(a["sdf"], c["sdf"])
             assert not np.array_equal(a["image"], c["image"])
+
+
+@pytest.mark.parametrize("az, el", [(0.0, 0.0), (0.0, 45.0), (70.0, 30.0), (200.0, -10.0)])
+def test_the_hdri_stays_upright_around_the_object(az: float, el: float) -> None:
+    """The object's up, seen in Blender's world, reads the map's zenith, whatever the camera's
+    elevation: the mesh is placed in the view frame, so the world must turn with it."""
+    view = View(az, el, 1.0)
+    up_world = VIEW_TO_BLENDER @ view.rotation @ np.array([0.0, 1.0, 0.0])
+    m = world_matrix(view, 30.0)
+    assert np.allclose(m @ up_world, [0.0, 0.0, 1.0])
+    assert np.allclose(m @ m.T, np.eye(3))
+    if az == 0.0 and el == 0.0:  # the level front view: only the turn about the vertical
+        a = np.radians(30.0)
+        assert np.allclose(m[:2, :2], [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
