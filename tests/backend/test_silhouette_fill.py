@@ -148,34 +148,3 @@ def test_a_one_pixel_part_gets_its_sheet_on_a_grid_coarser_than_the_mask():
     lowest, _ = ray_minima(filled, SIZE)
     assert count == mask.sum()
     assert (lowest[mask] < 0).all()
-
-
-def test_sheet_depths_that_hop_from_pixel_to_pixel_make_one_smooth_sheet_not_fins():
-    """A lost part whose SDF dips lowest 0.03 in front of or behind its middle, alternating
-    pixel by pixel (a learned SDF's minimum wanders so): one plate per pixel at its own depth
-    made fins; the sheet is now one smooth sheet, its face flat within a fraction of the hop."""
-    hop, centre, radius = 0.03, torch.tensor(GHOST[0]), 0.08
-
-    def hopping(pts: torch.Tensor) -> torch.Tensor:
-        depth = CAMERA_DISTANCE - pts[:, 2]
-        col = torch.floor((FOCAL_NDC * pts[:, 0] / depth + 1) * SIZE / 2)
-        row = torch.floor((-FOCAL_NDC * pts[:, 1] / depth + 1) * SIZE / 2)
-        z_low = centre[2] + hop * (1 - 2 * ((row + col) % 2))
-        across = ((pts[:, :2] - centre[:2]).norm(dim=-1) - radius).clamp(min=0)
-        lost = 0.5 * torch.sqrt(across**2 + (pts[:, 2] - z_low) ** 2) + GHOST_FLOOR
-        body = (pts - torch.tensor(BODY[0])).norm(dim=-1) - BODY[1]
-        return torch.minimum(body, lost)
-
-    grid = evaluate_dense(hopping, 128, CPU)
-    mask = disc_mask(*BODY) | disc_mask(GHOST[0], radius)
-    raw_depth = ray_minima(grid, SIZE)[1][disc_mask(GHOST[0], 0.6 * radius)]
-    assert raw_depth.std() > hop / 2  # the rays' minima do hop (blurred a little by the grid)
-    filled, count = fill_missed_rays(grid, SilhouetteFill(mask, 0.02))
-    assert count > 100
-    verts, _ = marching_cubes(filled)
-    inner = np.linalg.norm(verts[:, :2] - np.array(GHOST[0][:2]), axis=1) < 0.6 * radius
-    front = verts[inner & (verts[:, 2] > np.median(verts[inner, 2]))]  # the sheet's near face
-    assert len(front) > 50
-    # the front face is flat to within a fifth of the hop (one plate per pixel put it where
-    # the raw minima are, a standard deviation of over half the hop)
-    assert front[:, 2].std() < hop / 5
