@@ -1,0 +1,192 @@
+"""Colour error of the backend's textured mesh against its old vertex colours (issue 34).
+
+    python -m training.texture_eval --data data/sh3d --split val --per-source 8 \
+        --out runs/eval/texture_val
+
+For each sample the real backend (``backend.pipeline.Reconstructor``, in-process, the input's own
+alpha as the mask) reconstructs the sample's input image twice: with the baked texture and with
+``vertex_colors``. The reference is the data engine's own textured shape, reloaded exactly as
+``training/data/build.py`` built it (same source, same seed) and checked against the shard's
+``meshes/`` copy, then moved into the view frame by ``object_to_view``. All three are rendered
+under one light from four cameras (``training.texture_render.VIEWS``); the error per view is the
+mean CIEDE2000 over the pixels both the reference and the prediction cover. The summary gives
+per-view means and the paired relative change (texture against vertex colours) with a 95%
+interval from redrawing whole shapes (``training.compare.paired_difference``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from backend.options import ReconstructOptions
+from backend.pipeline import Reconstructor
+from training.compare import Scores, paired_difference
+from training.data.mesh import ShapeMesh
+from training.data.sources import get_source
+from training.data.sources.base import Shape, stable_seed
+from training.evaluate import load_test
+from training.texture_render import VIEWS, Render, colour_error, load_bundle_mesh, moved, render
+from training.texture_sheet import write_sheet
+
+MODES = (("vertex", True), ("texture", False))  # (name, vertex_colors option)
+SHEET_VIEWS = ("input", "side", "back")
+
+
+def reference_shape(data_dir: Path, source: str, shape_id: str) -> ShapeMesh:
+    """The textured shape as the data build made it (its seed), refused if its geometry is not
+    the shard's evaluation mesh (the source files or the loader changed since the build)."""
+    shape = get_source(source).load(shape_id, np.random.default_rng(stable_seed(shape_id, "build")))
+    if not isinstance(shape, Shape):
+        raise ValueError(f"{shape_id}: the source drops it now ({shape.reason})")
+    with np.load(data_dir / "meshes" / f"{shape_id}.npz") as z:
+        same = (z["faces"].shape == shape.mesh.faces.shape
+                and np.abs(z["vertices"] - shape.mesh.vertices).max() < 1e-4)
+    if not same:
+        raise ValueError(f"{shape_id}: the reloaded shape differs from meshes/{shape_id}.npz")
+    return shape.mesh
+
+
+def png_bytes(rgba: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgba), "RGBA").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def reconstruct(rec: Reconstructor, image: np.ndarray, options: ReconstructOptions,
+                work: Path) -> ShapeMesh:
+    """One real backend job into a bundle folder; its mesh.glb as a coloured mesh."""
+    out = work / ("vertex" if options.vertex_colors else "texture")
+    result = rec.run(png_bytes(image), options, out)
+    if options.vertex_colors is False and result["texture"] is None:
+        raise RuntimeError(f"no texture was made: {result['warnings']}")
+    return load_bundle_mesh(out / "mesh.glb")
+
+
+def score_sample(ref: ShapeMesh, preds: dict[str, ShapeMesh], size: int) -> tuple[dict, dict]:
+    """Per view and mode: the colour error and covered pixels; and the renders (for the sheet)."""
+    scores: dict = {}
+    renders: dict[str, dict[str, Render]] = {"reference": {}}
+    for view, az, el in VIEWS:
+        r_ref = render(ref, az, el, size)
+        renders["reference"][view] = r_ref
+        for name, mesh in preds.items():
+            r = render(mesh, az, el, size)
+            renders.setdefault(name, {})[view] = r
+            err, n = colour_error(r_ref, r)
+            scores[f"{name}/{view}"] = err
+            scores[f"{name}/{view}/pixels"] = n
+    return scores, renders
+
+
+def run_samples(args: argparse.Namespace, samples: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Every sample through both backend modes and the renderer; rows and sheet rows."""
+    rec = Reconstructor(torch.device("cpu"))
+    refs: dict[str, ShapeMesh] = {}
+    rows, sheet = [], []
+    for k, s in enumerate(samples):
+        t = time.perf_counter()
+        sid = s["shape_id"]
+        if sid not in refs:
+            refs[sid] = reference_shape(Path(args.data), s["source"], sid)
+        ref = moved(refs[sid], s["object_to_view"])
+        preds = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, vc in MODES:
+                opts = ReconstructOptions(resolution=args.resolution, background="alpha",
+                                          predictor=args.predictor, vertex_colors=vc)
+                preds[name] = reconstruct(rec, s["image"], opts, Path(tmp))
+        scores, renders = score_sample(ref, preds, args.size)
+        rows.append({"shape_id": sid, "source": s["source"], "family": s["family"],
+                     "shard": s["shard"], "index": s["index"], **scores})
+        if len(sheet) < args.sheet_rows and all(r["label"] != sid for r in sheet):
+            sheet.append({"label": sid, "renders": renders})
+        print(f"[{k + 1}/{len(samples)}] {sid}: " + ", ".join(
+            f"{v} {_fmt(scores[f'vertex/{v}'])}->{_fmt(scores[f'texture/{v}'])}"
+            for v, _, _ in VIEWS) + f" ({time.perf_counter() - t:.1f} s)", flush=True)
+    return rows, sheet
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def summarise(rows: list[dict], draws: int = 2000) -> list[dict]:
+    """Per view (all sources, then each source): means and the paired relative change of the
+    texture against vertex colours, shape-clustered bootstrap interval (95%)."""
+    ids, srcs = [r["shape_id"] for r in rows], [r["source"] for r in rows]
+    a = Scores("vertex", ids, srcs, [{v: r[f"vertex/{v}"] for v, _, _ in VIEWS} for r in rows])
+    b = Scores("texture", ids, srcs, [{v: r[f"texture/{v}"] for v, _, _ in VIEWS} for r in rows])
+    out = []
+    for group in ["all", *dict.fromkeys(srcs)]:
+        for view, _, _ in VIEWS:
+            d = paired_difference(a, b, view, group, draws)
+            if d is None:
+                continue
+            pix = [r[f"texture/{view}/pixels"] for r in rows if group in ("all", r["source"])]
+            wins = sum(1 for r in rows if group in ("all", r["source"])
+                       and r[f"texture/{view}"] is not None and r[f"vertex/{view}"] is not None
+                       and r[f"texture/{view}"] < r[f"vertex/{view}"])
+            out.append({"group": group, "view": view, "n": d.n, "shapes": d.shapes,
+                        "vertex": d.mean_a, "texture": d.mean_b, "rel": d.rel,
+                        "rel_low": d.rel_low, "rel_high": d.rel_high, "texture_better": wins,
+                        "pixels": float(np.mean(pix))})
+    return out
+
+
+def markdown(summary: list[dict]) -> str:
+    lines = ["| group | view | samples (shapes) | ΔE00 vertex colours | ΔE00 texture | "
+             "texture vs vertex (95% CI) | texture better | covered px |",
+             "|---|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(
+            f"| {s['group']} | {s['view']} | {s['n']} ({s['shapes']}) | {s['vertex']:.2f} | "
+            f"{s['texture']:.2f} | {s['rel'] * 100:+.1f}% ({s['rel_low'] * 100:+.1f}.."
+            f"{s['rel_high'] * 100:+.1f}%) | {s['texture_better']}/{s['n']} | {s['pixels']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="val")
+    p.add_argument("--per-source", type=int, default=8)
+    p.add_argument("--sources", nargs="*", default=None, help="only these sources")
+    p.add_argument("--resolution", type=int, default=128, help="the backend's grid resolution")
+    p.add_argument("--predictor", default="auto", help="the backend's predictor option")
+    p.add_argument("--size", type=int, default=128, help="render size in pixels")
+    p.add_argument("--sheet-rows", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", required=True)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    samples = load_test(Path(args.data), args.split, args.per_source, sources=args.sources)
+    t = time.perf_counter()
+    rows, sheet = run_samples(args, samples)
+    summary = summarise(rows)
+    report = {"args": vars(args), "samples": len(rows), "seconds": time.perf_counter() - t,
+              "summary": summary, "rows": rows}
+    (out / "results.json").write_text(json.dumps(report, indent=1))
+    (out / "summary.md").write_text(markdown(summary))
+    if sheet:
+        write_sheet(sheet, SHEET_VIEWS, out / "sheet.png")
+    print(markdown(summary))
+    return report
+
+
+if __name__ == "__main__":
+    main()
