@@ -104,5 +104,12 @@ def colour_error(ref: Render, pred: Render) -> tuple[float | None, int]:
     return float(de.mean()), n
 
 
+def coverage_iou(ref: Render, pred: Render) -> float:
+    """Silhouette IoU of two renders: at the input view it says whether the prediction sits where
+    the reference does (a re-framed input would not), elsewhere how well the shape matches."""
+    union = int((ref.hit | pred.hit).sum())
+    return float((ref.hit & pred.hit).sum() / union) if union else 0.0
+
+
 def to_uint8(r: Render) -> np.ndarray:
     return np.clip(r.rgb * 255 + 0.5, 0, 255).astype(np.uint8)

@@ -17,7 +17,7 @@ import torch
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
 from training.data.mesh import ShapeMesh
-from training.texture_eval import MODES, reconstruct, score_sample
+from training.texture_eval import MODES, markdown, reconstruct, score_sample, summarise
 from training.texture_render import colour_error, render, to_uint8
 
 HALF = np.array([0.22, 0.22, 0.18])  # half extents: about half the frame, as training objects sit
@@ -94,3 +94,13 @@ def test_back_view_texture_beats_vertex_colours(scored):
     assert scored["vertex/back"] > scored["texture/back"] + 2.0  # CIEDE2000 units
     # The front is photo pixels in both modes: the texture may not be worse there by much.
     assert scored["texture/input"] < scored["vertex/input"] + 2.0
+
+
+def test_summary_puts_the_texture_ahead_on_side_and_back(scored):
+    rows = [{"shape_id": "box", "source": "hand-built", **scored}]
+    summary = {s["view"]: s for s in summarise(rows, draws=50) if s["group"] == "all"}
+    assert set(summary) == {"input", "side", "back", "above", "side+back"}
+    sb = summary["side+back"]
+    assert sb["texture"] < sb["vertex"] and sb["rel"] < 0
+    assert 0.5 < summary["input"]["iou"] <= 1.0  # the prediction sits where the box does
+    assert "side+back" in markdown(list(summary.values()))
