@@ -17,8 +17,8 @@ import torch
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
 from training.data.mesh import ShapeMesh
-from training.texture_eval import MODES, markdown, reconstruct, score_sample, summarise
-from training.texture_render import colour_error, render, to_uint8
+from training.texture_eval import MODES, markdown, reconstruct, reframed, score_sample, summarise
+from training.texture_render import colour_error, moved, render, to_uint8
 
 HALF = np.array([0.22, 0.22, 0.18])  # half extents: about half the frame, as training objects sit
 GREY, RED = np.array([150, 150, 150]), np.array([220, 30, 30])
@@ -104,3 +104,10 @@ def test_summary_puts_the_texture_ahead_on_side_and_back(scored):
     assert sb["texture"] < sb["vertex"] and sb["rel"] < 0
     assert 0.5 < summary["input"]["iou"] <= 1.0  # the prediction sits where the box does
     assert "side+back" in markdown(list(summary.values()))
+
+
+def test_a_border_touching_input_is_flagged_as_reframed():
+    box = striped_box()
+    assert not reframed(input_image(box))
+    shifted = moved(box, np.array([[1, 0, 0, 0.45], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]))
+    assert reframed(input_image(shifted))
