@@ -77,6 +77,16 @@ def reframed(image: np.ndarray) -> bool:
     return bool(np.abs(box(image) * MODEL_INPUT_SIZE / image.shape[0] - box(framed)).max() > 2)
 
 
+def appearance(mesh: ShapeMesh) -> str:
+    """What the reference's colour rests on. Only "texture" is the colour the input image shows:
+    the data engine paints a shape without one with a random look (patterns, triplanar textures
+    tinting its vertex colours) that the shard does not keep, so "vertex" and "none" references
+    are not the truth and are left out of the summary (and counted)."""
+    if mesh.texture is not None and mesh.uv is not None:
+        return "texture"
+    return "vertex" if mesh.vertex_colors is not None else "none"
+
+
 def png_bytes(rgba: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgba), "RGBA").save(buf, format="PNG")
@@ -130,8 +140,10 @@ def run_samples(args: argparse.Namespace, samples: list[dict]) -> tuple[list[dic
         scores, renders = score_sample(ref, preds, args.size)
         rows.append({"shape_id": sid, "source": s["source"], "family": s["family"],
                      "shard": s["shard"], "index": s["index"],
-                     "reframed": reframed(s["image"]), **scores})
-        if len(sheet) < args.sheet_rows and all(r["label"] != sid for r in sheet):
+                     "reframed": reframed(s["image"]), "appearance": appearance(refs[sid]),
+                     **scores})
+        if (len(sheet) < args.sheet_rows and all(r["label"] != sid for r in sheet)
+                and rows[-1]["appearance"] == "texture" and not rows[-1]["reframed"]):
             sheet.append({"label": sid, "renders": renders})
         print(f"[{k + 1}/{len(samples)}] {sid}: " + ", ".join(
             f"{v} {_fmt(scores[f'vertex/{v}'])}->{_fmt(scores[f'texture/{v}'])}"
@@ -196,12 +208,28 @@ def markdown(summary: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fill_flags(data_dir: Path, rows: list[dict]) -> None:
+    """Rows of runs from before a flag existed get it from the shard and the source again."""
+    shapes: dict[str, str] = {}
+    for r in rows:
+        if "reframed" not in r:
+            with np.load(data_dir / r["shard"]) as z:
+                r["reframed"] = reframed(z["image"][r["index"]])
+        if "appearance" not in r:
+            sid = r["shape_id"]
+            if sid not in shapes:
+                shapes[sid] = appearance(reference_shape(data_dir, r["source"], sid))
+            r["appearance"] = shapes[sid]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="val")
     p.add_argument("--per-source", type=int, default=8)
     p.add_argument("--sources", nargs="*", default=None, help="only these sources")
+    p.add_argument("--shapes", nargs="*", default=None,
+                   help="only these shape ids, one view each (for a sheet of chosen shapes)")
     p.add_argument("--resolution", type=int, default=128, help="the backend's grid resolution")
     p.add_argument("--predictor", default="auto", help="the backend's predictor option")
     p.add_argument("--size", type=int, default=128, help="render size in pixels")
@@ -224,18 +252,19 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         t = time.perf_counter()
         samples = load_test(Path(args.data), args.split, args.per_source, sources=args.sources)
+        if args.shapes:
+            first = {s["shape_id"]: s for s in reversed(samples) if s["shape_id"] in args.shapes}
+            samples = [first[i] for i in args.shapes if i in first]
         rows, sheet = run_samples(args, samples)
         report = {"args": vars(args), "samples": len(rows), "seconds": time.perf_counter() - t}
-    for r in rows:  # runs from before the flag existed: the shard still holds the input
-        if "reframed" not in r:
-            with np.load(Path(args.data) / r["shard"]) as z:
-                r["reframed"] = reframed(z["image"][r["index"]])
-    aligned = [r for r in rows if not r["reframed"]]
-    summary = summarise(aligned)
-    report.update(summary=summary, summary_with_reframed=summarise(rows), rows=rows)
+    fill_flags(Path(args.data), rows)
+    kept = [r for r in rows if not r["reframed"] and r["appearance"] == "texture"]
+    summary = summarise(kept)
+    report.update(summary=summary, summary_all=summarise(rows), rows=rows)
     (out / "results.json").write_text(json.dumps(report, indent=1))
-    text = (f"{len(aligned)} of {len(rows)} samples (the others are re-framed by the backend)\n\n"
-            + markdown(summary))
+    text = (f"{len(kept)} of {len(rows)} samples: the others are re-framed by the backend "
+            f"({sum(r['reframed'] for r in rows)}) or their reference has no UV texture "
+            f"({sum(r['appearance'] != 'texture' for r in rows)})\n\n" + markdown(summary))
     (out / "summary.md").write_text(text)
     if sheet:
         write_sheet(sheet, SHEET_VIEWS, out / "sheet.png")

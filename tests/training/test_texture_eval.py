@@ -17,7 +17,15 @@ import torch
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
 from training.data.mesh import ShapeMesh
-from training.texture_eval import MODES, markdown, reconstruct, reframed, score_sample, summarise
+from training.texture_eval import (
+    MODES,
+    appearance,
+    markdown,
+    reconstruct,
+    reframed,
+    score_sample,
+    summarise,
+)
 from training.texture_render import colour_error, moved, render, to_uint8
 
 HALF = np.array([0.22, 0.22, 0.18])  # half extents: about half the frame, as training objects sit
@@ -111,3 +119,12 @@ def test_a_border_touching_input_is_flagged_as_reframed():
     assert not reframed(input_image(box))
     shifted = moved(box, np.array([[1, 0, 0, 0.45], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]))
     assert reframed(input_image(shifted))
+
+
+def test_only_uv_textured_references_count_as_the_truth():
+    box = striped_box()
+    assert appearance(box) == "texture"
+    plain = ShapeMesh(box.vertices, box.faces)
+    assert appearance(plain) == "none"
+    plain.vertex_colors = np.full((len(box.vertices), 3), 0.5)
+    assert appearance(plain) == "vertex"
