@@ -45,3 +45,19 @@ def stable_seed(*parts: object) -> int:
     """A seed that depends only on its arguments (not on the process or the hash salt)."""
     h = hashlib.sha1("|".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(h[:8], "little")
+
+
+def interleave_families(shapes: list[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
+    """Up to ``limit`` (shape_id, family) pairs taken round-robin over the families (sorted by
+    name, each in its listed order), so that a small limit still samples every kind of object."""
+    by_fam: dict[str, list[str]] = {}
+    for sid, fam in shapes:
+        by_fam.setdefault(fam, []).append(sid)
+    out: list[tuple[str, str]] = []
+    k, total = 0, min(limit, len(shapes))
+    while len(out) < total:
+        for f in sorted(by_fam):
+            if k < len(by_fam[f]) and len(out) < limit:
+                out.append((by_fam[f][k], f))
+        k += 1
+    return out

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from training.data.ac3d import Ac3dError, read_ac
-from training.data.sources.base import Dropped, Shape
+from training.data.sources.base import Dropped, Shape, interleave_families
 from training.data.sources.install import require_deb
 from training.data.sources.real import finish_shape
 
@@ -165,19 +165,8 @@ class FlightGearSource:
         return read_copyright(doc.read_text()) if doc.is_file() else []
 
     def list_shapes(self, limit: int) -> list[tuple[str, str]]:
-        # interleave families so a small limit still samples every kind of object
-        by_fam: dict[str, list[str]] = {}
-        for sid, (_, fam) in self.index.items():
-            by_fam.setdefault(fam, []).append(sid)
-        order = sorted(by_fam)
-        out: list[tuple[str, str]] = []
-        k = 0
-        while len(out) < min(limit, len(self.index)):
-            for f in order:
-                if k < len(by_fam[f]) and len(out) < limit:
-                    out.append((by_fam[f][k], f))
-            k += 1
-        return out
+        pairs = [(sid, fam) for sid, (_, fam) in self.index.items()]
+        return interleave_families(pairs, limit)
 
     def load(self, shape_id: str, rng: np.random.Generator) -> Shape | Dropped:
         rel, family = self.index[shape_id]

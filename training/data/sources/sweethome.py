@@ -16,7 +16,7 @@ import numpy as np
 
 from training.data.mesh import ShapeMesh
 from training.data.obj import ObjError, read_obj
-from training.data.sources.base import Dropped, Shape
+from training.data.sources.base import Dropped, Shape, interleave_families
 from training.data.sources.install import require_deb
 from training.data.sources.real import finish_shape
 
@@ -192,18 +192,8 @@ class SweetHomeSource:
         self.name = name
 
     def list_shapes(self, limit: int) -> list[tuple[str, str]]:
-        # interleave families so a small limit still samples every kind of object
-        by_fam: dict[str, list[str]] = {}
-        for sid, e in sorted(index(self.name).items()):
-            by_fam.setdefault(e.family, []).append(sid)
-        out: list[tuple[str, str]] = []
-        k, total = 0, min(limit, sum(len(v) for v in by_fam.values()))
-        while len(out) < total:
-            for f in sorted(by_fam):
-                if k < len(by_fam[f]) and len(out) < limit:
-                    out.append((by_fam[f][k], f))
-            k += 1
-        return out
+        pairs = [(sid, e.family) for sid, e in sorted(index(self.name).items())]
+        return interleave_families(pairs, limit)
 
     def load(self, shape_id: str, rng: np.random.Generator) -> Shape | Dropped:
         e = index(self.name)[shape_id]

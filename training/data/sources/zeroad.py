@@ -16,7 +16,7 @@ from PIL import Image
 
 from training.data.mesh import ShapeMesh
 from training.data.pmd import PmdError, read_pmd
-from training.data.sources.base import Dropped, Shape
+from training.data.sources.base import Dropped, Shape, interleave_families
 from training.data.sources.install import cache_dir, require_deb
 from training.data.sources.real import finish_shape
 
@@ -97,19 +97,8 @@ class ZeroAdSource:
     name = "0ad"
 
     def list_shapes(self, limit: int) -> list[tuple[str, str]]:
-        # interleave families so a small limit still samples every kind of object
-        idx = index()
-        by_fam: dict[str, list[str]] = {}
-        for sid, e in idx.items():
-            by_fam.setdefault(e["family"], []).append(sid)
-        order = sorted(by_fam)
-        out, k = [], 0
-        while len(out) < min(limit, len(idx)):
-            for f in order:
-                if k < len(by_fam[f]) and len(out) < limit:
-                    out.append((by_fam[f][k], f))
-            k += 1
-        return out
+        pairs = [(sid, e["family"]) for sid, e in index().items()]
+        return interleave_families(pairs, limit)
 
     def load(self, shape_id: str, rng: np.random.Generator) -> Shape | Dropped:
         e = index()[shape_id]
