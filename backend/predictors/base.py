@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -62,6 +62,26 @@ class Predictor(ABC):
         the predictor's own setting); predictors without one ignore it.
         """
 
+    def predict_views(
+        self, images: list[np.ndarray], transforms: list[np.ndarray],
+        flip_average: bool | None = None,
+    ) -> Prediction:
+        """One prediction from several photos of one object (ARCHITECTURE.md, issue 35).
+
+        ``images[k]`` is photo k's framed model input; ``transforms[k]`` (float 4x4) maps
+        reference view-frame points to photo k's view frame (``transforms[0]`` is the identity).
+        The result is in the reference frame: slices, slabs, silhouette fill and colours from
+        photo 0. This model-agnostic fusion predicts every photo on its own and intersects their
+        SDFs (a point is inside only where every photo says so; for the silhouette baseline that
+        is the visual hull). A predictor that reads all views at once overrides this.
+        """
+        check_views(images, transforms)
+        predictions = [self.predict(image, flip_average) for image in images]
+        if len(predictions) == 1:
+            return predictions[0]
+        return replace(predictions[0], sdf=intersected_sdf(
+            [p.sdf for p in predictions], transforms))
+
     def colour_function(self, prediction: Prediction) -> ColourFunction | None:
         """The predicted colour of unseen surface points for this prediction, or None.
 
@@ -75,3 +95,38 @@ class Predictor(ABC):
     def label(self) -> str:
         """Human-facing name; a baseline always says so."""
         return f"{self.name} (baseline)" if self.is_baseline else self.name
+
+
+def check_views(images: list[np.ndarray], transforms: list[np.ndarray]) -> None:
+    """Refuse a view list the fusion cannot read, with a message that says what is wrong."""
+    if not images:
+        raise ValueError("predict_views needs at least one image")
+    if len(transforms) != len(images):
+        raise ValueError(f"predict_views got {len(images)} images but {len(transforms)} transforms")
+    for k, t in enumerate(transforms):
+        if np.shape(t) != (4, 4):
+            raise ValueError(f"transforms[{k}] must be a 4x4 matrix, not shape {np.shape(t)}")
+
+
+def transform_scale(transform: np.ndarray) -> float:
+    """The uniform scale of a view-to-view transform: the cube root of its 3x3 determinant."""
+    return float(np.cbrt(np.linalg.det(np.asarray(transform, np.float64)[:3, :3])))
+
+
+def intersected_sdf(sdfs: list[SdfFunction], transforms: list[np.ndarray]) -> SdfFunction:
+    """The intersection (max) of per-view SDFs, each read at the points moved into its view's
+    frame and divided by that view's scale, so every distance is in reference units."""
+    mats = [np.asarray(t, np.float64) for t in transforms]
+    scales = [transform_scale(m) for m in mats]
+
+    def fused(points: torch.Tensor) -> torch.Tensor:
+        out = None
+        for sdf, mat, scale in zip(sdfs, mats, scales, strict=True):
+            rot = torch.as_tensor(mat[:3, :3], dtype=points.dtype, device=points.device)
+            shift = torch.as_tensor(mat[:3, 3], dtype=points.dtype, device=points.device)
+            value = sdf(points @ rot.T + shift).to(points) / scale
+            out = value if out is None else torch.maximum(out, value)
+        assert out is not None
+        return out
+
+    return fused
