@@ -119,14 +119,15 @@ def intersected_sdf(sdfs: list[SdfFunction], transforms: list[np.ndarray]) -> Sd
     mats = [np.asarray(t, np.float64) for t in transforms]
     scales = [transform_scale(m) for m in mats]
 
+    def in_view(k: int, points: torch.Tensor) -> torch.Tensor:
+        rot = torch.as_tensor(mats[k][:3, :3], dtype=points.dtype, device=points.device)
+        shift = torch.as_tensor(mats[k][:3, 3], dtype=points.dtype, device=points.device)
+        return sdfs[k](points @ rot.T + shift).to(points) / scales[k]
+
     def fused(points: torch.Tensor) -> torch.Tensor:
-        out = None
-        for sdf, mat, scale in zip(sdfs, mats, scales, strict=True):
-            rot = torch.as_tensor(mat[:3, :3], dtype=points.dtype, device=points.device)
-            shift = torch.as_tensor(mat[:3, 3], dtype=points.dtype, device=points.device)
-            value = sdf(points @ rot.T + shift).to(points) / scale
-            out = value if out is None else torch.maximum(out, value)
-        assert out is not None
+        out = in_view(0, points)
+        for k in range(1, len(sdfs)):
+            out = torch.maximum(out, in_view(k, points))
         return out
 
     return fused
