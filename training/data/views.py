@@ -4,6 +4,8 @@ The object frame is Y-up with the bounding-box centre at the origin and diagonal
 azimuth, an elevation and a scale; the camera sits ``CAMERA_DISTANCE`` from the origin looking at
 it with +Y up. The view frame is the camera frame shifted so the origin is the object centre, so the
 object-to-view map is just ``scale * R`` with the rows of ``R`` the camera's x, y, z axes.
+The rotation is defined once, in ``backend.multiview.poses``, which places the photos of a
+multi-view job with the same camera.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from backend.geometry import CAMERA_DISTANCE, pixel_rays
+from backend.multiview.poses import camera_position, view_rotation  # noqa: F401  (re-exported)
 
 AZIMUTH_RANGE = (0.0, 360.0)
 ELEVATION_RANGE = (-10.0, 40.0)
@@ -47,25 +50,6 @@ class View:
 
     def as_array(self) -> np.ndarray:
         return np.array([self.azimuth_deg, self.elevation_deg, self.scale], np.float32)
-
-
-def camera_position(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
-    """Camera centre in the object frame: azimuth 0 looks at the object's front (+Z side),
-    positive azimuth swings the camera toward +X, positive elevation lifts it above."""
-    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
-    return CAMERA_DISTANCE * np.array(
-        [np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)]
-    )
-
-
-def view_rotation(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
-    """Rows: the camera's x (right), y (up), z (backward, toward the camera) in the object frame."""
-    z = camera_position(azimuth_deg, elevation_deg)
-    z = z / np.linalg.norm(z)
-    x = np.cross([0.0, 1.0, 0.0], z)
-    x = x / np.linalg.norm(x)
-    y = np.cross(z, x)
-    return np.stack([x, y, z])
 
 
 def sample_view(rng: np.random.Generator) -> View:
