@@ -1,14 +1,22 @@
-"""The plain parts of a batch run: which files go in, where each result bundle is kept."""
+"""The plain parts of a batch run: which files go in, where each result bundle is kept.
+
+An input is an image file, or an object folder: a folder holding `views.json`, which lists
+several photos of one object (and, when known, their poses) for one reconstruction.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .bundle_safety import copy_bundle
+from .views import Poses, ViewsError, check_views
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".exr", ".tga")
+VIEWS_FILE = "views.json"  # marks an object folder (docs/BATCH.md)
 
 
 @dataclass
@@ -22,16 +30,74 @@ class BatchItem:
     collection: str = ""
 
 
+@dataclass(frozen=True)
+class ObjectPhotos:
+    """The photos of one object folder, main photo first, with their known poses."""
+
+    folder: str
+    paths: tuple[str, ...]
+    poses: Poses
+
+
+def is_object_folder(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, VIEWS_FILE))
+
+
 def collect_inputs(items: Iterable[str]) -> list[str]:
-    """Files as given, and the image files of any folder (sorted); missing paths are kept."""
+    """Files as given; a folder that is an object folder as itself; from any other folder its
+    image files and its object sub-folders (sorted); missing paths are kept."""
     out: list[str] = []
     for item in items:
-        if os.path.isdir(item):
+        if os.path.isdir(item) and not is_object_folder(item):
             out += sorted(os.path.join(item, n) for n in os.listdir(item)
-                          if n.lower().endswith(IMAGE_EXTENSIONS))
+                          if n.lower().endswith(IMAGE_EXTENSIONS)
+                          or is_object_folder(os.path.join(item, n)))
         else:
             out.append(item)
     return out
+
+
+def read_object_folder(folder: str) -> ObjectPhotos:
+    """Read an object folder's views.json: {"views": ["front.jpg", "side.jpg", ...],
+    "azimuths": [0, 90, ...], "elevations": [20, 20, ...]} (the poses optional, in degrees,
+    one per photo). ViewsError says what is wrong with it in words."""
+    path = os.path.join(folder, VIEWS_FILE)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            spec = json.load(fh)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ViewsError(f"cannot read {VIEWS_FILE}: {reason}") from None
+    except ValueError as exc:
+        raise ViewsError(f"{VIEWS_FILE} is not valid JSON ({exc})") from None
+    if not isinstance(spec, dict):
+        raise ViewsError(f'{VIEWS_FILE} must hold an object: {{"views": ["front.jpg", ...]}}')
+    names = spec.get("views")
+    if not isinstance(names, list) or not names or not all(
+            isinstance(n, str) and n for n in names):
+        raise ViewsError(f'{VIEWS_FILE} must list the photos\' file names under "views"')
+    paths = []
+    for name in names:
+        full = os.path.normpath(os.path.join(folder, name))
+        if os.path.relpath(full, folder).split(os.sep)[0] == "..":
+            raise ViewsError(f"{VIEWS_FILE} names {name}, which is outside the folder")
+        if not os.path.isfile(full):
+            raise ViewsError(f"{VIEWS_FILE} names {name}, which is not in the folder")
+        paths.append(full)
+    poses = Poses(_degrees(spec, "azimuths"), _degrees(spec, "elevations"))
+    check_views(len(paths), poses)
+    return ObjectPhotos(folder, tuple(paths), poses)
+
+
+def _degrees(spec: dict, key: str) -> tuple[float, ...] | None:
+    values = spec.get(key)
+    if values is None:
+        return None
+    if not isinstance(values, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in values):
+        raise ViewsError(f'"{key}" in {VIEWS_FILE} must be a list of numbers (degrees)')
+    return tuple(float(v) for v in values)
 
 
 def bundle_dir_for(output: str, stem: str, taken: set[str]) -> str:
@@ -45,15 +111,25 @@ def bundle_dir_for(output: str, stem: str, taken: set[str]) -> str:
 
 
 def keep_bundle(bundle_dir: str, output: str, source: str, taken: set[str]) -> str:
-    """Copy a downloaded bundle to its folder under `output` (named after `source`); its path.
+    """Copy a downloaded bundle to its folder under `output` (named after `source`: an image's
+    stem, an object folder's name); its path.
 
     A folder there that is not one of our bundles (no .slice3d-bundle marker) is never replaced:
     bundle_safety.NotOurFolder names it."""
     os.makedirs(output, exist_ok=True)
-    stem = os.path.splitext(os.path.basename(source))[0]
+    stem = source_stem(source)
     if stem in ("", ".", ".."):
         raise ValueError(f"{stem!r} cannot name a bundle folder: rename the image")
     return copy_bundle(bundle_dir, bundle_dir_for(output, stem, taken))
+
+
+def source_stem(source: str) -> str:
+    """What names an input's bundle: the image's file name without its extension, or the
+    object folder's whole name."""
+    source = os.path.normpath(source)
+    if os.path.isdir(source):
+        return os.path.basename(source)
+    return os.path.splitext(os.path.basename(source))[0]
 
 
 def batch_summary(results: list[BatchItem], limit: int = 5) -> str:

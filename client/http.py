@@ -7,6 +7,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -76,6 +77,17 @@ class Client:
         answer = self._json("POST", "/jobs?" + query, body=image, timeout=max(self.timeout, 60.0))
         return str(answer["id"])
 
+    def submit_views(self, images: Sequence[bytes], azimuths: Sequence[float] | None = None,
+                     elevations: Sequence[float] | None = None, **options: Any) -> str:
+        """POST /jobs with several photos of one object in one body (docs/API.md): their sizes go
+        in `view_sizes`, known poses (degrees) in `azimuths`/`elevations`; returns the job id."""
+        views = views_query(images, azimuths, elevations)
+        query = urllib.parse.urlencode(
+            {**{k: _fmt(v) for k, v in options.items() if v is not None}, **views})
+        answer = self._json("POST", "/jobs?" + query, body=b"".join(images),
+                            timeout=max(self.timeout, 60.0))
+        return str(answer["id"])
+
     def status(self, job_id: str) -> dict[str, Any]:
         """GET /jobs/{id}: state, stage, progress, error, timings_s."""
         return self._json("GET", f"/jobs/{urllib.parse.quote(job_id)}")
@@ -99,6 +111,17 @@ def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def views_query(images: Sequence[bytes], azimuths: Sequence[float] | None = None,
+                elevations: Sequence[float] | None = None) -> dict[str, str]:
+    """The query parameters that describe several photos: `view_sizes=N0,N1,...` (the body is
+    the photos' bytes in this order), and the poses when known (`azimuths=0,90`, degrees)."""
+    query = {"view_sizes": ",".join(str(len(image)) for image in images)}
+    for name, values in (("azimuths", azimuths), ("elevations", elevations)):
+        if values is not None:
+            query[name] = ",".join(f"{float(v):g}" for v in values)
+    return query
 
 
 def http_error(exc: urllib.error.HTTPError) -> ClientError:

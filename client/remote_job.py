@@ -22,6 +22,7 @@ from .backend_process import BackendManager
 from .bundle_safety import write_marker
 from .http import BackendUnreachable, Client, ClientError
 from .safe_unzip import safe_extract, zip_bundle_root
+from .views import Poses, check_views
 
 
 @dataclass
@@ -49,7 +50,9 @@ class JobOptions:
 
 @dataclass
 class RemoteJob:
-    """Send one image, follow it, fetch its bundle into a new folder under `results_dir`."""
+    """Send one image (or several photos of one object), follow the job, fetch its bundle into
+    a new folder under `results_dir`. `more_images` are photos 2, 3, ... of the object, sent in
+    the same request as `image` with their `poses` (client/views.py)."""
 
     image: bytes = field(repr=False)
     name: str  # shown in names and stored as slice3d_source
@@ -67,6 +70,16 @@ class RemoteJob:
     started: float = field(default_factory=time.monotonic)
     ended: float = 0.0
     cancel_requested: bool = False
+    more_images: list[bytes] = field(default_factory=list, repr=False)
+    poses: Poses = field(default_factory=Poses)
+
+    def __post_init__(self) -> None:
+        if self.more_images:
+            check_views(1 + len(self.more_images), self.poses)  # ViewsError before any upload
+
+    @property
+    def photo_count(self) -> int:
+        return 1 + len(self.more_images)
 
     @property
     def finished(self) -> bool:
@@ -132,10 +145,17 @@ class RemoteJob:
         if status.state == "error":
             self._end("failed", status.message)
         elif status.state in ("ready", "busy") and self.manager.client is not None:
-            self.phase, self.stage = "submit", "Sending the image"
+            self.phase, self.stage = "submit", ("Sending the photos" if self.more_images
+                                                else "Sending the image")
 
     def _step_submit(self) -> None:
-        self.job_id = self._client.submit(self.image, **self.options.query(self.name))
+        query = self.options.query(self.name)
+        if self.more_images:
+            self.job_id = self._client.submit_views(
+                [self.image, *self.more_images], self.poses.azimuths, self.poses.elevations,
+                **query)
+        else:
+            self.job_id = self._client.submit(self.image, **query)
         self.phase, self.stage = "poll", "Queued"
         self.manager.job_submitted()
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from client.batch import bundle_dir_for, collect_inputs, keep_bundle
+from client.batch import (
+    bundle_dir_for,
+    collect_inputs,
+    keep_bundle,
+    read_object_folder,
+    source_stem,
+)
 from client.bundle_safety import NotOurFolder, copy_bundle, is_bundle
+from client.views import Poses, ViewsError
 
 
 def test_folders_give_their_images_sorted_and_files_stay(tmp_path):
@@ -79,3 +86,46 @@ def test_odd_stems_are_refused(tmp_path):
     src = _download(tmp_path)
     with pytest.raises(ValueError):
         keep_bundle(str(src), str(tmp_path / "out"), "/pictures/..", set())
+
+
+def _object_folder(root, name: str, spec: str, photos=("front.jpg", "side.jpg")):
+    folder = root / name
+    folder.mkdir()
+    for photo in photos:
+        (folder / photo).write_bytes(b"")
+    (folder / "views.json").write_text(spec)
+    return folder
+
+
+def test_an_object_folder_is_one_input_beside_the_images(tmp_path):
+    (tmp_path / "single.png").write_bytes(b"")
+    mug = _object_folder(tmp_path, "mug", '{"views": ["front.jpg", "side.jpg"]}')
+    (tmp_path / "plain").mkdir()  # a folder without views.json is not an input
+    assert collect_inputs([str(tmp_path)]) == [str(mug), str(tmp_path / "single.png")]
+    assert collect_inputs([str(mug)]) == [str(mug)]  # given itself: the object, not its photos
+
+
+def test_an_object_folder_lists_its_photos_and_poses(tmp_path):
+    mug = _object_folder(tmp_path, "mug.v2", '{"views": ["side.jpg", "front.jpg"], '
+                         '"azimuths": [0, -90], "elevations": [20, 25.5]}')
+    photos = read_object_folder(str(mug))
+    assert photos.paths == (str(mug / "side.jpg"), str(mug / "front.jpg"))
+    assert photos.poses == Poses((0.0, -90.0), (20.0, 25.5))
+    assert source_stem(str(mug)) == "mug.v2" and source_stem("/a/apple.jpg") == "apple"
+
+
+@pytest.mark.parametrize(("spec", "words"), [
+    ("{not json", "not valid JSON"),
+    ('["front.jpg"]', "must hold an object"),
+    ('{"photos": ["front.jpg"]}', 'under "views"'),
+    ('{"views": ["front.jpg", "back.jpg"]}', "names back.jpg, which is not in the folder"),
+    ('{"views": ["../front.jpg"]}', "outside the folder"),
+    ('{"views": ["front.jpg", "side.jpg"], "azimuths": [0]}', "1 azimuths for 2 photos"),
+    ('{"views": ["front.jpg", "side.jpg"], "azimuths": [0, "east"]}', "list of numbers"),
+    ('{"views": ["front.jpg", "side.jpg"], "azimuths": [10, 90]}', "must be 0"),
+    ('{"views": ' + str(["front.jpg"] * 7).replace("'", '"') + "}", "At most 6 photos"),
+])
+def test_a_bad_views_file_is_refused_in_words(tmp_path, spec, words):
+    (tmp_path / "front.jpg").write_bytes(b"")
+    with pytest.raises(ViewsError, match=words):
+        read_object_folder(str(_object_folder(tmp_path, "mug", spec)))

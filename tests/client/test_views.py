@@ -1,0 +1,51 @@
+"""client/views.py: which photo sets and poses may be sent; sentences for photos left out."""
+
+from __future__ import annotations
+
+import pytest
+
+from client import contract
+from client.http import views_query
+from client.views import MAX_VIEWS, Poses, ViewsError, check_views, unused_photos
+
+
+def test_the_limit_is_the_contracts():
+    assert MAX_VIEWS == getattr(contract, "MAX_VIEWS", 6) == 6
+
+
+@pytest.mark.parametrize("count", [1, 2, MAX_VIEWS])
+def test_one_to_six_photos_pass(count):
+    check_views(count, Poses(tuple(float(30 * k) for k in range(count)), (20.0,) * count))
+
+
+@pytest.mark.parametrize(("count", "poses", "words"), [
+    (MAX_VIEWS + 1, Poses(), "At most 6 photos"),
+    (0, Poses(), "Choose a photo"),
+    (3, Poses(azimuths=(0.0, 90.0)), "2 azimuths for 3 photos"),
+    (2, Poses(elevations=(10.0, 10.0, 10.0)), "3 elevations for 2 photos"),
+    (2, Poses(azimuths=(15.0, 90.0)), "main photo's azimuth must be 0"),
+    (2, Poses(elevations=(10.0, 95.0)), "elevation of photo 2 must be between -90 and 90"),
+    (2, Poses(azimuths=(0.0, float("nan"))), "azimuth of photo 2 is not a number"),
+])
+def test_a_bad_set_is_named_in_words(count, poses, words):
+    with pytest.raises(ViewsError, match=words):
+        check_views(count, poses)
+
+
+def test_the_query_carries_sizes_in_order_and_the_poses_in_degrees():
+    query = views_query([b"abc", b"de", b"f" * 10], (0, 90, 182.5), None)
+    assert query == {"view_sizes": "3,2,10", "azimuths": "0,90,182.5"}
+    assert "elevations" not in views_query([b"a"], None, None)
+    assert views_query([b"a", b"b"], None, (20, -5))["elevations"] == "20,-5"
+
+
+def test_photos_left_out_are_named_with_the_backends_reason():
+    result = {"views": [
+        {"index": 0, "source": "front.jpg", "used": True, "message": None},
+        {"index": 1, "source": "view 2", "used": False, "message": "no pose fits its outline"},
+        {"index": 2, "source": "back.jpg", "used": True, "message": None},
+        {"index": 3, "source": "", "used": False, "message": None}]}
+    assert unused_photos(result, ["front.jpg", "side.jpg"]) == [
+        "Photo 2 (side.jpg) was not used: no pose fits its outline",
+        "Photo 4 was not used: no pose fits it"]
+    assert unused_photos({"warnings": []}) == []  # a bundle from before several photos
