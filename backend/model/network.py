@@ -25,6 +25,11 @@ slice loss, no slab features); the 12 channel groups are still tokens, but only 
 
 Image features are computed once per image (``encode``) and reused for every chunk of query points
 (``query``).
+
+``view_fusion = "meanmax"`` lets ``query`` read extra photos of the object too (issue 35): each is
+encoded once, and a point's readings in every extra view are fused into the coordinate token
+through a gate that starts at zero (``backend.model.view_fusion``). Off by default, so every
+existing config and weights file loads unchanged.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from ..geometry import CAMERA_DISTANCE, SLICES_PER_AXIS, project
 from .efficientnet import VARIANTS as EFFICIENTNET_LITE
 from .efficientnet import EfficientNetLite, trunk_widths
 from .mobilenet import MobileNetV2Trunk
+from .view_fusion import ExtraViews, build_view_fusion, moved_points
 
 N_SLICES = 12
 UPSAMPLINGS = ("nearest", "bilinear")
@@ -63,6 +69,8 @@ class ModelConfig:
     # "efficientnet_lite0", "efficientnet_lite2"
     encoder: str = "unet"
     upsample: str = "nearest"  # decoder upsampling; "bilinear" leaves no 2-texel blocks in the maps
+    view_fusion: str = "none"  # "meanmax": extra views' features join the coordinate token
+    view_width: int = 64  # width of the per-view MLP of the view fusion
     extra: dict = field(default_factory=dict)
 
     def encoder_widths(self) -> tuple[int, ...]:
@@ -284,6 +292,8 @@ class Slice3DCompact(nn.Module):
             raise ValueError(f"unknown mixer {cfg.mixer!r}")
         self.out_norm = nn.LayerNorm(d)
         self.sdf_head = nn.Linear(d, 1)
+        reading = fch + c1 + 4 + 3 + (3 * N_SLICES if cfg.slices else 0)  # view_reading's width
+        self.view_fusion = build_view_fusion(cfg.view_fusion, reading, cfg.view_width, d)
 
     # ----------------------------------------------------------------------------- image part
     def encode(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -323,9 +333,12 @@ class Slice3DCompact(nn.Module):
     def query(
         self, feats: dict[str, torch.Tensor], points: torch.Tensor,
         bbox: torch.Tensor | None = None, sampling: str = "bilinear",
+        views: ExtraViews | None = None,
     ) -> torch.Tensor:
         """SDF at view-frame points [B,N,3] -> [B,N]. ``bbox`` overrides the predicted one;
-        ``sampling`` is how the image maps are interpolated at each point's projection."""
+        ``sampling`` is how the image maps are interpolated at each point's projection.
+
+        ``views``: extra photos of the same objects (``ExtraViews``), read by the view fusion."""
         cfg = self.config
         b, n, _ = points.shape
         ndc = project_points(points)
@@ -349,6 +362,8 @@ class Slice3DCompact(nn.Module):
             coord_parts.append(feats["global"].to(points.dtype)[:, None].expand(b, n, -1))
         cin = torch.cat(coord_parts, dim=-1).reshape(b * n, 1, -1)
         coord = self.coord_tok(cin.to(self.slice_emb.dtype))  # [M,1,d]
+        if views is not None:
+            coord = coord + self.fused_views(views, points, sampling).to(coord.dtype)
         if cfg.mixer == "self":
             x = self.mixer(torch.cat([coord, slice_tokens], dim=1))[:, :1]
         elif cfg.mixer == "mlp":
@@ -359,6 +374,35 @@ class Slice3DCompact(nn.Module):
                 x = layer(x, slice_tokens, self.kv)
         sdf = self.sdf_head(self.out_norm(x)).view(b, n)
         return sdf.float()
+
+    def view_reading(self, feats: dict[str, torch.Tensor], points: torch.Tensor,
+                     sampling: str = "bilinear") -> torch.Tensor:
+        """What one view's maps say at its own view-frame points [B,N,3] -> [B,N,R]: decoder
+        map, context, input RGBA, the point relative to the view's predicted box and, with
+        slices, the slice values and where the point lies in that view's slabs."""
+        ndc = project_points(points)
+        fm, sv, img = _sample_image_maps(feats, ndc, sampling)
+        ctx = sample_maps(feats["ctx"], ndc, sampling)
+        bb = feats["bbox"].detach().to(points.dtype)
+        rel = (points - bb.mean(dim=1, keepdim=True)) / (bb[:, 1:] - bb[:, :1]).clamp_min(1e-3)
+        parts = [fm, ctx, img, rel]
+        if self.slice_head is not None:
+            parts += [cast(torch.Tensor, sv), slab_coords(points, bb)]
+        return torch.cat([part.to(points.dtype) for part in parts], dim=-1)
+
+    def fused_views(self, views: ExtraViews, points: torch.Tensor,
+                    sampling: str = "bilinear") -> torch.Tensor:
+        """The extra views' contribution to the coordinate token of points [B,N,3]: [B*N,1,d]."""
+        if self.view_fusion is None:
+            raise ValueError("this network has no view fusion (view_fusion is 'none'); "
+                             "fuse its per-view SDFs instead (Predictor.predict_views)")
+        b, n, _ = points.shape
+        k = views.transforms.shape[1]
+        moved = moved_points(points, views.transforms).reshape(b * k, n, 3)
+        reading = self.view_reading(views.feats, moved, sampling)
+        reading = reading.view(b, k, n, -1).transpose(1, 2).reshape(b * n, k, -1)
+        present = views.present.bool()[:, None, :].expand(b, n, k).reshape(b * n, k)
+        return self.view_fusion(reading.to(self.slice_emb.dtype), present)
 
     def forward(self, image: torch.Tensor, points: torch.Tensor):
         feats = self.encode(image)
