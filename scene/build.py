@@ -1,5 +1,5 @@
 """Build the scene from a result bundle (the scene contract, docs/ARCHITECTURE.md): mesh, camera,
-slice planes, one collection.
+slice planes, one collection; with several photos, one more camera per photo used, at its pose.
 
 Everything is created inside a fresh collection; on any exception every datablock created since
 the start is removed again, so a failed import leaves no orphan meshes, images or materials.
@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import bpy
+from mathutils import Matrix
 
 from ..client.contract import (
     CAMERA_DISTANCE,
@@ -24,6 +25,7 @@ from ..client.contract import (
     frustum_half_width,
     view_to_blender,
 )
+from ..client.views import unused_photos, view_entries
 
 FACING_CAMERA = (math.pi / 2.0, 0.0, 0.0)  # local -Z looks along world +Y, local +Y is world +Z
 SHARP_ANGLE = math.radians(30.0)  # smooth shading keeps edges sharper than this (box corners)
@@ -68,12 +70,15 @@ def all_or_nothing() -> Iterator[None]:
 def build_scene(context: bpy.types.Context, bundle_dir: str, *, source: str, name: str = "",
                 job_id: str = "", axes: Iterable[str] = SLICE_AXES,
                 square_render: bool = False, scene_camera: bool = True,
-                smooth: bool = True) -> bpy.types.Collection:
+                smooth: bool = True, photo_names: Sequence[str] = ()) -> bpy.types.Collection:
     """Import one bundle into the scene; returns the new `Slice3D <name>` collection.
 
     `scene_camera`: the photo camera becomes the scene's camera (else only when it has none);
     `smooth`: the mesh is shaded smooth with edges sharper than SHARP_ANGLE kept (else flat).
-    The mesh's material shows the bundle's texture.png, or its vertex colours when it has none."""
+    The mesh's material shows the bundle's texture.png, or its vertex colours when it has none.
+    A bundle of several photos adds a camera per other photo used (`<name> Camera 2`, ...), and
+    every photo camera shows its photo as its background; `photo_names` name the photos (in
+    input order) in the cameras' slice3d_source, else the bundle's own names do."""
     result = read_result(bundle_dir)
     base = _display_name(name or source or result.get("source") or os.path.basename(bundle_dir))
     props = {"slice3d_source": source or str(result.get("source", "")),
@@ -87,11 +92,16 @@ def build_scene(context: bpy.types.Context, bundle_dir: str, *, source: str, nam
         shade(mesh_obj.data, smooth)
         _set_surface_material(mesh_obj.data, bundle_texture(bundle_dir, result), base)
         cam_obj = _add_camera(root, base, result.get("camera") or {})
+        cameras = _add_view_cameras(root, bundle_dir, result, base, cam_obj)
         _add_slices(context, root, bundle_dir, result, base, set(axes))
         for idb in (root, *root.all_objects):
             for key, value in props.items():
                 idb[key] = value
+        for k, camera in cameras.items():
+            _label_view_camera(camera, view_entries(result)[k], photo_names)
         root["slice3d_timings"] = json.dumps(result.get("timings_s") or {})
+        if view_entries(result):
+            root["slice3d_views"] = json.dumps(view_entries(result))
         if scene_camera or scene.camera is None:
             scene.camera = cam_obj
         if square_render:
@@ -245,6 +255,103 @@ def _add_camera(root: bpy.types.Collection, base: str, cam: dict) -> bpy.types.O
     obj.rotation_euler = FACING_CAMERA
     root.objects.link(obj)
     return obj
+
+
+def view_to_blender_matrix() -> Matrix:
+    """`view_to_blender` (ARCHITECTURE section 4) as a 4x4 matrix: view frame -> Blender world."""
+    axes = [view_to_blender(*axis) for axis in ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))]
+    return Matrix([[axes[j][i] for j in range(3)] + [0.0] for i in range(3)]
+                  + [[0.0, 0.0, 0.0, 1.0]])
+
+
+def camera_to_view_matrix(view: dict) -> Matrix:
+    """A views entry's `camera_to_view` (4x4, row-major) as a matrix; BundleError when it is
+    not one."""
+    rows = view.get("camera_to_view")
+    flat = [v for row in rows for v in row] if isinstance(rows, list) and all(
+        isinstance(row, list) for row in rows) else rows
+    if not isinstance(flat, list) or len(flat) != 16 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in flat):
+        raise BundleError(f"Photo {int(view.get('index', 0)) + 1} of the bundle has no valid "
+                          "camera_to_view (a 4x4 matrix)")
+    return Matrix([flat[4 * i:4 * i + 4] for i in range(4)])
+
+
+def _add_view_cameras(root: bpy.types.Collection, bundle_dir: str, result: dict, base: str,
+                      main: bpy.types.Object) -> dict[int, bpy.types.Object]:
+    """A camera per other photo used, at its camera_to_view pose mapped into Blender; with
+    several photos every photo camera shows its framed photo as the background. {index: camera}
+    for every photo camera, the main one included; empty for a one-photo bundle."""
+    views = view_entries(result)
+    if len(views) < 2:
+        return {}
+    to_blender = view_to_blender_matrix()
+    cameras = {}
+    for k, view in enumerate(views):
+        if int(view.get("index", k)) != k:
+            raise BundleError(f"The bundle's photo {k + 1} is listed out of order")
+        if not view.get("used"):
+            continue
+        if k == 0:
+            camera = main
+        else:
+            camera = _copy_camera(main, f"{base} Camera {k + 1}")
+            loc, rot, _ = (to_blender @ camera_to_view_matrix(view)).decompose()
+            camera.location, camera.rotation_euler = loc, rot.to_euler("XYZ")
+            root.objects.link(camera)
+        cameras[k] = camera
+    for k, camera in cameras.items():  # after the copies: they take the main camera's settings
+        _show_photo(camera, _photo_path(bundle_dir, views[k], k), f"{base} Photo {k + 1}")
+    return cameras
+
+
+def _copy_camera(main: bpy.types.Object, name: str) -> bpy.types.Object:
+    """Another camera with the main camera's lens and sensor."""
+    data = main.data.copy()
+    data.name = name
+    return bpy.data.objects.new(name, data)
+
+
+def _photo_path(bundle_dir: str, view: dict, k: int) -> str:
+    """The framed photo of a views entry: input.png for the main photo, views/<k>.png else."""
+    relative = "input.png" if k == 0 else str(view.get("input") or f"views/{k}.png")
+    path = os.path.normpath(os.path.join(bundle_dir, relative))
+    if os.path.relpath(path, bundle_dir).split(os.sep)[0] == ".." or os.path.isabs(relative):
+        raise BundleError(f"Photo {k + 1}'s file {relative} lies outside the bundle")
+    if not os.path.isfile(path):
+        raise BundleError(f"The bundle lacks {relative}")
+    return path
+
+
+def _show_photo(camera: bpy.types.Object, path: str, name: str) -> None:
+    """The photo behind the scene when looking through the camera (cropped as the render is)."""
+    camera.data.show_background_images = True
+    background = camera.data.background_images.new()
+    background.image = _load_packed(path, name)
+    background.frame_method = "CROP"  # the square photo spans the 32 mm sensor's wider side
+
+
+def _label_view_camera(camera: bpy.types.Object, view: dict, names: Sequence[str]) -> None:
+    """The photo's index, pose and name on its camera (custom properties)."""
+    k = int(view.get("index", 0))
+    camera["slice3d_view"] = k
+    if k < len(names) and names[k]:
+        camera["slice3d_source"] = names[k]
+    elif view.get("source"):
+        camera["slice3d_source"] = str(view["source"])
+    for key in ("pose", "azimuth", "elevation", "confidence"):
+        if view.get(key) is not None:
+            camera[f"slice3d_{key}"] = view[key]
+
+
+def photo_messages(coll: bpy.types.Collection, names: Sequence[str] = ()) -> list[str]:
+    """The sentences for the photos an imported result left out (client.views.unused_photos)."""
+    try:
+        views = json.loads(coll.get("slice3d_views") or "[]")
+    except ValueError:
+        return []
+    return unused_photos({"views": views}, names)
 
 
 def _add_slices(context: bpy.types.Context, root: bpy.types.Collection, bundle_dir: str,

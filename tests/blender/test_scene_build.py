@@ -3,14 +3,17 @@ shading with sharp edges kept, UV seams merged back into one surface."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import trimesh
 from bl_harness import run_blender
+from PIL import Image
 
 from backend.bundle import write_bundle
+from backend.contract import CAMERA_DISTANCE
 from backend.framing import to_model_input
 from backend.geometry import MODEL_INPUT_SIZE
 from backend.options import ReconstructOptions
@@ -76,3 +79,114 @@ def test_smooth_with_the_box_edges_kept_sharp(run):
 def test_uv_seams_are_merged_back_and_nothing_is_left_over(run):
     assert run["textured"]["vertices"] == run["box_vertices"]
     assert run["orphan_materials"] == [] and run["orphan_images"] == []
+
+
+# ----- several photos (issue 35): a camera per photo used, placed at its camera_to_view -----
+
+
+def camera_to_view(azimuth: float, elevation: float) -> list[list[float]]:
+    """A camera on the CAMERA_DISTANCE sphere round the object, looking at its centre, +y up:
+    azimuth counter-clockwise seen from above, from the reference camera toward +x."""
+    a, e = np.radians(azimuth), np.radians(elevation)
+    back = np.array([np.sin(a) * np.cos(e), np.sin(e), np.cos(a) * np.cos(e)])  # local +z
+    right = np.array([np.cos(a), 0.0, -np.sin(a)])
+    up = np.cross(back, right)
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, up, back, CAMERA_DISTANCE * back
+    return pose.tolist()
+
+
+def view_entry(k: int, used: bool = True, **pose) -> dict:
+    return {"index": k, "source": f"view {k + 1}", "used": used,
+            "pose": ("given" if used else None) if k else None,
+            "azimuth": pose.get("azimuth"), "elevation": pose.get("elevation"),
+            "confidence": pose.get("confidence"),
+            "message": None if used else "no pose fits its outline",
+            "camera_to_view": camera_to_view(pose.get("azimuth", 0.0),
+                                             pose.get("elevation", 0.0)) if used else None,
+            "input": f"views/{k}.png" if used and k else None}
+
+
+VIEWS = [view_entry(0, azimuth=0.0, elevation=0.0),
+         view_entry(1, azimuth=90.0, elevation=0.0),
+         view_entry(2, used=False),
+         view_entry(3, azimuth=200.0, elevation=30.0, confidence=0.8)]
+
+
+def views_bundle(folder: Path, views: list[dict], photos: tuple[int, ...] = (1, 3)) -> Path:
+    """The box bundle with a `views` list and the framed photos views/<k>.png."""
+    box_bundle(folder, vertex_colors=True)
+    result = json.loads((folder / "result.json").read_text())
+    (folder / "result.json").write_text(json.dumps({**result, "views": views}))
+    (folder / "views").mkdir()
+    for k in photos:
+        Image.fromarray(cutout()).save(folder / "views" / f"{k}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def views_run(profile, tmp_path_factory):
+    root = tmp_path_factory.mktemp("views")
+    bad = [*VIEWS[:3], {**VIEWS[3], "camera_to_view": [[1, 0, 0], [0, 1, 0]]}]
+    args = {"views": views_bundle(root / "front", VIEWS),
+            "single": views_bundle(root / "single", VIEWS[:1], photos=()),
+            "old": box_bundle(root / "old", vertex_colors=True)[0],
+            "missing_photo": views_bundle(root / "missing", VIEWS, photos=(1,)),
+            "bad_matrix": views_bundle(root / "bad", bad)}
+    return run_blender(profile, "scene_views", {k: str(v) for k, v in args.items()})
+
+
+def test_a_camera_per_photo_used_named_by_its_input_position(views_run):
+    found = views_run["views"]
+    assert found["outcome"] == "FINISHED" and found["meshes"] == 1
+    assert sorted(found["cameras"]) == ["front Camera", "front Camera 2", "front Camera 4"]
+
+
+def test_each_camera_sits_at_its_pose_mapped_like_everything_else(views_run):
+    cameras = views_run["views"]["cameras"]
+    to_blender = np.array([[1, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], float)
+    for k, name in ((0, "front Camera"), (1, "front Camera 2"), (3, "front Camera 4")):
+        expected = to_blender @ np.array(VIEWS[k]["camera_to_view"])
+        assert np.allclose(cameras[name]["matrix"], expected, atol=1e-5), name
+        assert cameras[name]["centre_seen_at"] == pytest.approx([0.5, 0.5], abs=1e-5)
+        assert cameras[name]["up_z"] > 0.8  # upright
+        assert cameras[name]["lens"] == 35.0 and cameras[name]["sensor"] == 32.0
+    # azimuth 90: the camera has swung from the front (-Y) toward +X, level with the object
+    assert cameras["front Camera 2"]["matrix"][0][3] == pytest.approx(CAMERA_DISTANCE)
+    assert cameras["front Camera 4"]["matrix"][2][3] == pytest.approx(
+        CAMERA_DISTANCE * np.sin(np.radians(30.0)))
+
+
+def test_every_photo_camera_shows_its_photo(views_run):
+    cameras = views_run["views"]["cameras"]
+    for camera in cameras.values():
+        assert camera["show_backgrounds"] and camera["backgrounds"] == 1
+        assert camera["image_size"] == [MODEL_INPUT_SIZE] * 2 and camera["packed"]
+    assert cameras["front Camera 4"]["props"] == {
+        "slice3d_view": 3, "slice3d_source": "view 4", "slice3d_pose": "given",
+        "slice3d_azimuth": 200.0, "slice3d_elevation": 30.0, "slice3d_confidence": 0.8,
+        "slice3d_job": "front", "slice3d_model": "test"}
+
+
+def test_a_photo_left_out_is_reported_with_its_reason(views_run):
+    assert views_run["views"]["messages"] == [
+        "Photo 3 (view 3) was not used: no pose fits its outline"]
+
+
+def test_one_photo_and_old_bundles_import_as_before(views_run):
+    for kind, name in (("single", "single Camera"), ("old", "old Camera")):
+        found = views_run[kind]
+        assert found["outcome"] == "FINISHED" and list(found["cameras"]) == [name], kind
+        assert found["cameras"][name]["backgrounds"] == 0 and found["messages"] == []
+
+
+def test_a_broken_bundle_of_several_photos_adds_nothing(views_run):
+    assert views_run["missing_photo"].startswith("ERROR")
+    assert "lacks views/3.png" in views_run["missing_photo"]
+    assert "Photo 4 of the bundle has no valid camera_to_view" in views_run["bad_matrix"]
+    assert views_run["broken_unchanged"]
+
+
+def test_one_undo_step_takes_the_whole_import_back(views_run):
+    assert views_run["again"] == "FINISHED"
+    assert views_run["undo"] == "FINISHED" and views_run["undo_restores"]
