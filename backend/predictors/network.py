@@ -20,6 +20,14 @@ by ``training.calibrate`` on a validation split, never on the test split):
   thin parts the network leaves broken come back at the depth it guessed for them.
 
 Weights without the key run the network as it is.
+
+Several photos (``predict_views``, issue 35): weights with a view fusion (``view_fusion`` in
+their config) read every photo at each point; other weights intersect the photos' own SDFs
+(``Predictor.predict_views``). Either way, with more than one photo the depth clip is off: it cuts
+to the depth the reference photo guessed, and the other photos are there to see that depth (they
+measured closer to the truth without it, docs/experiments/multiview.md). The flip average mirrors
+every photo and every view transform (``M T M``), the same scene seen in a mirror; the
+silhouette fill keeps the reference photo's mask, whose rays must all meet the object.
 """
 
 from __future__ import annotations
@@ -35,8 +43,9 @@ import torch.nn.functional as F
 from ..geometry import slabs_for_bounds
 from ..model import load_weights, read_metadata, sha256_file
 from ..model.network import SAMPLINGS, merge_maps
+from ..model.view_fusion import ExtraViews
 from ..silhouette_fill import SilhouetteFill
-from .base import Prediction, Predictor, SdfFunction
+from .base import Prediction, Predictor, SdfFunction, check_views, intersected_sdf
 
 QUERY_CHUNK = 2048  # points per network call; 4096 is level within noise (docs/BENCHMARKS.md)
 INFERENCE_KEY = "slice3d_inference"
@@ -98,32 +107,73 @@ class NetworkPredictor(Predictor):
                               align_corners=False)
         return self.model.encode(x)
 
+    @property
+    def fuses_features(self) -> bool:
+        """Whether the weights read several views at each point (else their SDFs intersect)."""
+        return self.model.view_fusion is not None
+
     def predict(self, image: np.ndarray, flip_average: bool | None = None) -> Prediction:
+        return self._predict(image, flip_average, self.settings.depth_clip)
+
+    def _predict(self, image: np.ndarray, flip_average: bool | None,
+                 depth_clip: float | None) -> Prediction:
         feats = self.encode(image)  # computed ONCE; the closure below reuses it for every chunk
-        bbox = feats["bbox"][0].float().cpu().numpy().astype(np.float64)
-        slabs = slabs_for_bounds(bbox[0], bbox[1])
-        slices = _slice_rgba(feats.get("slices"), image.shape[0])
-        settings = self.settings
-        if flip_average is None:
-            flip_average = settings.flip_average
-        if flip_average:
+        if self._flip(flip_average):
             mirrored = self.encode(np.ascontiguousarray(image[:, ::-1]))
             averaged = self._flip_averaged_sdf_of(feats, mirrored)
         else:
             averaged = self._sdf_of(merge_maps(feats))
-        if settings.depth_clip is not None:
-            averaged = _clipped_in_depth(averaged, bbox[:, 2], settings.depth_clip, self.device)
+        return self._finished(image, feats, averaged, depth_clip)
+
+    def predict_views(
+        self, images: list[np.ndarray], transforms: list[np.ndarray],
+        flip_average: bool | None = None,
+    ) -> Prediction:
+        """Several photos of one object: fused features where the weights have a view fusion,
+        else the intersection of the photos' SDFs; one photo is ``predict`` exactly."""
+        check_views(images, transforms)
+        if len(images) == 1:
+            return self.predict(images[0], flip_average)
+        if not self.fuses_features:
+            own = [self._predict(image, flip_average, None) for image in images]
+            fused = intersected_sdf([p.sdf for p in own], transforms)
+            return self._finished(images[0], self.encode(images[0]), fused, None, offset=False)
+        feats = self.encode(images[0])
+        extra = [self.encode(image) for image in images[1:]]
+        mats = torch.from_numpy(np.stack(transforms[1:]).astype(np.float32))
+        if self._flip(flip_average):
+            mirrored = [self.encode(np.ascontiguousarray(image[:, ::-1])) for image in images]
+            flip = torch.diag(torch.tensor((*MIRROR_X, 1.0)))
+            sdf = self._fused_features_sdf_of([feats, mirrored[0]], [extra, mirrored[1:]],
+                                              torch.stack([mats, flip @ mats @ flip]))
+        else:
+            sdf = self._fused_features_sdf_of([feats], [extra], mats[None])
+        return self._finished(images[0], feats, sdf, None)
+
+    def _flip(self, flip_average: bool | None) -> bool:
+        return self.settings.flip_average if flip_average is None else flip_average
+
+    def _finished(self, image: np.ndarray, feats: dict[str, torch.Tensor], sdf: SdfFunction,
+                  depth_clip: float | None, offset: bool = True) -> Prediction:
+        """The reference photo's slices, slabs and fill around ``sdf``, cut to the predicted
+        depth (``depth_clip``) and lowered by the surface offset (``offset``)."""
+        bbox = feats["bbox"][0].float().cpu().numpy().astype(np.float64)
+        slabs = slabs_for_bounds(bbox[0], bbox[1])
+        slices = _slice_rgba(feats.get("slices"), image.shape[0])
+        settings = self.settings
+        if depth_clip is not None:
+            sdf = _clipped_in_depth(sdf, bbox[:, 2], depth_clip, self.device)
         fill = None
         if settings.silhouette_fill is not None:
             fill = SilhouetteFill(mask=image[..., 3] > 0.5, half_thickness=settings.silhouette_fill)
-        if settings.surface_offset == 0.0:
-            return Prediction(slices=slices, slabs=slabs, sdf=averaged, silhouette_fill=fill)
-        offset = settings.surface_offset
+        if not offset or settings.surface_offset == 0.0:
+            return Prediction(slices=slices, slabs=slabs, sdf=sdf, silhouette_fill=fill)
+        lowered, by = sdf, settings.surface_offset
 
-        def sdf(points: torch.Tensor) -> torch.Tensor:
-            return averaged(points) - offset
+        def shifted(points: torch.Tensor) -> torch.Tensor:
+            return lowered(points) - by
 
-        return Prediction(slices=slices, slabs=slabs, sdf=sdf, silhouette_fill=fill)
+        return Prediction(slices=slices, slabs=slabs, sdf=shifted, silhouette_fill=fill)
 
     def _sdf_of(self, feats: dict[str, torch.Tensor]) -> SdfFunction:
         """The network's SDF closure over cached image features, queried chunk by chunk."""
@@ -167,6 +217,36 @@ class NetworkPredictor(Predictor):
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return averaged
+
+    def _fused_features_sdf_of(
+        self, references: list[dict[str, torch.Tensor]],
+        extras: list[list[dict[str, torch.Tensor]]], transforms: torch.Tensor,
+    ) -> SdfFunction:
+        """The network reading every view at each point; with two references (the photos and
+        their mirror images, transforms [2,K,4,4]) the mean of the two at mirrored points, both
+        in one query call as the flip average does."""
+        model, sampling = self.model, self.settings.feature_sampling
+        pairs = len(references)
+        stacked = merge_maps({key: torch.cat([f[key] for f in references])
+                              for key in QUERY_FEATURES if key in references[0]})
+        views = ExtraViews(
+            feats=merge_maps({key: torch.cat([f[key] for views in extras for f in views])
+                              for key in QUERY_FEATURES if key in references[0]}),
+            transforms=transforms.to(self.device),
+            present=torch.ones(transforms.shape[:2], dtype=torch.bool, device=self.device))
+        flip = torch.tensor(MIRROR_X, device=self.device)
+
+        @torch.no_grad()
+        def fused(points: torch.Tensor) -> torch.Tensor:
+            pts = points.to(self.device, torch.float32)
+            out, step = [], max(QUERY_CHUNK // pairs, 1)
+            for i in range(0, pts.shape[0], step):
+                part = pts[i : i + step]
+                both = torch.stack([part, part * flip][:pairs])
+                out.append(model.query(stacked, both, sampling=sampling, views=views).mean(0))
+            return torch.cat(out) if out else pts.new_zeros(0)
+
+        return fused
 
 
 def _clipped_in_depth(sdf, z_bounds: np.ndarray, widen: float, device: torch.device):
