@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.data.mesh import ShapeMesh
+from training.data.mesh import MAX_TEXTURE as MAX_TEXTURE  # re-exported: tests read it here
+from training.data.mesh import ShapeMesh, capped_texture
 
-MAX_TEXTURE = 512  # longest texture side kept (as in the 0ad source)
 _QUOTED = re.compile(r'"([^"]*)"')
 _SKIPPED = {"name", "crease", "url", "hidden", "locked", "folded", "subdiv", "shader"}
 
@@ -227,12 +227,9 @@ def load_texture(path: Path) -> np.ndarray | None:
     """An RGB uint8 texture capped at MAX_TEXTURE px, or None when missing or unreadable."""
     try:
         with Image.open(path) as im:
-            rgb = im.convert("RGB")
+            return capped_texture(im)
     except (OSError, ValueError):
         return None
-    if max(rgb.size) > MAX_TEXTURE:
-        rgb.thumbnail((MAX_TEXTURE, MAX_TEXTURE))
-    return np.asarray(rgb)
 
 
 def _nearest_texel_uv(tex: np.ndarray, colours: np.ndarray) -> np.ndarray:

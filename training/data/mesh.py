@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
+
+MAX_TEXTURE = 512  # longest texture side a shape keeps, for every source and the OBJ atlas
 
 
 @dataclass
@@ -59,6 +62,17 @@ class ShapeMesh:
         w = np.stack([1 - s, s * (1 - r2), s * r2], axis=1)
         pts = np.einsum("nk,nkd->nd", w, self.vertices[self.faces[fi]])
         return pts, fi
+
+
+def capped_texture(image: Image.Image) -> np.ndarray:
+    """``image`` as an RGB uint8 array no larger than MAX_TEXTURE px on its longest side (shrunk
+    with its aspect kept), the form every source hands ``ShapeMesh.texture``.
+
+    Converting may decode a lazily opened file, so it can raise OSError or ValueError."""
+    rgb = image.convert("RGB")
+    if max(rgb.size) > MAX_TEXTURE:
+        rgb.thumbnail((MAX_TEXTURE, MAX_TEXTURE))
+    return np.asarray(rgb)
 
 
 def normalise_vertices(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from training.data.mesh import ShapeMesh
+from training.data.mesh import ShapeMesh, capped_texture
 
-MAX_TEXTURE = 512  # atlas side cap, as for the 0 A.D. skins
 MAX_TILES = 16  # a dominant texture repeated more often than this is reduced to its mean colour
 SWATCH = 8  # px per flat-colour cell in the atlas strip
 
@@ -192,19 +191,9 @@ def _part(
 
 def _load_image(read: Reader, name: str) -> np.ndarray | None:
     try:
-        return _image(Image.open(io.BytesIO(read(name))))
+        return capped_texture(Image.open(io.BytesIO(read(name))))
     except (KeyError, OSError, ValueError, Image.DecompressionBombError):
         return None
-
-
-def _image(im: Image.Image) -> np.ndarray | None:
-    try:
-        rgb = im.convert("RGB")
-    except (OSError, ValueError):
-        return None
-    if max(rgb.size) > MAX_TEXTURE:
-        rgb.thumbnail((MAX_TEXTURE, MAX_TEXTURE))
-    return np.asarray(rgb)
 
 
 def merge_parts(parts: list[Part]) -> ShapeMesh:
@@ -246,10 +235,7 @@ def _tiled(image: np.ndarray, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     if nu * nv > MAX_TILES:
         return None
     tiled = np.tile(image, (nv, nu, 1))
-    im = Image.fromarray(tiled)
-    if max(im.size) > MAX_TEXTURE:
-        im.thumbnail((MAX_TEXTURE, MAX_TEXTURE))
-    return np.asarray(im), (uv - lo) / (hi - lo)
+    return capped_texture(Image.fromarray(tiled)), (uv - lo) / (hi - lo)
 
 
 def _with_swatches(

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from training.data.materials import sample_bilinear
-from training.data.obj import MAX_TEXTURE, ObjError, read_obj
+from training.data.mesh import MAX_TEXTURE
+from training.data.obj import ObjError, read_obj
 
 CUBE_V = """v 0 0 0
 v 1 0 0

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from training.data.mesh import ShapeMesh
+from training.data.mesh import ShapeMesh, capped_texture
 from training.data.pmd import PmdError, read_pmd
 from training.data.sources.base import Dropped, Shape, interleave_families
 from training.data.sources.install import cache_dir, require_deb
@@ -23,7 +23,6 @@ from training.data.sources.real import finish_shape
 MESH_DIR, MESH_EXT = "art/meshes/", ".dae.cached.pmd"
 TEX_DIR, TEX_EXT = "art/textures/skins/", ".cached.dds"
 FAMILIES = {"props": "prop", "structural": "structure", "gaia": "nature", "skeletal": "character"}
-MAX_TEXTURE = 512
 _MESH = re.compile(r"<mesh>\s*([^<]+?)\s*</mesh>")
 _TEX = re.compile(
     r'<texture\s+[^>]*?file="([^"]+)"[^>]*?name="baseTex"|'
@@ -85,12 +84,9 @@ def index() -> dict[str, dict]:
 
 def load_texture(zf: zipfile.ZipFile, name: str) -> np.ndarray | None:
     try:
-        im = Image.open(io.BytesIO(zf.read(name))).convert("RGB")
+        return capped_texture(Image.open(io.BytesIO(zf.read(name))))
     except (OSError, KeyError, ValueError):
         return None
-    if max(im.size) > MAX_TEXTURE:
-        im.thumbnail((MAX_TEXTURE, MAX_TEXTURE))
-    return np.asarray(im)
 
 
 class ZeroAdSource:
