@@ -8,6 +8,7 @@ import bpy
 
 from ..client.bundle_safety import keep_result
 from ..client.remote_job import RemoteJob
+from ..client.views import ViewsError
 from ..scene import build, image_source
 from ..ui import backend_watch, paths, props, settings, state
 from ..ui.state import UI
@@ -27,6 +28,7 @@ class SLICE3D_OT_reconstruct(ModalTimerOperator, bpy.types.Operator):
     _job = None  # the RemoteJob this operator runs
     _source = ""
     _name = ""
+    _photo_names: tuple[str, ...] = ()  # the photos' names in input order (several photos)
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -38,17 +40,38 @@ class SLICE3D_OT_reconstruct(ModalTimerOperator, bpy.types.Operator):
         if image_source.chosen_image(context) is None:
             cls.poll_message_set("Choose an image first (sidebar, or the Image Editor's image)")
             return False
+        problem = image_source.photos_problem(context)
+        if problem:
+            cls.poll_message_set(problem)
+            return False
         return True
 
     def _start(self, context: bpy.types.Context) -> bool:
-        image = image_source.chosen_image(context)
-        try:
-            data, self._source = image_source.image_bytes(image)
-        except (OSError, ValueError, RuntimeError) as exc:
-            self.report({"ERROR"}, f"Cannot read the image: {exc}")
+        """Read the photos and start the job; False (reported, nothing started) when a photo
+        cannot be read or the set cannot be sent."""
+        problem = image_source.photos_problem(context)
+        if problem:
+            self.report({"ERROR"}, problem)
             return False
-        self._name = image.name
-        self._job = state.start_job(data, image.name, props.job_options(props.settings(context)))
+        images = [image_source.chosen_image(context), *image_source.extra_photos(context)]
+        data = []
+        for k, image in enumerate(images):
+            try:
+                data.append(image_source.image_bytes(image))
+            except (OSError, ValueError, RuntimeError) as exc:
+                what = "the image" if len(images) == 1 else f'photo {k + 1} ("{image.name}")'
+                self.report({"ERROR"}, f"Cannot read {what}: {exc}")
+                return False
+        opts = props.settings(context)
+        self._source, self._name = data[0][1], images[0].name
+        self._photo_names = tuple(image.name for image in images)
+        try:
+            self._job = state.start_job(data[0][0], images[0].name, props.job_options(opts),
+                                        more_images=[d for d, _ in data[1:]],
+                                        poses=props.poses(opts))
+        except ViewsError as exc:
+            self.report({"ERROR"}, str(exc))
+            return False
         UI.say("")
         return True
 
@@ -87,7 +110,8 @@ class SLICE3D_OT_reconstruct(ModalTimerOperator, bpy.types.Operator):
             coll = build.build_scene(context, job.bundle_dir, source=self._source,
                                      name=self._name, job_id=job.job_id, axes=opts.axes(),
                                      square_render=opts.square_render,
-                                     scene_camera=opts.scene_camera, smooth=opts.smooth_shading)
+                                     scene_camera=opts.scene_camera, smooth=opts.smooth_shading,
+                                     photo_names=self._photo_names)
         except Exception as exc:  # noqa: BLE001 - any import error is reported, the scene untouched
             job.discard_bundle()
             UI.say(f"Import failed: {exc}", error=True)
@@ -95,8 +119,10 @@ class SLICE3D_OT_reconstruct(ModalTimerOperator, bpy.types.Operator):
             return {"CANCELLED"}
         UI.last_collection = coll.name
         kept = self._keep(job, coll)
-        UI.say(f'Added "{coll.name}"' + (f"; the result is kept in {kept}" if kept else ""))
-        self.report({"INFO"}, UI.last_message)
+        left_out = build.photo_messages(coll, self._photo_names)
+        UI.say(f'Added "{coll.name}"' + (f"; the result is kept in {kept}" if kept else "")
+               + "".join(f". {line}" for line in left_out))
+        self.report({"WARNING"} if left_out else {"INFO"}, UI.last_message)
         return {"FINISHED"}
 
     def _keep(self, job: RemoteJob, coll: bpy.types.Collection) -> str:

@@ -8,6 +8,8 @@ import zlib
 
 import bpy
 
+from ..client.views import MAX_VIEWS
+
 # What the backend reads (backend/intake.py); other images go as a PNG of the pixels Blender shows.
 BACKEND_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
 BACKEND_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
@@ -26,6 +28,28 @@ def chosen_image(context: bpy.types.Context) -> bpy.types.Image | None:
     settings = getattr(context.scene, "slice3d", None)
     image = settings.image if settings is not None else None
     return image or editor_image(context)
+
+
+def extra_photos(context: bpy.types.Context) -> list[bpy.types.Image | None]:
+    """The sidebar's more photos of the object, in order (None where a slot has no image)."""
+    settings = getattr(context.scene, "slice3d", None)
+    return [photo.image for photo in settings.photos] if settings is not None else []
+
+
+def photos_problem(context: bpy.types.Context) -> str:
+    """Why the chosen photos cannot be sent, in words; "" when they can."""
+    extra = extra_photos(context)
+    if not extra:
+        return ""
+    if chosen_image(context) is None:
+        return "Choose the main photo first (the image above): the others are placed from it"
+    if 1 + len(extra) > MAX_VIEWS:
+        return (f"At most {MAX_VIEWS} photos in all: remove {1 + len(extra) - MAX_VIEWS} from "
+                "the list")
+    empty = [k for k, image in enumerate(extra) if image is None]
+    if empty:
+        return f"Photo {empty[0] + 2} has no image: choose one or remove it from the list"
+    return ""
 
 
 def image_bytes(image: bpy.types.Image) -> tuple[bytes, str]:

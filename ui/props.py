@@ -1,4 +1,5 @@
-"""Per-scene settings shown in the sidebar (the image to send and the reconstruction options).
+"""Per-scene settings shown in the sidebar (the image to send, more photos of the same object
+with their poses, and the reconstruction options).
 
 Every default, choice and help text comes from the contract (client/contract.py); only the labels
 and the one-line descriptions of each choice are the sidebar's own.
@@ -6,10 +7,18 @@ and the one-line descriptions of each choice are the sidebar's own.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+)
 
 from ..client import contract
 from ..client.contract import (
@@ -24,6 +33,7 @@ from ..client.contract import (
     OptionSpec,
 )
 from ..client.remote_job import JobOptions
+from ..client.views import Poses
 
 EnumItems = list[tuple[str, str, str]]
 
@@ -88,11 +98,39 @@ def choice_property(spec: OptionSpec, items: EnumItems, name: str) -> Any:
     return EnumProperty(items=items, name=name, default=spec.default, description=help_text(spec))
 
 
+def elevation_property(name: str, description: str) -> Any:
+    return FloatProperty(name=name, subtype="ANGLE", default=0.0, min=-math.pi / 2,
+                         max=math.pi / 2, description=description)
+
+
+class Slice3DPhoto(bpy.types.PropertyGroup):
+    """One more photo of the object, and where it was taken from when that is known."""
+
+    image: PointerProperty(type=bpy.types.Image, name="Photo",
+                           description="Another photo of the same object")
+    azimuth: FloatProperty(
+        name="Azimuth", subtype="ANGLE", default=0.0, min=-2 * math.pi, max=2 * math.pi,
+        description="How far the camera went round the object from the main photo, "
+                    "counter-clockwise seen from above (90: the object's right side)")
+    elevation: elevation_property(
+        "Elevation", "The camera's angle above the object's horizontal plane for this photo")
+
+
 class Slice3DSceneSettings(bpy.types.PropertyGroup):
     """What the next Reconstruct sends, and which slices it imports."""
 
     image: PointerProperty(type=bpy.types.Image, name="Image",
                            description="The picture of one object to reconstruct")
+    photos: CollectionProperty(type=Slice3DPhoto, name="More Photos",
+                               description="More photos of the same object, fused into one mesh")
+    photo_index: IntProperty(name="Active Photo", default=0, min=0)
+    known_poses: BoolProperty(
+        name="Known Poses", default=False,
+        description="Give each photo's azimuth and elevation (a turntable, say); off: the "
+                    "backend finds them from the photos")
+    main_elevation: elevation_property(
+        "Main Photo Elevation", "The camera's angle above the object's horizontal plane for "
+                                "the main photo")
     resolution: resolution_property("Mesh Resolution")
     face_budget: face_budget_property("Face Budget")
     background: choice_property(BACKGROUND, BACKGROUNDS, "Background")
@@ -135,6 +173,15 @@ def job_options(opts: Slice3DSceneSettings) -> JobOptions:
                       texture_size=opts.texture_size, vertex_colors=opts.vertex_colors)
 
 
+def poses(opts: Slice3DSceneSettings) -> Poses:
+    """The photos' poses in degrees when the user gives them (the main photo's azimuth is 0)."""
+    if not opts.known_poses or not opts.photos:
+        return Poses()
+    return Poses((0.0, *(math.degrees(p.azimuth) for p in opts.photos)),
+                 (math.degrees(opts.main_elevation),
+                  *(math.degrees(p.elevation) for p in opts.photos)))
+
+
 def reset_options(opts: Slice3DSceneSettings, prefs: Any) -> None:
     """The options back to the preferences' defaults (the contract's, without preferences)."""
     for name in RESET_OPTIONS:
@@ -143,7 +190,7 @@ def reset_options(opts: Slice3DSceneSettings, prefs: Any) -> None:
     opts.import_x = opts.import_y = opts.import_z = True
 
 
-CLASSES = (Slice3DSceneSettings,)
+CLASSES = (Slice3DPhoto, Slice3DSceneSettings)
 
 
 def register() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import bpy
 
+from ..client.views import MAX_VIEWS
 from ..scene import image_source
 from . import props
 from .models import missing, missing_text
@@ -58,6 +59,58 @@ def _draw_run(layout: bpy.types.UILayout, image: Any) -> None:
     row.operator("slice3d.reconstruct", icon="MESH_MONKEY")
     if image is None:
         layout.label(text="Choose or open an image to reconstruct", icon="INFO")
+
+
+class SLICE3D_UL_photos(bpy.types.UIList):
+    """More photos of the object, numbered from 2 (the main photo is 1); poses when known."""
+
+    def draw_item(self, context: bpy.types.Context, layout: bpy.types.UILayout, data: Any,
+                  item: Any, icon: int, active_data: Any, active_propname: str,
+                  index: int = 0) -> None:
+        row = layout.row(align=True)
+        row.label(text=f"{index + 2}")
+        row.prop(item, "image", text="", icon="IMAGE_DATA" if item.image else "ERROR")
+        if data.known_poses:
+            row.prop(item, "azimuth", text="")
+            row.prop(item, "elevation", text="")
+
+
+class _Photos(_SidebarPanel):
+    bl_label = "More Photos"
+
+    def draw_header(self, context: bpy.types.Context) -> None:
+        count = len(props.settings(context).photos)
+        self.layout.label(text=f"({1 + count} of {MAX_VIEWS})" if count else "")
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        opts = props.settings(context)
+        if not opts.photos:
+            wrapped(layout, "Optional: more photos of the same object from other sides give "
+                            "a better shape of what the main photo cannot see.")
+        row = layout.row()
+        row.template_list("SLICE3D_UL_photos", "", opts, "photos", opts, "photo_index",
+                          rows=3 if opts.photos else 1)
+        col = row.column(align=True)
+        col.operator("slice3d.photo_add", icon="ADD", text="")
+        col.operator("slice3d.photo_remove", icon="REMOVE", text="")
+        if len(opts.photos) > 1:
+            col.separator()
+            col.operator("slice3d.photo_move", icon="TRIA_UP", text="").direction = "UP"
+            col.operator("slice3d.photo_move", icon="TRIA_DOWN", text="").direction = "DOWN"
+        if opts.photos:
+            layout.prop(opts, "known_poses")
+            if opts.known_poses:
+                col = layout.column(align=True)
+                col.use_property_split = True
+                col.prop(opts, "main_elevation", text="Main Photo Elevation")
+                if 0 <= opts.photo_index < len(opts.photos):
+                    photo = opts.photos[opts.photo_index]
+                    col.prop(photo, "azimuth", text=f"Photo {opts.photo_index + 2} Azimuth")
+                    col.prop(photo, "elevation", text="Elevation")
+        problem = image_source.photos_problem(context)
+        if problem:
+            wrapped(layout, problem, icon="ERROR")
 
 
 class _Options(_ChildPanel):
@@ -118,15 +171,15 @@ def _collection_timings() -> dict[str, float]:
 
 
 def _panels(space: str, prefix: str) -> tuple[type, ...]:
-    """The three panels for one editor type."""
+    """The panels for one editor type."""
     main = type(f"{prefix}_PT_slice3d", (_Main, bpy.types.Panel),
                 {"bl_space_type": space, "bl_idname": f"{prefix}_PT_slice3d"})
     children = tuple(
         type(f"{prefix}_PT_slice3d_{kind}", (base, bpy.types.Panel),
              {"bl_space_type": space, "bl_idname": f"{prefix}_PT_slice3d_{kind}",
               "bl_parent_id": f"{prefix}_PT_slice3d"})
-        for kind, base in (("options", _Options), ("backend", _Backend)))
+        for kind, base in (("photos", _Photos), ("options", _Options), ("backend", _Backend)))
     return (main, *children)
 
 
-CLASSES = (*_panels("VIEW_3D", "VIEW3D"), *_panels("IMAGE_EDITOR", "IMAGE"))
+CLASSES = (SLICE3D_UL_photos, *_panels("VIEW_3D", "VIEW3D"), *_panels("IMAGE_EDITOR", "IMAGE"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ..client.backend_process import BackendManager
 from ..client.env_installer import EnvInstaller
 from ..client.remote_job import JobOptions, RemoteJob
+from ..client.views import Poses
 from . import paths, settings
 
 MANAGER = BackendManager(settings.backend_config)
@@ -67,9 +68,12 @@ UI = UiState()
 INSTALL = InstallState()
 
 
-def start_job(image: bytes, name: str, options: JobOptions) -> RemoteJob:
-    """A new job on this session's backend; it becomes the job the sidebar follows."""
-    job = RemoteJob(image, name, options, MANAGER, paths.user_dir("downloads"))
+def start_job(image: bytes, name: str, options: JobOptions, more_images: list[bytes] | None = None,
+              poses: Poses | None = None) -> RemoteJob:
+    """A new job on this session's backend; it becomes the job the sidebar follows. With
+    `more_images`, the job sends several photos of one object (ViewsError if it cannot)."""
+    job = RemoteJob(image, name, options, MANAGER, paths.user_dir("downloads"),
+                    more_images=list(more_images or ()), poses=poses or Poses())
     UI.job = job
     return job
 

@@ -34,7 +34,16 @@ class Layout:
         if kwargs.get("open"):
             self.operator(kwargs["open"])
 
+    def template_list(self, list_type, list_id, data, name, active_data, active_name, **kwargs):
+        if not hasattr(bpy.types, list_type):
+            self.errors.append(f"no UI list {list_type}")
+        self.prop(data, name)
+        self.prop(active_data, active_name)
+
     def label(self, **kwargs):
+        pass
+
+    def separator(self, **kwargs):
         pass
 
     def progress(self, **kwargs):
@@ -61,7 +70,7 @@ def draw_all(ext, image) -> list[str]:
     from types import SimpleNamespace
 
     Layout.errors = []
-    for cls in ext.ui.sidebar.CLASSES:
+    for cls in (c for c in ext.ui.sidebar.CLASSES if issubclass(c, bpy.types.Panel)):
         space = Space(cls.bl_space_type, image)
         for method in ("draw_header", "draw"):
             if hasattr(cls, method):
@@ -81,7 +90,7 @@ def draw_all(ext, image) -> list[str]:
         status.models_dir, status.background_removal_ready = "/nowhere/u2net", False
         type(prefs).draw(view, bpy.context)
         for cls in ext.ui.sidebar.CLASSES:
-            if cls.bl_label == "Backend":
+            if getattr(cls, "bl_label", "") == "Backend":
                 cls.draw(SimpleNamespace(layout=Layout()), Context(Space(cls.bl_space_type)))
         status.models_dir, status.background_removal_ready = saved
     prefs.backend_mode = "LOCAL"
