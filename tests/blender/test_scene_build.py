@@ -16,6 +16,7 @@ from backend.bundle import write_bundle
 from backend.contract import CAMERA_DISTANCE
 from backend.framing import to_model_input
 from backend.geometry import MODEL_INPUT_SIZE
+from backend.multiview.poses import camera_to_view, matrix_json, view_transforms
 from backend.options import ReconstructOptions
 from backend.pipeline import paint_surface
 
@@ -84,26 +85,20 @@ def test_uv_seams_are_merged_back_and_nothing_is_left_over(run):
 # ----- several photos (issue 35): a camera per photo used, placed at its camera_to_view -----
 
 
-def camera_to_view(azimuth: float, elevation: float) -> list[list[float]]:
-    """A camera on the CAMERA_DISTANCE sphere round the object, looking at its centre, +y up:
-    azimuth counter-clockwise seen from above, from the reference camera toward +x."""
-    a, e = np.radians(azimuth), np.radians(elevation)
-    back = np.array([np.sin(a) * np.cos(e), np.sin(e), np.cos(a) * np.cos(e)])  # local +z
-    right = np.array([np.cos(a), 0.0, -np.sin(a)])
-    up = np.cross(back, right)
-    pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, up, back, CAMERA_DISTANCE * back
-    return pose.tolist()
+def pose(azimuth: float, elevation: float, reference_elevation: float = 0.0) -> list:
+    """Photo k's camera_to_view as the backend writes it (backend/multiview/poses.py)."""
+    transform = view_transforms([0.0, azimuth], [reference_elevation, elevation])[1]
+    return matrix_json(camera_to_view(transform))
 
 
-def view_entry(k: int, used: bool = True, **pose) -> dict:
+def view_entry(k: int, used: bool = True, **kw) -> dict:
     return {"index": k, "source": f"view {k + 1}", "used": used,
             "pose": ("given" if used else None) if k else None,
-            "azimuth": pose.get("azimuth"), "elevation": pose.get("elevation"),
-            "confidence": pose.get("confidence"),
+            "azimuth": kw.get("azimuth"), "elevation": kw.get("elevation"),
+            "confidence": kw.get("confidence"),
             "message": None if used else "no pose fits its outline",
-            "camera_to_view": camera_to_view(pose.get("azimuth", 0.0),
-                                             pose.get("elevation", 0.0)) if used else None,
+            "camera_to_view": pose(kw.get("azimuth", 0.0), kw.get("elevation", 0.0))
+            if used else None,
             "input": f"views/{k}.png" if used and k else None}
 
 
