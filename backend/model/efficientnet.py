@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .init import init_conv_bn
+
 # (expansion, kernel, stride, channels, repeats) of the 7 stages (EfficientNet-B0's, as Lite0)
 STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
           (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
@@ -149,15 +151,7 @@ class EfficientNetLite(nn.Module):
                              persistent=False)
         self.register_buffer("std", torch.tensor(std[:channels]).view(1, -1, 1, 1),
                              persistent=False)
-        self._init()
-
-    def _init(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem((image - self.mean.to(image.dtype)) / self.std.to(image.dtype))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .init import init_conv_bn
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -68,15 +70,7 @@ class MobileNetV2Trunk(nn.Module):
         mean, std = torch.tensor([*IMAGENET_MEAN, 0.0]), torch.tensor([*IMAGENET_STD, 1.0])
         self.register_buffer("mean", mean.view(1, 4, 1, 1), persistent=False)
         self.register_buffer("std", std.view(1, 4, 1, 1), persistent=False)
-        self._init()
-
-    def _init(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         x = (image - self.mean.to(image.dtype)) / self.std.to(image.dtype)
