@@ -16,6 +16,8 @@ from typing import Any
 from . import contract
 
 MAX_VIEWS: int = int(getattr(contract, "MAX_VIEWS", 6))  # photos of one object in one job
+# |elevation| above this looks straight down, where an azimuth means nothing
+MAX_ELEVATION: float = float(getattr(contract, "MAX_ELEVATION", 80.0))
 
 
 class ViewsError(ValueError):
@@ -46,9 +48,10 @@ def check_views(count: int, poses: Poses = NO_POSES) -> None:
         raise ViewsError("The main photo's azimuth must be 0: the others are measured from it "
                          f"(it is {float(poses.azimuths[0]):g})")
     for k, value in enumerate(poses.elevations or ()):
-        if not -90.0 <= float(value) <= 90.0:
-            raise ViewsError(f"The elevation of photo {k + 1} must be between -90 and 90 "
-                             f"degrees (it is {float(value):g})")
+        if not -MAX_ELEVATION <= float(value) <= MAX_ELEVATION:
+            raise ViewsError(f"The elevation of photo {k + 1} must be between "
+                             f"-{MAX_ELEVATION:g} and {MAX_ELEVATION:g} degrees "
+                             f"(it is {float(value):g})")
 
 
 def _check_values(name: str, values: tuple[float, ...] | None, count: int) -> None:

@@ -7,6 +7,7 @@ from bpy.props import StringProperty
 
 from ..client.batch import BatchItem, batch_summary, collect_inputs
 from ..client.remote_job import RemoteJob
+from ..client.views import Poses
 from ..scene.batch import finish_item, run_batch, start_item
 from ..ui import props, state
 from ..ui.state import UI
@@ -15,7 +16,7 @@ from .modal_base import ModalTimerOperator
 
 
 class SLICE3D_OT_batch(ModalTimerOperator, bpy.types.Operator):
-    """Reconstruct every image in a folder, import each result, and keep the bundles"""
+    """Reconstruct every image and object folder in a folder, import each, keep the bundles"""
 
     bl_idname = "slice3d.batch"
     bl_label = "Batch Folder"
@@ -52,8 +53,9 @@ class SLICE3D_OT_batch(ModalTimerOperator, bpy.types.Operator):
         self._job = None
         return True
 
-    def _start_job(self, image: bytes, name: str) -> RemoteJob:
-        return state.start_job(image, name, self._options)
+    def _start_job(self, image: bytes, name: str, more_images: list[bytes] | None = None,
+                   poses: Poses | None = None) -> RemoteJob:
+        return state.start_job(image, name, self._options, more_images, poses)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not self._prepare(context):

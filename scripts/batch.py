@@ -4,9 +4,12 @@
     python scripts/batch.py --input ... --output ...        (with the bpy module installed)
 
 Writes OUTPUT/<image stem>/ for every image that worked, goes on after failures, prints a summary
-line at the end and exits non-zero if any input failed. Uses the installed Slice3D extension when
-it is enabled, else this source tree. The reconstruction options, their defaults, choices and help
-come from the contract (client/contract.py).
+line at the end and exits non-zero if any input failed. An object folder (a folder holding a
+views.json that lists several photos of one object, with their azimuths and elevations when
+known) is one input: one reconstruction from all its photos, kept as OUTPUT/<folder name>/; a
+folder given as input contributes its images and its object sub-folders. Uses the installed
+Slice3D extension when it is enabled, else this source tree. The reconstruction options, their
+defaults, choices and help come from the contract (client/contract.py).
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ def add_option(parser: argparse.ArgumentParser, spec) -> None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="batch.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", nargs="+", required=True, help="image files and/or folders")
+    parser.add_argument("--input", nargs="+", required=True,
+                        help="image files, object folders (views.json) and/or folders of them")
     parser.add_argument("--output", required=True, help="folder for the result bundles")
     parser.add_argument("--blend", help="also import every result and save this .blend")
     specs = {spec.name: spec for spec in contract().OPTIONS}
@@ -107,13 +111,13 @@ def main() -> int:
     configure(args, addon)
     inputs = addon.client.batch.collect_inputs(args.input)
     if not inputs:
-        print("Slice3D batch: no input images found", file=sys.stderr)
+        print("Slice3D batch: no input images or object folders found", file=sys.stderr)
         return 2
     options = addon.client.remote_job.JobOptions(**{n: getattr(args, n) for n in JOB_OPTIONS})
     state = addon.ui.state
 
-    def start_job(image: bytes, name: str):
-        return state.start_job(image, name, options)
+    def start_job(image: bytes, name: str, more_images=None, poses=None):
+        return state.start_job(image, name, options, more_images, poses)
 
     axes = tuple(a for a in "XYZ" if a in args.axes.upper()) if args.blend else None
     started = time.monotonic()

@@ -33,7 +33,7 @@ from ..client.contract import (
     OptionSpec,
 )
 from ..client.remote_job import JobOptions
-from ..client.views import Poses
+from ..client.views import MAX_ELEVATION, Poses
 
 EnumItems = list[tuple[str, str, str]]
 
@@ -99,8 +99,9 @@ def choice_property(spec: OptionSpec, items: EnumItems, name: str) -> Any:
 
 
 def elevation_property(name: str, description: str) -> Any:
-    return FloatProperty(name=name, subtype="ANGLE", default=0.0, min=-math.pi / 2,
-                         max=math.pi / 2, description=description)
+    return FloatProperty(name=name, subtype="ANGLE", default=0.0,
+                         min=-math.radians(MAX_ELEVATION), max=math.radians(MAX_ELEVATION),
+                         description=description)
 
 
 class Slice3DPhoto(bpy.types.PropertyGroup):

@@ -154,3 +154,27 @@ def _alive(pid: int) -> bool:
             return fh.read().rpartition(")")[2].split()[:1] != ["Z"]
     except FileNotFoundError:
         return False
+
+
+def test_object_folders_that_cannot_be_read_fail_in_words(tmp_path):
+    """Issue 35: a folder with a views.json is one object; a bad one fails with its reason."""
+    root = tmp_path / "objects"
+    for name, spec in (("mug", '{"views": ["front.jpg", "back.jpg"]}'),
+                       ("cup", '{"views": ["front.jpg", "side.jpg"], "azimuths": [30, 90]}'),
+                       ("pot", "{broken")):
+        (root / name).mkdir(parents=True)
+        shutil.copy(EXAMPLE, root / name / "front.jpg")
+        shutil.copy(EXAMPLE, root / name / "side.jpg")
+        (root / name / "views.json").write_text(spec)
+    user = tmp_path / "user"
+    env = blender_env(tmp_path / "empty-profile", SLICE3D_USER_DIR=str(user))
+    proc = subprocess.run(_batch_cmd("--input", str(root), "--output", str(tmp_path / "OUT")),
+                          capture_output=True, text=True, timeout=120, env=env, cwd=str(tmp_path))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    fail = sorted(ln.split(" FAIL ")[1] for ln in proc.stdout.splitlines() if " FAIL " in ln)
+    assert len(fail) == 3, out
+    assert fail[0].startswith(f"{root / 'cup'}: ") and "azimuth must be 0" in fail[0]
+    assert fail[1].startswith(f"{root / 'mug'}: ") and "names back.jpg, which is not" in fail[1]
+    assert fail[2].startswith(f"{root / 'pot'}: ") and "not valid JSON" in fail[2]
+    assert proc.stdout.strip().splitlines()[-1].startswith("Slice3D batch: 0 ok, 3 failed of 3")

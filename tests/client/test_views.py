@@ -24,7 +24,7 @@ def test_one_to_six_photos_pass(count):
     (3, Poses(azimuths=(0.0, 90.0)), "2 azimuths for 3 photos"),
     (2, Poses(elevations=(10.0, 10.0, 10.0)), "3 elevations for 2 photos"),
     (2, Poses(azimuths=(15.0, 90.0)), "main photo's azimuth must be 0"),
-    (2, Poses(elevations=(10.0, 95.0)), "elevation of photo 2 must be between -90 and 90"),
+    (2, Poses(elevations=(10.0, 85.0)), "elevation of photo 2 must be between -80 and 80"),
     (2, Poses(azimuths=(0.0, float("nan"))), "azimuth of photo 2 is not a number"),
 ])
 def test_a_bad_set_is_named_in_words(count, poses, words):
