@@ -12,28 +12,6 @@ from training.data.materials import sample_bilinear
 from training.data.mesh import MAX_TEXTURE
 from training.data.obj import ObjError, read_obj
 
-CUBE_V = """v 0 0 0
-v 1 0 0
-v 1 1 0
-v 0 1 0
-v 0 0 1
-v 1 0 1
-v 1 1 1
-v 0 1 1
-"""
-# six quads, outward, each with the full [0,1] UV square
-CUBE_F = """vt 0 0
-vt 1 0
-vt 1 1
-vt 0 1
-f 1/1 4/4 3/3 2/2
-f 5/1 6/2 7/3 8/4
-f 1/1 2/2 6/3 5/4
-f 4/1 8/4 7/3 3/2
-f 1/1 5/2 8/3 4/4
-f 2/1 3/2 7/3 6/4
-"""
-
 
 def png(colour: tuple[int, int, int], size: int = 16) -> bytes:
     buf = io.BytesIO()
@@ -45,9 +23,9 @@ def reader(files: dict[str, bytes]):
     return lambda name: files[name]
 
 
-def test_textured_cube_keeps_uvs_and_texture():
+def test_textured_cube_keeps_uvs_and_texture(cube_obj):
     files = {
-        "m/cube.obj": ("mtllib cube.mtl\nusemtl skin\n" + CUBE_V + CUBE_F).encode(),
+        "m/cube.obj": ("mtllib cube.mtl\n" + cube_obj("skin")).encode(),
         "m/cube.mtl": b"newmtl skin\nKd 1 1 1\nmap_Kd tex/red.png\n",
         "m/tex/red.png": png((200, 30, 10)),
     }
@@ -59,13 +37,10 @@ def test_textured_cube_keeps_uvs_and_texture():
     np.testing.assert_allclose(c * 255, np.tile([200, 30, 10], (len(c), 1)), atol=2)
 
 
-def test_untextured_parts_become_swatches_of_the_atlas():
-    body = CUBE_V + "vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\n"
+def test_untextured_parts_become_swatches_of_the_atlas(cube_obj):
+    obj = cube_obj(["skin"] * 2 + ["blue"] * 4, untextured={"blue"})  # z = 0, 1 textured
     files = {
-        "cube.obj": (
-            "mtllib a.mtl\nusemtl skin\n" + body + "f 1/1 4/4 3/3 2/2\nf 5/1 6/2 7/3 8/4\n"
-            "usemtl blue\nf 1 2 6 5\nf 4 8 7 3\nf 1 5 8 4\nf 2 3 7 6\n"
-        ).encode(),
+        "cube.obj": ("mtllib a.mtl\n" + obj).encode(),
         "a.mtl": b"newmtl skin\nKd 1 1 1\nmap_Kd g.png\nnewmtl blue\nKd 0 0 1\n",
         "g.png": png((20, 220, 20)),
     }
@@ -100,9 +75,8 @@ def test_tiled_uvs_are_unrolled_into_the_atlas():
     np.testing.assert_allclose(c.mean(1), [0, 1, 0, 1, 0, 1], atol=0.02)
 
 
-def test_untextured_model_gets_vertex_colours_and_default_library():
-    quads = "f 1 4 3 2\nf 5 6 7 8\nf 1 2 6 5\nf 4 8 7 3\nf 1 5 8 4\nf 2 3 7 6\n"
-    obj = "usemtl flblonde\n" + CUBE_V + quads
+def test_untextured_model_gets_vertex_colours_and_default_library(cube_obj):
+    obj = cube_obj("flblonde", untextured={"flblonde"})
     mtl = b"newmtl flblonde\nKd 0.5714 0.3283 0.0443\n"
     mesh = read_obj("c.obj", reader({"c.obj": obj.encode()}), default_mtl=mtl)
     assert mesh.texture is None

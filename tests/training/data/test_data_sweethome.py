@@ -18,28 +18,6 @@ from training.data.sources.install import deb_file
 from training.data.sources.sweethome import index, parse_properties
 
 FURNITURE_DIR = "sweethome3d-furniture/usr/share/sweethome3d/furniture"
-# a 1 x 1 x 2 box standing along +Z (Z-up, as some catalog models are), six quads with UVs
-BOX_OBJ = """mtllib box.mtl
-usemtl wood
-v 0 0 0
-v 1 0 0
-v 1 1 0
-v 0 1 0
-v 0 0 2
-v 1 0 2
-v 1 1 2
-v 0 1 2
-vt 0 0
-vt 1 0
-vt 1 1
-vt 0 1
-f 1/1 4/4 3/3 2/2
-f 5/1 6/2 7/3 8/4
-f 1/1 2/2 6/3 5/4
-f 4/1 8/4 7/3 3/2
-f 1/1 5/2 8/3 4/4
-f 2/1 3/2 7/3 6/4
-"""
 CATALOG = """# a comment
 id=Test#catalog
 name=Test catalog
@@ -73,13 +51,14 @@ def png(colour: tuple[int, int, int]) -> bytes:
 
 
 @pytest.fixture
-def catalog(monkeypatch, tmp_path):
-    """A BlendSwap-CC-BY.sh3f in a package folder of its own, found through SLICE3D_SOURCES."""
+def catalog(monkeypatch, tmp_path, cube_obj):
+    """A BlendSwap-CC-BY.sh3f in a package folder of its own, found through SLICE3D_SOURCES; its
+    model is a 1 x 1 x 2 box standing along +Z (Z-up, as some catalog models are)."""
     folder = tmp_path / FURNITURE_DIR
     folder.mkdir(parents=True)
     with zipfile.ZipFile(folder / "BlendSwap-CC-BY.sh3f", "w") as zf:
         zf.writestr("PluginFurnitureCatalog.properties", CATALOG.encode("latin-1"))
-        zf.writestr("box/box.obj", BOX_OBJ)
+        zf.writestr("box/box.obj", "mtllib box.mtl\n" + cube_obj("wood", height=2))
         zf.writestr("box/box.mtl", "newmtl wood\nKd 1 1 1\nmap_Kd wood.png\n")
         zf.writestr("box/wood.png", png((150, 90, 40)))
     monkeypatch.setenv("SLICE3D_SOURCES", str(tmp_path))
