@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.data.mesh import MAX_TEXTURE as MAX_TEXTURE  # re-exported: tests read it here
 from training.data.mesh import ShapeMesh, capped_texture
 
 _QUOTED = re.compile(r'"([^"]*)"')

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.data.ac3d import MAX_TEXTURE, Ac3dError, parse_ac, read_ac
+from training.data.ac3d import Ac3dError, parse_ac, read_ac
 from training.data.materials import sample_bilinear
+from training.data.mesh import MAX_TEXTURE
 
 # A group turned 90 degrees about +Y (x -> -z) and moved by (10, 0, 0) holds a textured quad
 # moved by (0, 1, 0) (texrep 2 1, texoff 0.5 0), an untextured red triangle, and a line.
