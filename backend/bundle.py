@@ -29,6 +29,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
+from .contract import MAX_VIEWS
 from .errors import BackendError
 from .geometry import SLICE_NAMES
 
@@ -39,6 +40,8 @@ TEXTURE_FILE = "texture.png"  # the mesh's base-colour texture, also inside mesh
 BUNDLE_FILES = frozenset({"mesh.glb", "mesh.obj", "input.png", "sdf.npy", "result.json",
                           TEXTURE_FILE, MARKER_NAME})
 SLICE_FILES = frozenset(f"{name}.png" for name in SLICE_NAMES)
+VIEWS_DIR = "views"  # views/<k>.png: photo k's framed model input, k >= 1 (several photos)
+VIEW_FILES = frozenset(f"{k}.png" for k in range(1, MAX_VIEWS))
 LEGACY_LEFTOVER_AGE_S = 600.0  # staging names without a pid: removed once this old
 
 _RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2
@@ -53,8 +56,12 @@ def write_bundle(
     result: dict,
     sdf: np.ndarray | None = None,
     texture: np.ndarray | None = None,
+    views: dict[int, np.ndarray] | None = None,
 ) -> Path:
     """Write every file into a hidden sibling folder, then swap it into place.
+
+    ``views`` maps photo k (k >= 1) of a several-photo job to its framed model input (uint8
+    RGBA), written as ``views/<k>.png``.
 
     A crash or cancel half-way leaves no half-written bundle at out_dir, and an existing bundle
     there is replaced only once the new one is complete. Anything but one of our bundles at out_dir
@@ -73,6 +80,10 @@ def write_bundle(
         for name, image in zip(SLICE_NAMES, slices, strict=True):
             Image.fromarray(image, "RGBA").save(staging / "slices" / f"{name}.png")
         Image.fromarray(model_input, "RGBA").save(staging / "input.png")
+        if views:
+            (staging / VIEWS_DIR).mkdir()
+            for k, image in sorted(views.items()):
+                Image.fromarray(image, "RGBA").save(staging / VIEWS_DIR / f"{k}.png")
         if sdf is not None:
             np.save(staging / "sdf.npy", sdf.astype(np.float16))
         (staging / "result.json").write_text(json.dumps(result, indent=2))
@@ -143,8 +154,9 @@ def is_bundle(folder: Path) -> bool:
     for entry in folder.iterdir():
         if entry.is_symlink():
             return False
-        if entry.name == "slices" and entry.is_dir():
-            if any(p.name not in SLICE_FILES or not p.is_file() or p.is_symlink()
+        if entry.name in ("slices", VIEWS_DIR) and entry.is_dir():
+            allowed = SLICE_FILES if entry.name == "slices" else VIEW_FILES
+            if any(p.name not in allowed or not p.is_file() or p.is_symlink()
                    for p in entry.iterdir()):
                 return False
         elif entry.name not in BUNDLE_FILES or not entry.is_file():

@@ -128,5 +128,13 @@ OPTIONS = (RESOLUTION, FACE_BUDGET, BACKGROUND, PREDICTOR, FLIP_AVERAGE, SILHOUE
            TEXTURE_SIZE, VERTEX_COLORS, KEEP_SDF, NAME)
 DEFAULTS: dict[str, Any] = {spec.name: spec.default for spec in OPTIONS}
 
+# --- Several photos of one object (issue 35) ------------------------------------------------
+# Photo 0 is the reference (it fixes the view frame); photo k's pose is its azimuth relative to
+# photo 0 (degrees, counter-clockwise seen from above as the camera moves round the object) and
+# its elevation (degrees above the object's horizontal plane). HTTP: view_sizes, azimuths,
+# elevations as comma-separated query values (docs/API.md).
+MAX_VIEWS = 6
+MAX_ELEVATION = 80.0  # |elevation| above this looks straight down, where azimuth means nothing
+
 # --- Transport -------------------------------------------------------------------------------
 MAX_UPLOAD_MB = 128  # the server's default upload limit

@@ -1,4 +1,9 @@
-"""The path of one image: decode, mask, frame, predict, SDF grid, mesh, clean-up, bundle."""
+"""The path of one image: decode, mask, frame, predict, SDF grid, mesh, clean-up, bundle.
+
+Several photos of one object (issue 35) take the same path with two stages more: photo 0 is
+predicted first, the others are placed against its shape (``poses``: given or found, then
+re-framed, ``backend.multiview``), and all the used photos are read together (``fuse``).
+"""
 
 from __future__ import annotations
 
@@ -21,11 +26,15 @@ from .errors import BackendError, Cancelled
 from .foreground import BackgroundMode, extract_foreground
 from .framing import frame_object, to_model_input
 from .geometry import CAMERA_DISTANCE, LENS_MM, SENSOR_MM, SLICE_AXES, project
-from .intake import load_image
+from .intake import LoadedImage, load_image
 from .mesh_cleanup import clean_mesh
-from .meshing import evaluate_coarse_to_fine, grid_levels, marching_cubes
+from .meshing import SdfGrid, evaluate_coarse_to_fine, grid_levels, marching_cubes
+from .multiview.placement import ExtraPhoto, Placement, place_photos, single_view
+from .multiview.request import ViewRequest
+from .multiview.shape import coarse_shape
 from .options import ReconstructOptions
 from .predictors import Predictor, load_predictor
+from .predictors.base import Prediction
 from .silhouette_fill import fill_missed_rays
 from .texture import ColourFn, texture_mesh
 
@@ -34,11 +43,17 @@ STAGES = {
     "decode": 0.02, "mask": 0.08, "frame": 0.02, "predict": 0.08,
     "sdf": 0.5, "mesh": 0.1, "cleanup": 0.1, "texture": 0.05, "bundle": 0.05,
 }
+# The same for a job of several photos: each photo is decoded and masked, and two stages more.
+MULTI_STAGES = {
+    "decode": 0.03, "mask": 0.12, "frame": 0.02, "predict": 0.05, "poses": 0.1, "fuse": 0.05,
+    "sdf": 0.4, "mesh": 0.08, "cleanup": 0.08, "texture": 0.04, "bundle": 0.03,
+}
 # What progress says while each stage runs: words for the person waiting. The keys above stay the
 # keys of timings_s (result.json's contract); the SDF stage names its grid level as it goes.
 STAGE_LABELS = {
     "decode": "Reading the image", "mask": "Removing the background",
     "frame": "Framing the object", "predict": "Predicting the slices",
+    "poses": "Placing the other photos", "fuse": "Reading all the photos",
     "sdf": "Computing the shape", "mesh": "Building the mesh",
     "cleanup": "Cleaning up the mesh", "texture": "Painting the texture",
     "bundle": "Writing the result",
@@ -76,45 +91,70 @@ class Reconstructor:
                 self._predictors[kind] = load_predictor(kind, self.device)
             return self._predictors[kind]
 
+    def _place(self, prediction: Prediction, model_input: np.ndarray, source: str,
+               extras: list[ExtraPhoto], request: ViewRequest, cancel: CancelFn | None
+               ) -> Placement:
+        """The extra photos placed against photo 0's coarse shape (given or found poses)."""
+        shape = coarse_shape(prediction.sdf, model_input[..., 3], self.device, cancel)
+        return place_photos(shape, model_input, source, extras, request.azimuths,
+                            request.elevations, cancel)
+
+    @staticmethod
+    def _fuse(predictor: Predictor, prediction: Prediction, model_input: np.ndarray,
+              placement: Placement, options: ReconstructOptions) -> Prediction:
+        """All the used photos read together; photo 0's own prediction when it is alone."""
+        used = [v for v in placement.views if v.used]
+        if len(used) == 1:
+            return prediction
+        inputs = [model_input] + [cast(np.ndarray, v.model_input) for v in used[1:]]
+        return predictor.predict_views(inputs, [cast(np.ndarray, v.transform) for v in used],
+                                       options.flip_average_override())
+
     def run(
         self,
-        image_bytes: bytes,
+        images: bytes | ViewRequest,
         options: ReconstructOptions,
         out_dir: Path,
         progress: ProgressFn | None = None,
         cancel: CancelFn | None = None,
     ) -> dict:
-        """Reconstruct one image into a bundle folder; returns result.json's content."""
+        """Reconstruct one image, or several photos of one object (a ViewRequest), into a
+        bundle folder; returns result.json's content."""
+        request = images if isinstance(images, ViewRequest) else ViewRequest.single(images)
+        multi = request.count > 1
+        shares = MULTI_STAGES if multi else STAGES
         timings: dict[str, float] = {}
         done = 0.0
         label = ""
 
         def report(name: str, frac: float) -> None:
             if progress:
-                progress(label, done + STAGES[name] * min(max(frac, 0.0), 1.0))
+                progress(label, done + shares[name] * min(max(frac, 0.0), 1.0))
 
         @contextmanager
         def stage(name: str, words: str | None = None):
             nonlocal done, label
-            if cancel and cancel():
-                raise Cancelled()
+            check_cancel(cancel)
             label = words or STAGE_LABELS[name]
             report(name, 0.0)
             start = time.perf_counter()
             yield lambda frac: report(name, frac)
             timings[name] = round(time.perf_counter() - start, 4)
-            done += STAGES[name]
+            done += shares[name]
 
         def on_level(level: int, levels: int) -> None:
             nonlocal label
             label = sdf_label(level, levels)
 
         warnings: list[str] = []
-        with stage("decode"):
-            loaded = load_image(image_bytes)
-        with stage("mask"):
+        with stage("decode") as report_decode:
+            loaded = load_image(request.images[0])
+            extra_loaded = _each_extra(request, report_decode, cancel,
+                                       lambda k: load_image(request.images[k]))
+        with stage("mask") as report_mask:
             cutout, mask_method = extract_foreground(
                 loaded.rgba, loaded.has_alpha, cast(BackgroundMode, options.background))
+            extras = _extra_cutouts(request, extra_loaded, options, report_mask, cancel)
         with stage("frame"):
             framed = frame_object(cutout)
             model_input = to_model_input(framed)
@@ -131,6 +171,16 @@ class Reconstructor:
         with stage("predict"):
             predictor = self.predictor(options.predictor)
             prediction = predictor.predict(model_input, options.flip_average_override())
+        placement: Placement | None = None
+        if multi:
+            given = request.azimuths is not None and request.elevations is not None
+            words = STAGE_LABELS["poses"] + ("" if given else " (finding their poses)")
+            with stage("poses", words):
+                placement = self._place(prediction, model_input, options.name, extras, request,
+                                        cancel)
+                warnings.extend(placement.warnings)
+            with stage("fuse"):
+                prediction = self._fuse(predictor, prediction, model_input, placement, options)
         with stage("sdf", sdf_label(1, grid_levels(options.resolution))) as report_sdf:
             grid = evaluate_coarse_to_fine(prediction.sdf, options.resolution, self.device,
                                            progress=report_sdf, cancel=cancel, on_level=on_level)
@@ -148,41 +198,92 @@ class Reconstructor:
             # The stages so far and their total: the bundle cannot hold its own writing time, and
             # the caller (the job's timings_s) gets this copy, so both say the same.
             timings["total"] = round(sum(timings.values()), 4)
-            result = {
-                "version": __version__,
-                "model": predictor.label,
-                "model_kind": "baseline" if predictor.is_baseline else "network",
-                "weights_sha256": predictor.weights_sha256,
-                "device": str(self.device),
-                "source": options.name,
-                "options": options.to_json(),
-                "mask_method": mask_method,
-                "input_size": list(loaded.original_size),
-                "timings_s": dict(timings),
-                "camera": {"lens_mm": LENS_MM, "sensor_mm": SENSOR_MM,
-                           "distance": CAMERA_DISTANCE},
-                "slices": [
-                    {"name": s.name, "axis": SLICE_AXES[s.axis], "index": s.index,
-                     "plane_min": round(s.lo, 6), "plane_max": round(s.hi, 6)}
-                    for s in prediction.slabs
-                ],
-                # mesh.glb's counts (a texture splits vertices along its UV seams); watertight
-                # is the surface's, once those split vertices are merged by position.
-                "mesh": {"vertices": len(surface.mesh.vertices), "faces": len(surface.mesh.faces),
-                         "watertight": bool(mesh.is_watertight)},
-                "sdf": ({"file": "sdf.npy", "bounds": [grid.lo, grid.hi],
-                         "resolution": grid.resolution} if options.keep_sdf else None),
-                "evaluations": grid.evaluations,
-                "warnings": warnings,
-            }
-            result["texture"] = ({"file": TEXTURE_FILE, "size": options.texture_size}
-                                 if surface.texture is not None else None)
+            result = _result(predictor, str(self.device), options, mask_method, loaded,
+                             timings, prediction, surface, mesh, grid, warnings)
+            views = placement.views if placement else [single_view(options.name)]
+            result["views"] = [v.to_json() for v in views]
+            result["pose_search"] = (
+                {"seconds": placement.search_s, "candidates": placement.candidates}
+                if placement else None)
             write_bundle(out_dir, surface.mesh, prediction.slices,
                          framed_input_uint8(model_input), result,
-                         grid.values if options.keep_sdf else None, texture=surface.texture)
+                         grid.values if options.keep_sdf else None, texture=surface.texture,
+                         views={v.index: framed_input_uint8(v.model_input) for v in views
+                                if v.used and v.model_input is not None and v.index > 0})
         if progress:
             progress(DONE_LABEL, 1.0)
         return result
+
+
+def _result(predictor: Predictor, device: str, options: ReconstructOptions, mask_method: str,
+            loaded: LoadedImage, timings: dict[str, float], prediction: Prediction,
+            surface: Surface, mesh: trimesh.Trimesh, grid: SdfGrid, warnings: list[str]) -> dict:
+    """result.json's content but for the photos' entries (docs/API.md)."""
+    result = {
+        "version": __version__,
+        "model": predictor.label,
+        "model_kind": "baseline" if predictor.is_baseline else "network",
+        "weights_sha256": predictor.weights_sha256,
+        "device": device,
+        "source": options.name,
+        "options": options.to_json(),
+        "mask_method": mask_method,
+        "input_size": list(loaded.original_size),
+        "timings_s": dict(timings),
+        "camera": {"lens_mm": LENS_MM, "sensor_mm": SENSOR_MM, "distance": CAMERA_DISTANCE},
+        "slices": [
+            {"name": s.name, "axis": SLICE_AXES[s.axis], "index": s.index,
+             "plane_min": round(s.lo, 6), "plane_max": round(s.hi, 6)}
+            for s in prediction.slabs
+        ],
+        # mesh.glb's counts (a texture splits vertices along its UV seams); watertight is the
+        # surface's, once those split vertices are merged by position.
+        "mesh": {"vertices": len(surface.mesh.vertices), "faces": len(surface.mesh.faces),
+                 "watertight": bool(mesh.is_watertight)},
+        "sdf": ({"file": "sdf.npy", "bounds": [grid.lo, grid.hi],
+                 "resolution": grid.resolution} if options.keep_sdf else None),
+        "evaluations": grid.evaluations,
+        "warnings": warnings,
+    }
+    result["texture"] = ({"file": TEXTURE_FILE, "size": options.texture_size}
+                         if surface.texture is not None else None)
+    return result
+
+
+def check_cancel(cancel: CancelFn | None) -> None:
+    if cancel and cancel():
+        raise Cancelled()
+
+
+def _each_extra(request: ViewRequest, report: Callable[[float], None],
+                cancel: CancelFn | None, work: Callable[[int], object]) -> dict[int, object]:
+    """``work(k)`` for every photo k >= 1, cancel honoured between photos; a photo that fails
+    with a BackendError is kept as its message (it is left out, the job goes on)."""
+    out: dict[int, object] = {}
+    for k in range(1, request.count):
+        check_cancel(cancel)
+        try:
+            out[k] = work(k)
+        except BackendError as exc:
+            out[k] = exc.message
+        report(k / request.count)
+    return out
+
+
+def _extra_cutouts(request: ViewRequest, loaded: dict[int, object], options: ReconstructOptions,
+                   report: Callable[[float], None], cancel: CancelFn | None) -> list[ExtraPhoto]:
+    def cut(k: int) -> object:
+        image = loaded[k]
+        if not isinstance(image, LoadedImage):
+            return image  # why it could not be decoded
+        rgba, _ = extract_foreground(image.rgba, image.has_alpha,
+                                     cast(BackgroundMode, options.background))
+        return rgba
+
+    done = _each_extra(request, report, cancel, cut)
+    return [ExtraPhoto(k, request.names[k], v if isinstance(v, np.ndarray) else None,
+                       None if isinstance(v, np.ndarray) else str(v))
+            for k, v in sorted(done.items())]
 
 
 def _touches_border(rgba: np.ndarray) -> bool:

@@ -1,0 +1,131 @@
+"""Placing the extra photos of a job: their poses (given, or found), whether each is used, and
+their model inputs re-framed into the reference frame. The bundle's ``views`` entries come from
+here (docs/API.md)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..framing import frame_object, to_model_input
+from .pose_search import PhotoTarget, search_poses
+from .poses import camera_to_view, matrix_json, view_transform
+from .reframe import projected_box, reframe_cutout
+from .shape import CoarseShape
+
+# A photo whose silhouette agrees less than this (IoU, box to box) with the reference shape
+# under its best pose is left out: it shows another object, or a side the guess got wrong.
+MIN_CONFIDENCE = 0.6
+
+
+@dataclass
+class ViewEntry:
+    """One photo's line in result.json's ``views`` and, when used, what the predictor reads."""
+
+    index: int
+    source: str
+    used: bool
+    pose: str | None = None  # "given" | "found" | None
+    azimuth: float | None = None
+    elevation: float | None = None
+    confidence: float | None = None
+    message: str | None = None
+    transform: np.ndarray | None = None  # reference view frame -> this photo's view frame
+    model_input: np.ndarray | None = None  # float32 [S, S, 4], re-framed (photo k >= 1)
+
+    def to_json(self) -> dict:
+        pose = (camera_to_view(self.transform) if self.used and self.transform is not None
+                else None)
+        return {
+            "index": self.index, "source": self.source, "used": self.used, "pose": self.pose,
+            "azimuth": _rounded(self.azimuth), "elevation": _rounded(self.elevation),
+            "confidence": _rounded(self.confidence, 4), "message": self.message,
+            "camera_to_view": matrix_json(pose) if pose is not None else None,
+            "input": (("input.png" if self.index == 0 else f"views/{self.index}.png")
+                      if pose is not None else None),
+        }
+
+
+@dataclass(frozen=True)
+class ExtraPhoto:
+    """Photo k >= 1 after the mask: its cut-out, or why it has none."""
+
+    index: int
+    source: str
+    cutout: np.ndarray | None  # uint8 RGBA
+    error: str | None = None
+
+
+@dataclass
+class Placement:
+    views: list[ViewEntry]
+    warnings: list[str] = field(default_factory=list)
+    search_s: float = 0.0  # the pose search's own time
+    candidates: int = 0  # poses scored
+
+
+def single_view(source: str) -> ViewEntry:
+    """The one entry of a one-photo job: the reference, placed by definition."""
+    return ViewEntry(0, source, True, None, 0.0, None, None, None, np.eye(4), None)
+
+
+def place_photos(
+    shape: CoarseShape, reference_input: np.ndarray, reference_source: str,
+    extras: Sequence[ExtraPhoto], azimuths: Sequence[float] | None,
+    elevations: Sequence[float] | None, cancel: Callable[[], bool] | None = None,
+) -> Placement:
+    """Every photo's entry, photo 0 first; extra photos re-framed and, where their pose was
+    searched, kept only when they agree with the reference shape (MIN_CONFIDENCE)."""
+    ready = [p for p in extras if p.cutout is not None]
+    pick = [0] + [p.index for p in ready]
+    start = time.perf_counter()
+    result = search_poses(
+        shape, reference_input,
+        [PhotoTarget.from_model_input(to_model_input(frame_object(p.cutout))) for p in ready
+         if p.cutout is not None],
+        None if azimuths is None else [azimuths[k] for k in pick],
+        None if elevations is None else [elevations[k] for k in pick], cancel)
+    placement = Placement([], search_s=round(time.perf_counter() - start, 4),
+                          candidates=result.candidates)
+    given = azimuths is not None and elevations is not None
+    ref_el = result.reference_elevation
+    placement.views.append(ViewEntry(0, reference_source, True, "given" if elevations is not None
+                                     else "found", 0.0, ref_el, None, None, np.eye(4), None))
+    found = dict(zip((p.index for p in ready), result.poses, strict=True))
+    for photo in extras:
+        placement.views.append(_place(photo, found.get(photo.index), given, ref_el, shape,
+                                      placement.warnings))
+    return placement
+
+
+def _place(photo: ExtraPhoto, pose, given: bool, ref_el: float, shape: CoarseShape,
+           warnings: list[str]) -> ViewEntry:
+    who = f"Photo {photo.index + 1}" + (f" ({photo.source})" if photo.source else "")
+    if photo.cutout is None or pose is None:
+        message = f"{who} was left out: {photo.error or 'it could not be read'}"
+        warnings.append(message)
+        return ViewEntry(photo.index, photo.source, False, message=message)
+    entry = ViewEntry(photo.index, photo.source, True, "given" if given else "found",
+                      pose.azimuth, pose.elevation, pose.confidence)
+    if pose.confidence < MIN_CONFIDENCE:
+        agreement = (f"its outline agrees only {pose.confidence:.0%} with the shape seen in the "
+                     f"first photo (at least {MIN_CONFIDENCE:.0%} needed)")
+        if not given:
+            entry.used, entry.pose, entry.azimuth, entry.elevation = False, None, None, None
+            entry.message = (f"{who} was left out: no camera position makes it match the first "
+                             f"photo's object; {agreement}.")
+            warnings.append(entry.message)
+            return entry
+        warnings.append(f"{who}: at the pose given {agreement}; check its azimuth and "
+                        "elevation.")
+    entry.transform = view_transform(pose.azimuth, ref_el, pose.elevation)
+    target = projected_box(shape.vertices, entry.transform)
+    entry.model_input = to_model_input(reframe_cutout(photo.cutout, target))
+    return entry
+
+
+def _rounded(value: float | None, places: int = 3) -> float | None:
+    return None if value is None else round(float(value), places)
