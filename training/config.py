@@ -50,7 +50,12 @@ DEFAULTS = {
     "source_weights": {},  # e.g. {"0ad": 3}: each 0ad sample comes 3 times per epoch (default 1)
     "init_weights": "",  # start a fresh run from these weights (training.warm_start)
     "init_encoder": "",  # ImageNet MobileNetV2 trunk (training.pretrained) for a fresh run
+    # photos per batch item, [least, most], the reference included; above [1, 1] the network
+    # needs a view fusion (model key view_fusion) and the data object_to_view (issue 35)
+    "views": [1, 1],
+    "train_only_fusion": False,  # freeze everything but the view fusion (the one-view net stays)
 }
+MAX_TRAIN_VIEWS = 4  # the data engine renders 4 views of a shape
 MERGED_KEYS = ("model",)  # merged key by key over the parent; every other key replaces
 
 
@@ -98,6 +103,25 @@ def validate(cfg: dict, where: str | Path) -> None:
     check_source_weights(cfg["source_weights"])
     if cfg["feature_sampling"] not in SAMPLINGS:
         raise ValueError(f"{where}: feature_sampling must be one of {SAMPLINGS}")
+    check_views(cfg, where)
+
+
+def check_views(cfg: dict, where: str | Path) -> None:
+    """``views`` is [least, most] photos with 1 <= least <= most <= 4, and training the view
+    fusion alone needs a network that has one."""
+    views = cfg["views"]
+    if (not isinstance(views, list) or len(views) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in views)
+            or not 1 <= views[0] <= views[1] <= MAX_TRAIN_VIEWS):
+        raise ValueError(f"{where}: views must be [least, most] photos per item with "
+                         f"1 <= least <= most <= {MAX_TRAIN_VIEWS}, got {views!r}")
+    if cfg["train_only_fusion"] and views[1] == 1:
+        raise ValueError(f"{where}: train_only_fusion trains the view fusion alone, which one "
+                         "photo never uses: set views to [1, 4] (or any most above 1)")
+    fusion = cfg["model"].get("view_fusion", "none")
+    if (views[1] > 1 or cfg["train_only_fusion"]) and fusion == "none":
+        raise ValueError(f"{where}: views {views} and train_only_fusion need a network with a "
+                         "view fusion: set model.view_fusion (e.g. \"meanmax\")")
 
 
 def load_config(path: str | Path) -> dict:

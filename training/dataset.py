@@ -5,13 +5,18 @@ size, slices pooled to its feature-map size). Batches are a pure function of (se
 epochs are seeded permutations (``batch_indices``), and a batch's point draw and photometric
 augmentation come from a generator seeded by the step, so a resumed run sees exactly the batches
 an uninterrupted one would have.
+
+Several views (issue 35): the samples of one shape are consecutive (the data engine writes a
+shape's views together), and ``object_to_view`` relates them, so a batch item may bring 0..3
+other samples of its shape as extra photos (``pick_views``), drawn from the same step-seeded
+generator after everything a single-view batch draws: single-view batches stay as they were.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +38,19 @@ class ShardSet:
     bbox: np.ndarray  # float32 [N,2,3]
     shape_id: np.ndarray
     source: np.ndarray
+    # float32 [N,4,4] object frame -> view frame; None for packs made before it was kept (they
+    # still train a single view)
+    object_to_view: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.image)
+
+    def select(self, rows) -> ShardSet:
+        """The samples at ``rows`` (an index, a slice or a mask), every array alike."""
+        return ShardSet(**{k: None if v is None else v[rows] for k, v in self.arrays().items()})
+
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def frame_images(images: np.ndarray, size: int) -> np.ndarray:
@@ -70,6 +85,7 @@ def load_split(
             parts["bbox"].append(z["bbox"].astype(np.float32))
             parts["shape_id"].append(z["shape_id"].astype(str))
             parts["source"].append(z["source"].astype(str))
+            parts["object_to_view"].append(z["object_to_view"].astype(np.float32))
         total += len(parts["image"][-1])
         if limit and total >= limit:
             break
@@ -77,7 +93,7 @@ def load_split(
         raise FileNotFoundError(f"no {split!r} shards in {data_dir}")
     out = ShardSet(**{k: np.concatenate(v) for k, v in parts.items()})
     if limit:
-        out = ShardSet(**{k: getattr(out, k)[:limit] for k in parts})
+        out = out.select(slice(0, limit))
     if verbose:
         print(f"loaded {split}: {len(out)} samples from {data_dir} in {time.time() - t0:.0f}s",
               flush=True)
@@ -91,12 +107,13 @@ def load_pack(path: str | Path, split: str, limit: int = 0,
     with np.load(path, allow_pickle=False) as z:
         if f"{split}/image" not in z.files:
             raise FileNotFoundError(f"no {split!r} split in {path}")
-        data = ShardSet(**{k: z[f"{split}/{k}"] for k in ShardSet.__dataclass_fields__})
+        data = ShardSet(**{k: z[f"{split}/{k}"] for k in ShardSet.__dataclass_fields__
+                           if f"{split}/{k}" in z.files})
     if input_size is not None and data.image.shape[1] != input_size:
         raise ValueError(f"{path} holds {data.image.shape[1]} px images; this network reads "
                          f"{input_size} px: pack the data again with --input-size {input_size}")
     if limit:
-        data = ShardSet(**{k: getattr(data, k)[:limit] for k in ShardSet.__dataclass_fields__})
+        data = data.select(slice(0, limit))
     print(f"loaded {split}: {len(data)} samples from {path}", flush=True)
     return data
 
@@ -120,13 +137,15 @@ def concat_sets(sets: list[ShardSet]) -> ShardSet:
         ids = s.shape_id.astype(str)
         new = ~np.isin(ids, list(seen))
         seen.update(ids.tolist())
-        kept.append(s if new.all() else
-                    ShardSet(**{k: getattr(s, k)[new] for k in ShardSet.__dataclass_fields__}))
+        kept.append(s if new.all() else s.select(new))
     sets = [s for s in kept if len(s)]
     p = min(s.points.shape[1] for s in sets)
-    out = {}
+    out: dict[str, np.ndarray | None] = {}
     for k in ShardSet.__dataclass_fields__:
         arrs = [getattr(s, k) for s in sets]
+        if any(a is None for a in arrs):  # poses only where every set has them
+            out[k] = None
+            continue
         if k in ("points", "sdf"):  # different points per sample: keep a random common subset
             arrs = [a[:, np.random.default_rng(0).permutation(a.shape[1])[:p]] for a in arrs]
         out[k] = np.concatenate(arrs)
@@ -140,7 +159,7 @@ def keep_sources(data: ShardSet, sources: list[str] | None, caps: dict[str, int]
     keep = np.isin(src, sources) if sources else np.ones(len(src), bool)
     for name, cap in caps.items():
         keep &= ~((src == name) & (np.cumsum(src == name) > cap))
-    return ShardSet(**{k: getattr(data, k)[keep] for k in ShardSet.__dataclass_fields__})
+    return data.select(keep)
 
 
 def batch_indices(n: int, step: int, batch: int, seed: int) -> np.ndarray:
@@ -201,8 +220,52 @@ def augment_images(image: torch.Tensor, rng: np.random.Generator, strength: floa
     return torch.cat([rgb, alpha], dim=1)
 
 
+def shape_runs(shape_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample: the first index and the length of the run of consecutive samples of its
+    shape (its views)."""
+    ids = np.asarray(shape_id).astype(str)
+    n = len(ids)
+    new = np.ones(n, bool)
+    new[1:] = ids[1:] != ids[:-1]
+    starts = np.flatnonzero(new)
+    lengths = np.diff(np.append(starts, n))
+    run = np.cumsum(new) - 1
+    return starts[run], lengths[run]
+
+
+def pick_views(data: ShardSet, idx: np.ndarray, views: tuple[int, int],
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """For each reference sample, ``views[0]..views[1]`` photos in all (itself included, fewer
+    where its shape has fewer views): the other samples [B,K] (K = most extra views asked for;
+    padded with the reference itself) and which of them are real [B,K]."""
+    lo, hi = views
+    k = hi - 1
+    starts, lengths = shape_runs(data.shape_id)
+    others = np.repeat(idx[:, None], max(k, 0), axis=1)
+    present = np.zeros((len(idx), max(k, 0)), bool)
+    for row, i in enumerate(idx):
+        want = int(rng.integers(lo - 1, hi))  # extra views for this item
+        pool = [j for j in range(starts[i], starts[i] + lengths[i]) if j != i]
+        chosen = rng.permutation(pool)[: min(want, len(pool))]
+        others[row, : len(chosen)] = chosen
+        present[row, : len(chosen)] = True
+    return others, present
+
+
+def view_transforms(object_to_view: np.ndarray, idx: np.ndarray,
+                    others: np.ndarray) -> np.ndarray:
+    """[B,K,4,4] maps from each reference's view frame to its other views' frames:
+    ``object_to_view[other] @ inv(object_to_view[reference])`` (the per-view scale included)."""
+    ref = np.linalg.inv(object_to_view[idx].astype(np.float64))  # [B,4,4]
+    return (object_to_view[others].astype(np.float64) @ ref[:, None]).astype(np.float32)
+
+
 def make_batch(data: ShardSet, idx: np.ndarray, n_points: int, rng: np.random.Generator,
-               device: torch.device, augment: float = 0.0) -> dict[str, torch.Tensor]:
+               device: torch.device, augment: float = 0.0,
+               views: tuple[int, int] = (1, 1)) -> dict[str, torch.Tensor]:
+    """One batch; with ``views`` above (1, 1) also ``views_image`` [B*K,4,S,S] (object b's K
+    extra photos consecutive), ``views_transform`` [B,K,4,4], ``views_present`` [B,K] and the
+    samples' indices ``index`` [B] and ``views_index`` [B*K]."""
     p = data.points.shape[1]
     pick = np.stack([rng.choice(p, size=n_points, replace=n_points > p) for _ in idx])
     rows = idx[:, None]
@@ -217,4 +280,19 @@ def make_batch(data: ShardSet, idx: np.ndarray, n_points: int, rng: np.random.Ge
         "sdf": torch.from_numpy(data.sdf[rows, pick].astype(np.float32)),
         "bbox": torch.from_numpy(data.bbox[idx]),
     }
+    if views[1] > 1:
+        if data.object_to_view is None:
+            raise ValueError("training with several views needs object_to_view, and this data "
+                             "has none (a pack made before it was kept: pack it again)")
+        others, present = pick_views(data, idx, views, rng)
+        extra = torch.from_numpy(data.image[others.reshape(-1)]).to(device)
+        extra = extra.permute(0, 3, 1, 2).float() / 255.0
+        if augment > 0:
+            extra = augment_images(extra, rng, augment)
+        batch["views_image"] = extra
+        batch["views_transform"] = torch.from_numpy(
+            view_transforms(data.object_to_view, idx, others))
+        batch["views_present"] = torch.from_numpy(present)
+        batch["index"] = torch.from_numpy(np.asarray(idx, np.int64))  # which samples: a frozen
+        batch["views_index"] = torch.from_numpy(others.reshape(-1).astype(np.int64))  # cache
     return {k: v.to(device) for k, v in batch.items()}

@@ -2,22 +2,76 @@
 
 Loss = w_sdf x L1 of the clamped SDF + w_sign x BCE(sigmoid(-sdf / sign_temp), inside)
 + w_bbox x L1(bbox) + w_slice x L1(slices) + w_slice_dice x soft Dice of the slice alpha.
+
+With extra views in the batch (``views_image``) the SDF is the view-fused one; with
+``train_only_fusion`` the images are encoded without gradients, since only the fusion learns.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from backend.model import Slice3DCompact
+from backend.model.view_fusion import ExtraViews
 from training.dataset import ShardSet, make_batch
 
 
-def compute_loss(model: Slice3DCompact, batch: dict, cfg: dict, autocast) -> dict:
-    with autocast():  # the image network only: point features and the SDF stay float32
+class FrozenEncodings:
+    """The frozen image network's features of each training sample, computed once.
+
+    Training the view fusion alone (``train_only_fusion``, no augmentation) encodes the same
+    images step after step with the same weights: each image of a batch and its extra views cost
+    a full encoder pass, most of a step on the CPU. Features are rounded to float16 whether
+    kept or not, and each image is encoded alone, so a resumed run (its store empty) computes
+    exactly what the first part used. About 1.1 MB a sample is kept, up to ``limit`` samples;
+    the rest are encoded every time.
+    """
+
+    def __init__(self, model: Slice3DCompact, limit: int = 4000) -> None:
+        self.model, self.limit = model, limit
+        self.store: dict[int, dict[str, torch.Tensor]] = {}
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        keys = [int(i) for i in index]
+        missing = [j for j, key in enumerate(keys) if key not in self.store]
+        fresh: dict[int, dict[str, torch.Tensor]] = {}
+        for j in missing:  # one at a time: a batched convolution's last bits depend on its batch
+            feats = self.model.encode(images[j : j + 1])
+            fresh[keys[j]] = {k: v[0].half() for k, v in feats.items()}
+            if len(self.store) < self.limit:
+                self.store[keys[j]] = fresh[keys[j]]
+        items = [self.store.get(key) or fresh[key] for key in keys]
+        return {k: torch.stack([item[k] for item in items]).float() for k in items[0]}
+
+
+def encode_batch(model: Slice3DCompact, batch: dict, cfg: dict, autocast,
+                 cache: FrozenEncodings | None = None,
+                 ) -> tuple[dict[str, torch.Tensor], ExtraViews | None]:
+    """The reference images' features and the extra views (None without), through ``cache``
+    when there is one (the image network frozen)."""
+    if cache is not None and "index" in batch:
+        feats = cache.encode(batch["image"], batch["index"])
+        extra = cache.encode(batch["views_image"], batch["views_index"])
+        return feats, ExtraViews(extra, batch["views_transform"], batch["views_present"])
+    frozen = torch.no_grad() if cfg.get("train_only_fusion") else contextlib.nullcontext()
+    with autocast(), frozen:  # the image network only: point features and the SDF stay float32
         feats = model.encode(batch["image"])
-    pred = model.query(feats, batch["points"], sampling=cfg["feature_sampling"])
+        views = None
+        if "views_image" in batch:
+            views = ExtraViews(model.encode(batch["views_image"]), batch["views_transform"],
+                               batch["views_present"])
+    return feats, views
+
+
+def compute_loss(model: Slice3DCompact, batch: dict, cfg: dict, autocast,
+                 cache: FrozenEncodings | None = None) -> dict:
+    feats, views = encode_batch(model, batch, cfg, autocast, cache)
+    pred = model.query(feats, batch["points"], sampling=cfg["feature_sampling"], views=views)
     c = cfg["sdf_clamp"]
     l_sdf = (pred.clamp(-c, c) - batch["sdf"].clamp(-c, c)).abs().mean()
     l_bbox = (feats["bbox"].float() - batch["bbox"]).abs().mean()
@@ -63,7 +117,8 @@ def evaluate_val(model, val: ShardSet, cfg: dict, device, autocast) -> dict[str,
     bs = cfg["batch_size"]
     for i in range(0, n, bs):
         idx = np.arange(i, min(n, i + bs))
-        out = compute_loss(model, make_batch(val, idx, 1024, rng, device), cfg, autocast)
+        batch = make_batch(val, idx, 1024, rng, device, views=tuple(cfg.get("views", (1, 1))))
+        out = compute_loss(model, batch, cfg, autocast)
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
     model.train()

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from backend.model import ModelConfig, Slice3DCompact, save_weights
-from training.config import check_source_weights, load_config, parse_overrides
+from training.config import check_source_weights, check_views, load_config, parse_overrides
 from training.dataset import (
     ShardSet,
     batch_indices,
@@ -38,7 +38,7 @@ from training.dataset import (
     read_split,
     sampling_order,
 )
-from training.loss import compute_loss, evaluate_val
+from training.loss import FrozenEncodings, compute_loss, evaluate_val
 from training.plots import plot_curves
 
 REPO = Path(__file__).resolve().parent.parent
@@ -213,12 +213,28 @@ class RunLog:
         self.file.close()
 
 
+def trained_parameters(model: Slice3DCompact, only_fusion: bool) -> list[torch.nn.Parameter]:
+    """Every parameter, or with ``only_fusion`` the view fusion's alone (the rest frozen, so the
+    network answers one photo exactly as the weights it started from)."""
+    if not only_fusion:
+        return list(model.parameters())
+    if model.view_fusion is None:
+        raise ValueError("train_only_fusion needs a network with a view fusion")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    fusion = list(model.view_fusion.parameters())
+    for p in fusion:
+        p.requires_grad_(True)
+    return fusion
+
+
 # --------------------------------------------------------------------------------------- loop
 def preflight(cfg: dict, run_root: Path | None = None,
               mirror_root: Path | None = MIRROR) -> tuple[Path, Path | None]:
     """Checks that fail in a second, before the data loads: source weights, and the run folder,
     its mirror and its starting weights all outside ``backend/weights/``."""
     check_source_weights(cfg["source_weights"])
+    check_views(cfg, "the config")
     run_dir = (run_root or REPO / "runs") / cfg["name"]
     mirror_dir = mirror_root / cfg["name"] if mirror_root else None
     refuse_shipped(run_dir, "the run folder")
@@ -244,7 +260,7 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
 
     mcfg = ModelConfig.from_dict(cfg["model"])
     model = Slice3DCompact(mcfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    opt = torch.optim.Adam(trained_parameters(model, cfg["train_only_fusion"]), lr=cfg["lr"])
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and
                                   cfg["autocast"] == "fp16")
     autocast = make_autocast(cfg["autocast"], device)
@@ -256,6 +272,8 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
     print(f"model {n_params / 1e6:.2f}M params, {len(train_data)} train samples "
           f"({len(order)} per weighted epoch), device {device}", flush=True)
     log = RunLog(run_dir / "log.jsonl")
+    # the image network frozen and its inputs never augmented: each sample is encoded once
+    cache = FrozenEncodings(model) if cfg["train_only_fusion"] and not cfg["augment"] else None
 
     last = min(cfg["max_steps"], stop_at) if stop_at is not None else cfg["max_steps"]
     budget = hours * 3600 if hours else float("inf")
@@ -271,8 +289,8 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
         idx = order[batch_indices(len(order), step, cfg["batch_size"], cfg["seed"])]
         rng = np.random.default_rng([cfg["seed"], step, 1])
         batch = make_batch(train_data, idx, cfg["points_per_shape"], rng, device,
-                           cfg["augment"])
-        out = compute_loss(model, batch, cfg, autocast)
+                           cfg["augment"], tuple(cfg["views"]))
+        out = compute_loss(model, batch, cfg, autocast, cache)
         opt.zero_grad(set_to_none=True)
         scaler.scale(out["loss"]).backward()
         scaler.unscale_(opt)

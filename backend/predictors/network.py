@@ -135,9 +135,7 @@ class NetworkPredictor(Predictor):
         if len(images) == 1:
             return self.predict(images[0], flip_average)
         if not self.fuses_features:
-            own = [self._predict(image, flip_average, None) for image in images]
-            fused = intersected_sdf([p.sdf for p in own], transforms)
-            return self._finished(images[0], self.encode(images[0]), fused, None, offset=False)
+            return self.intersected_views(images, transforms, flip_average)
         feats = self.encode(images[0])
         extra = [self.encode(image) for image in images[1:]]
         mats = torch.from_numpy(np.stack(transforms[1:]).astype(np.float32))
@@ -149,6 +147,17 @@ class NetworkPredictor(Predictor):
         else:
             sdf = self._fused_features_sdf_of([feats], [extra], mats[None])
         return self._finished(images[0], feats, sdf, None)
+
+    def intersected_views(
+        self, images: list[np.ndarray], transforms: list[np.ndarray],
+        flip_average: bool | None = None,
+    ) -> Prediction:
+        """The photos' own SDFs (each unclipped in depth) intersected: what weights without a
+        view fusion do with several photos, and the comparison for those with one."""
+        check_views(images, transforms)
+        own = [self._predict(image, flip_average, None) for image in images]
+        fused = intersected_sdf([p.sdf for p in own], transforms)
+        return self._finished(images[0], self.encode(images[0]), fused, None, offset=False)
 
     def _flip(self, flip_average: bool | None) -> bool:
         return self.settings.flip_average if flip_average is None else flip_average

@@ -103,3 +103,88 @@ def test_a_pack_and_a_folder_read_through_one_entry(tiny_data, tmp_path):
     write_pack({"train": folder}, tmp_path / "p.npz")
     packed = D.read_split(tmp_path / "p.npz", "train", 128)
     np.testing.assert_array_equal(packed.image, folder.image)
+
+
+def rotation(azimuth: float, scale: float) -> np.ndarray:
+    a = np.radians(azimuth)
+    m = np.eye(4, dtype=np.float32)
+    m[:3, :3] = scale * np.array([[np.cos(a), 0, -np.sin(a)], [0, 1, 0],
+                                  [np.sin(a), 0, np.cos(a)]])
+    return m
+
+
+def with_views(d: D.ShardSet) -> D.ShardSet:
+    """The tiny set relabelled as shapes with several views: a x4, b x2, c, d (consecutive)."""
+    ids = np.array(["a", "a", "a", "a", "b", "b", "c", "d"])
+    poses = np.stack([rotation(40.0 * i, 0.8 + 0.03 * i) for i in range(len(ids))])
+    return D.ShardSet(**{**d.arrays(), "shape_id": ids, "object_to_view": poses})
+
+
+def test_shards_keep_the_view_poses(tiny_data):
+    d = D.load_split(tiny_data, "train", verbose=False)
+    assert d.object_to_view is not None and d.object_to_view.shape == (8, 4, 4)
+    assert d.object_to_view.dtype == np.float32
+    assert D.keep_sources(d, ["sphere"], {"sphere": 3}).object_to_view.shape == (3, 4, 4)
+
+
+def test_the_views_of_a_shape_are_its_consecutive_samples():
+    starts, lengths = D.shape_runs(np.array(["a", "a", "a", "b", "c", "c"]))
+    assert starts.tolist() == [0, 0, 0, 3, 4, 4]
+    assert lengths.tolist() == [3, 3, 3, 1, 2, 2]
+
+
+def test_extra_views_come_from_the_same_shape_never_the_reference(tiny_data):
+    d = with_views(D.load_split(tiny_data, "train", verbose=False))
+    idx = np.array([0, 2, 4, 6, 7, 3])
+    seen = set()
+    for seed in range(30):
+        others, present = D.pick_views(d, idx, (1, 4), np.random.default_rng(seed))
+        assert others.shape == present.shape == (6, 3)
+        for row, i in enumerate(idx):
+            real = others[row][present[row]]
+            assert len(set(real.tolist())) == len(real)  # no view twice
+            assert all(d.shape_id[j] == d.shape_id[i] and j != i for j in real)
+            assert (others[row][~present[row]] == i).all()  # padding: the reference itself
+            seen.add((int(i), int(present[row].sum())))
+    # every count from 0 to the shape's other views turns up; c and d have none to give
+    assert {(0, k) for k in range(4)} <= seen and {(4, 0), (4, 1)} <= seen
+    assert {k for i, k in seen if i in (6, 7)} == {0}
+    _, present = D.pick_views(d, idx, (4, 4), np.random.default_rng(0))
+    assert present.sum(1).tolist() == [3, 3, 1, 0, 0, 3]  # all asked for, as far as there are
+
+
+def test_a_view_transform_maps_the_reference_frame_into_the_other_view():
+    poses = np.stack([rotation(30, 0.9), rotation(150, 1.05)])
+    t = D.view_transforms(poses, np.array([0]), np.array([[1]]))
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (20, 3))  # object-frame points
+    in_ref = x @ poses[0, :3, :3].T
+    in_other = x @ poses[1, :3, :3].T
+    np.testing.assert_allclose(in_ref @ t[0, 0, :3, :3].T + t[0, 0, :3, 3], in_other, atol=1e-5)
+
+
+def test_a_batch_with_views_adds_them_after_the_single_view_draws(tiny_data):
+    d = with_views(D.load_split(tiny_data, "train", verbose=False))
+    cpu, idx = torch.device("cpu"), np.array([1, 4, 6])
+    single = D.make_batch(d, idx, 32, np.random.default_rng(5), cpu, 1.0)
+    multi = D.make_batch(d, idx, 32, np.random.default_rng(5), cpu, 1.0, views=(2, 4))
+    again = D.make_batch(d, idx, 32, np.random.default_rng(5), cpu, 1.0, views=(2, 4))
+    for k in single:  # the reference's part is the single-view batch, bit for bit
+        assert torch.equal(single[k], multi[k]), k
+    for k in multi:
+        assert torch.equal(multi[k], again[k]), k
+    assert multi["views_image"].shape == (9, 4, 128, 128)
+    assert multi["views_transform"].shape == (3, 3, 4, 4)
+    assert multi["views_present"].sum(1).tolist()[2] == 0  # shape c has a single view
+    assert multi["views_present"][:2].sum(1).min() >= 1  # at least 2 photos where there are
+
+
+def test_data_without_poses_trains_one_view_and_refuses_several(tiny_data, tmp_path):
+    d = D.load_split(tiny_data, "train", verbose=False)
+    np.savez(tmp_path / "old.npz", **{f"train/{k}": v for k, v in d.arrays().items()
+                                      if k != "object_to_view"})  # a pack from before poses
+    old = D.load_pack(tmp_path / "old.npz", "train")
+    assert old.object_to_view is None and len(old) == len(d)
+    D.make_batch(old, np.arange(2), 8, np.random.default_rng(0), torch.device("cpu"))
+    with pytest.raises(ValueError, match="needs object_to_view"):
+        D.make_batch(old, np.arange(2), 8, np.random.default_rng(0), torch.device("cpu"),
+                     views=(1, 2))

@@ -147,3 +147,75 @@ def test_stop_at_ends_early_on_the_full_schedule(tiny_data, tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "tiny" / "log.jsonl").read_text().splitlines()]
     lrs = [r["lr"] for r in rows if r["kind"] == "train"]
     assert lrs == [pytest.approx(T.lr_at(s, cfg)) for s in range(3)]  # max_steps 8's schedule
+
+
+def multiview_data(tiny_data):
+    """The tiny spheres as shapes of 4, 2, 1 and 1 views with known poses."""
+    import numpy as np
+
+    from training.dataset import load_split
+
+    d = load_split(tiny_data, "train", verbose=False)
+    poses = np.tile(np.eye(4, dtype=np.float32), (len(d), 1, 1))
+    for i in range(len(d)):
+        a = np.radians(45.0 * i)
+        poses[i, 0, 0], poses[i, 0, 2], poses[i, 2, 0], poses[i, 2, 2] = (
+            np.cos(a), -np.sin(a), np.sin(a), np.cos(a))
+    ids = np.array(["a", "a", "a", "a", "b", "b", "c", "d"])
+    return type(d)(**{**d.arrays(), "shape_id": ids, "object_to_view": poses})
+
+
+@pytest.mark.parametrize("augment", [0.0, 1.0])  # 0: through the cache of frozen encodings
+def test_training_the_view_fusion_alone_keeps_the_one_view_network(tiny_data, tmp_path, augment):
+    """train_only_fusion: every weight but the fusion's stays where init_weights put it, the
+    fusion learns, and a resumed run ends bit for bit where a straight one does."""
+    from backend.model import save_weights
+
+    torch.manual_seed(3)
+    donor = Slice3DCompact(ModelConfig.from_dict(TINY))
+    init = save_weights(donor, tmp_path / "donor.safetensors", dtype=torch.float32)
+    data = multiview_data(tiny_data)
+    cfg = tiny_cfg(model={**TINY, "view_fusion": "meanmax", "view_width": 8}, views=[1, 4],
+                   train_only_fusion=True, init_weights=str(init), augment=augment, lr=1e-2)
+    T.train(dict(cfg, name="a"), run_root=tmp_path, mirror_root=None, train_data=data)
+    got = load_weights(tmp_path / "a" / "model.safetensors").state_dict()
+    for k, v in donor.state_dict().items():
+        assert torch.equal(got[k], v), k
+    assert got["view_fusion.gate"].abs().sum() > 0
+    T.train(dict(cfg, name="b"), run_root=tmp_path, mirror_root=None, train_data=data,
+            stop_at=2)
+    T.train(dict(cfg, name="b"), resume=True, run_root=tmp_path, mirror_root=None,
+            train_data=data)
+    resumed = load_weights(tmp_path / "b" / "model.safetensors").state_dict()
+    for k in got:
+        assert torch.equal(got[k], resumed[k]), k
+
+
+def test_several_views_need_a_fusion_and_a_sane_range(tmp_path):
+    with pytest.raises(ValueError, match="need a network with a view fusion"):
+        T.train(tiny_cfg(views=[1, 4]), run_root=tmp_path, mirror_root=None)
+    with pytest.raises(ValueError, match="views must be"):
+        T.train(tiny_cfg(views=[2, 6], model={**TINY, "view_fusion": "meanmax"}),
+                run_root=tmp_path, mirror_root=None)
+    with pytest.raises(ValueError, match="one photo never uses"):
+        T.train(tiny_cfg(train_only_fusion=True, model={**TINY, "view_fusion": "meanmax"}),
+                run_root=tmp_path, mirror_root=None)
+
+
+def test_frozen_encodings_are_the_encoder_in_half_precision_kept_or_not():
+    from training.loss import FrozenEncodings
+
+    torch.manual_seed(0)
+    model = Slice3DCompact(ModelConfig.from_dict(TINY)).eval()
+    images = torch.rand(3, 4, 128, 128)
+    cache = FrozenEncodings(model, limit=2)
+    first = cache.encode(images, torch.tensor([7, 8, 9]))
+    assert sorted(cache.store) == [7, 8]  # the limit: the third is encoded, not kept
+    with torch.no_grad():  # each image encoded alone, rounded to half precision
+        alone = [model.encode(images[i : i + 1]) for i in range(3)]
+    direct = {k: torch.cat([a[k] for a in alone]) for k in alone[0]}
+    for k, v in direct.items():
+        assert torch.equal(first[k], v.half().float()), k
+    again = cache.encode(images[[2, 0]], torch.tensor([9, 7]))  # one kept, one encoded again
+    for k in direct:
+        assert torch.equal(again[k], first[k][[2, 0]]), k
