@@ -100,3 +100,35 @@ def split_body(body: bytes, sizes: Sequence[int]) -> tuple[bytes, ...]:
         out.append(body[start:start + n])
         start += n
     return tuple(out)
+
+
+VIEW_PARAMETERS = ("view_sizes", "azimuths", "elevations")
+
+
+def from_query(body: bytes, params: dict[str, str], name: str) -> bytes | ViewRequest:
+    """The HTTP job's photos: the body as one image without ``view_sizes`` (as before), else
+    split into photos by the sizes; the poses from ``azimuths``/``elevations`` (docs/API.md)."""
+    azimuths = parse_numbers(params["azimuths"], "azimuths") if "azimuths" in params else None
+    elevations = (parse_numbers(params["elevations"], "elevations") if "elevations" in params
+                  else None)
+    if "view_sizes" not in params:
+        if azimuths is None and elevations is None:
+            return body
+        images: tuple[bytes, ...] = (body,)
+    else:
+        images = split_body(body, parse_sizes(params["view_sizes"], len(body)))
+    names = (name,) + tuple(f"photo {k + 1}" for k in range(1, len(images)))
+    return ViewRequest(images, names, azimuths, elevations)
+
+
+def check_counts(params: dict[str, str]) -> None:
+    """What can be checked before the body is read: the number of photos and of poses."""
+    count = len(params["view_sizes"].split(",")) if "view_sizes" in params else 1
+    if count > MAX_VIEWS:
+        raise BackendError("bad_options", f"A job takes at most {MAX_VIEWS} photos "
+                           f"(view_sizes lists {count}).")
+    for key, what in (("azimuths", "azimuth"), ("elevations", "elevation")):
+        if key in params and len(params[key].split(",")) != count:
+            raise BackendError("bad_options", f"Give one {what} per photo: {count} photo"
+                               f"{'s' if count > 1 else ''} but "
+                               f"{len(params[key].split(','))} {key}.")

@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect
 from .. import __version__
 from .. import contract as c
 from ..errors import BackendError
+from ..multiview.request import VIEW_PARAMETERS, check_counts, from_query
 from ..options import ReconstructOptions
 from .jobs import FINISHED, Job, JobManager
 
@@ -25,6 +26,12 @@ BODY_IDLE_TIMEOUT_S = 15.0  # an upload that sends nothing for this long is cut 
 BODY_TOTAL_TIMEOUT_S = 300.0  # and one that takes longer than this in all
 DRAIN_MAX_BYTES = 1024 * 1024 * 1024  # read and thrown away after a 413, at most
 DRAIN_TIMEOUT_S = 30.0
+VIEW_SIZES_HELP = (f"several photos of one object (at most {c.MAX_VIEWS}): each photo's size in "
+                   "bytes, in order; the body is their bytes one after another")
+AZIMUTHS_HELP = ("each photo's camera azimuth in degrees relative to the first (which is 0), "
+                 "counter-clockwise seen from above; found automatically when left out")
+ELEVATIONS_HELP = ("each photo's camera elevation in degrees above the object's horizontal "
+                   "plane; found automatically when left out")
 
 
 def create_app(
@@ -88,7 +95,8 @@ def _add_routes(
             **u2net_model.status(),  # models_dir, background_removal_ready, models_setup_command
         }
 
-    @app.post("/jobs", status_code=202, summary="Queue one image (raw bytes in the body)",
+    @app.post("/jobs", status_code=202,
+              summary="Queue one image, or several photos of one object (raw bytes in the body)",
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/octet-stream": {"schema": {"type": "string",
                                                           "format": "binary"}}}}})
@@ -105,11 +113,18 @@ def _add_routes(
                                      description=c.SILHOUETTE_FILL.help),
         texture_size: int = Query(c.TEXTURE_SIZE.default, description=c.TEXTURE_SIZE.help),
         vertex_colors: bool = Query(c.VERTEX_COLORS.default, description=c.VERTEX_COLORS.help),
+        view_sizes: str | None = Query(None, description=VIEW_SIZES_HELP),
+        azimuths: str | None = Query(None, description=AZIMUTHS_HELP),
+        elevations: str | None = Query(None, description=ELEVATIONS_HELP),
     ) -> JSONResponse:
         # Declared above so the OpenAPI description is complete; validated in one place here.
-        options = ReconstructOptions.from_strings(dict(request.query_params))
-        image = await _read_bounded(request, max_upload_bytes)
-        job = await run_in_threadpool(manager.submit, image, options)
+        query = dict(request.query_params)
+        views = {key: query.pop(key) for key in VIEW_PARAMETERS if key in query}
+        options = ReconstructOptions.from_strings(query)
+        check_counts(views)
+        body = await _read_bounded(request, max_upload_bytes)
+        images = from_query(body, views, options.name)
+        job = await run_in_threadpool(manager.submit, images, options)
         return JSONResponse({"id": job.id, "state": job.state}, status_code=202)
 
     @app.get("/jobs/{job_id}", summary="State, stage and progress of a job")

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..bundle import zip_bundle
 from ..errors import BackendError, Cancelled
 from ..intake import load_image
+from ..multiview.request import ViewRequest
 from ..options import ReconstructOptions
 from ..pipeline import Reconstructor
 
@@ -26,7 +27,7 @@ FINISHED = ("done", "failed", "cancelled")
 class Job:
     id: str
     options: ReconstructOptions
-    image: bytes | None
+    image: bytes | ViewRequest | None  # one image, or several photos of one object
     seq: int
     state: str = "queued"
     stage: str = "queued"
@@ -104,11 +105,19 @@ class JobManager:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def submit(self, image: bytes, options: ReconstructOptions) -> Job:
-        """Check the image decodes (a bad one is the caller's 4xx now), then queue it."""
+    def submit(self, image: bytes | ViewRequest, options: ReconstructOptions) -> Job:
+        """Check the image (every photo) decodes (a bad one is the caller's 4xx now), then
+        queue it."""
         if self._stopping.is_set():
             raise BackendError("shutting_down", "The backend is shutting down.")
-        load_image(image)
+        if isinstance(image, ViewRequest):
+            for k, data in enumerate(image.images):
+                try:
+                    load_image(data)
+                except BackendError as exc:
+                    raise BackendError(exc.code, f"Photo {k + 1}: {exc.message}") from None
+        else:
+            load_image(image)
         job = Job(id=uuid.uuid4().hex, options=options, image=image, seq=next(self._seq))
         with self._lock:
             self._jobs[job.id] = job

@@ -29,6 +29,7 @@ from PIL import Image
 
 from backend import __version__
 from backend.geometry import SLICE_NAMES
+from backend.multiview.request import VIEW_PARAMETERS
 from backend.options import ReconstructOptions
 
 BUNDLE_FILES = ({"mesh.glb", "texture.png", "input.png", "result.json"}
@@ -261,7 +262,7 @@ def test_openapi_lists_every_route(server: ServerProcess):
     }
     submit = spec["paths"]["/jobs"]["post"]
     documented = {p["name"] for p in submit["parameters"] if p["in"] == "query"}
-    assert documented == {f.name for f in fields(ReconstructOptions)}
+    assert documented == {f.name for f in fields(ReconstructOptions)} | set(VIEW_PARAMETERS)
     assert "application/octet-stream" in submit["requestBody"]["content"]
     assert "202" in submit["responses"]
     assert "application/zip" in spec["paths"]["/jobs/{job_id}/result"]["get"]["responses"]["200"][
