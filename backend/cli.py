@@ -30,13 +30,27 @@ def add_option_arguments(parser: argparse.ArgumentParser) -> None:
                                 help=f"{spec.help} (default {spec.default})")
 
 
+def add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    """Several photos of one object into one bundle (ARCHITECTURE.md section 5, issue 35)."""
+    parser.add_argument("--views", nargs="+", type=Path, metavar="PHOTO",
+                        help=f"2 to {contract.MAX_VIEWS} photos of one object, the first the "
+                             "reference: one bundle OUTDIR/<first photo's stem>/")
+    parser.add_argument("--azimuths", nargs="+", type=float, metavar="DEG",
+                        help="with --views: each photo's camera azimuth relative to the first "
+                             "(0), counter-clockwise seen from above; found when left out")
+    parser.add_argument("--elevations", nargs="+", type=float, metavar="DEG",
+                        help="with --views: each photo's camera elevation above the object's "
+                             "horizontal plane; found when left out")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     rec = sub.add_parser("reconstruct", help="images to mesh bundles, OUTDIR/<image stem>/")
-    rec.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    rec.add_argument("images", nargs="*", type=Path, metavar="IMAGE")
     rec.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    add_view_arguments(rec)
     rec.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     add_option_arguments(rec)
 
@@ -91,6 +105,9 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from .contract import MAX_NAME_LENGTH
     from .options import ReconstructOptions
 
+    _check_view_arguments(args)
+    if args.views:
+        return _reconstruct_views(args)
     stems = [p.stem for p in args.images]
     duplicates = sorted({s for s in stems if stems.count(s) > 1})
     if duplicates:
@@ -115,7 +132,59 @@ def _reconstruct(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _reconstruct_one(reconstructor, path: Path, options, output: Path) -> bool:
+def _check_view_arguments(args: argparse.Namespace) -> None:
+    """IMAGE... or --views, not both; poses only with --views; the counts checked up front."""
+    from .multiview.request import check_poses
+
+    if args.views and args.images:
+        raise BackendError("bad_options", "Give either images (one bundle each) or --views "
+                           "(one bundle from several photos of one object), not both.")
+    if not args.views:
+        if not args.images:
+            raise BackendError("bad_options", "Name at least one image, or --views with the "
+                               "photos of one object.")
+        if args.azimuths is not None or args.elevations is not None:
+            raise BackendError("bad_options", "--azimuths and --elevations go with --views.")
+        return
+    if len(args.views) > contract.MAX_VIEWS:
+        raise BackendError("bad_options", f"--views takes at most {contract.MAX_VIEWS} photos "
+                           f"of one object (got {len(args.views)}).")
+    check_poses(len(args.views), args.azimuths, args.elevations)
+
+
+def _reconstruct_views(args: argparse.Namespace) -> int:
+    """Several photos of one object into OUTDIR/<first photo's stem>/; exit 1 if it failed."""
+    from .contract import MAX_NAME_LENGTH
+    from .multiview.request import ViewRequest
+    from .options import ReconstructOptions
+
+    first = args.views[0]
+    options = ReconstructOptions(**{spec.name: getattr(args, spec.name)
+                                    for spec in contract.OPTIONS if spec.name != "name"},
+                                 name=first.name[:MAX_NAME_LENGTH])
+    check_output_folder(args.output)
+
+    from .device import resolve_device
+    from .intake import read_image_file
+    from .pipeline import Reconstructor
+
+    images = []
+    for path in args.views:
+        try:
+            images.append(read_image_file(path, MAX_UPLOAD_MB * 1024 * 1024))
+        except BackendError as exc:
+            print(f"error: {path}: {exc.message}", file=sys.stderr)
+            return 1
+    request = ViewRequest(tuple(images), tuple(p.name[:MAX_NAME_LENGTH] for p in args.views),
+                          None if args.azimuths is None else tuple(args.azimuths),
+                          None if args.elevations is None else tuple(args.elevations))
+    reconstructor = Reconstructor(resolve_device(args.device))
+    ok = _reconstruct_one(reconstructor, first, options, args.output, request)
+    print(f"{int(ok)} of 1 reconstructed from {len(args.views)} photos into {args.output}")
+    return 0 if ok else 1
+
+
+def _reconstruct_one(reconstructor, path: Path, options, output: Path, request=None) -> bool:
     """One image into OUTDIR/<stem>/; a failure is printed and reported as False."""
     from tqdm import tqdm
 
@@ -137,7 +206,7 @@ def _reconstruct_one(reconstructor, path: Path, options, output: Path) -> bool:
     try:
         out_dir = bundle_path(output, path.stem)
         check_replaceable(out_dir)  # before the work, not only when the bundle is written
-        data = read_image_file(path, MAX_UPLOAD_MB * 1024 * 1024)
+        data = request or read_image_file(path, MAX_UPLOAD_MB * 1024 * 1024)
         result = reconstructor.run(data, options, out_dir, progress)
     except Exception as exc:  # one bad image must not abort the rest of the batch
         bar.close()
@@ -147,9 +216,22 @@ def _reconstruct_one(reconstructor, path: Path, options, output: Path) -> bool:
     mesh = result["mesh"]
     print(f"{path.name}: {mesh['vertices']} vertices, {mesh['faces']} faces, "
           f"{result['model']}, {result['timings_s']['total']:.2f} s -> {out_dir}/mesh.glb")
+    for view in result["views"][1:] if len(result["views"]) > 1 else ():
+        print(f"  {_view_line(view)}")
     for warning in result["warnings"]:
         print(f"warning: {path.name}: {warning}", file=sys.stderr)
     return True
+
+
+def _view_line(view: dict) -> str:
+    """One photo of a several-photo job as the terminal shows it."""
+    if not view["used"]:
+        return f"photo {view['index'] + 1} {view['source']}: left out ({view['message']})"
+    line = (f"photo {view['index'] + 1} {view['source']}: azimuth {view['azimuth']:g}, "
+            f"elevation {view['elevation']:g} ({view['pose']}")
+    if view["confidence"] is not None:
+        line += f", agreement {view['confidence']:.0%}"
+    return line + ")"
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -145,3 +145,62 @@ def test_a_long_file_name_does_not_stop_the_batch(tmp_path):
     assert assert_bundle(out / long.stem)["source"] == long.name[:200]
     assert_bundle(out / "disc")
     assert "2 of 2 reconstructed" in run.stdout
+
+
+# -- several photos of one object (--views, issue 35) --------------------------------------------
+
+
+def write_views(folder, poses=((0.0, 15.0), (90.0, 15.0), (200.0, 30.0))) -> list:
+    from multiview_scene import known_object, photograph
+    from PIL import Image
+
+    mesh = known_object()
+    paths = []
+    for k, (az, el) in enumerate(poses):
+        path = folder / f"{['front', 'side', 'back', 'four', 'five', 'six', 'seven'][k]}.png"
+        Image.fromarray(photograph(mesh, az, el, size=160, scale=0.9)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_reconstruct_views_with_given_poses(tmp_path):
+    views = write_views(tmp_path)
+    out = tmp_path / "out"
+    run = backend("reconstruct", "--views", *views, "--azimuths", "0", "90", "200",
+                  "--elevations", "15", "15", "30", "-o", str(out), "--resolution", "32",
+                  "--predictor", "baseline", "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    result = assert_bundle(out / "front")
+    assert [v["source"] for v in result["views"]] == ["front.png", "side.png", "back.png"]
+    assert all(v["used"] and v["pose"] == "given" for v in result["views"])
+    assert (out / "front" / "views" / "2.png").is_file()
+    assert "1 of 1 reconstructed from 3 photos" in run.stdout
+    assert "side.png: azimuth 90, elevation 15 (given" in run.stdout
+    assert not (out / "side").exists()
+
+
+def test_bad_view_arguments_exit_2_with_a_message(tmp_path):
+    views = write_views(tmp_path, [(0.0, 15.0)] * 7)
+    out = str(tmp_path / "out")
+    cases = [
+        (["--views", *views[:3], "--azimuths", "0", "90"], "one azimuth per photo"),
+        (["--views", *views[:2], "--azimuths", "30", "90"], "must be 0"),
+        (["--views", *views[:2], "--elevations", "10", "10", "10"], "one elevation per photo"),
+        (["--views", *views], "at most 6"),
+        ([views[0], "--views", *views[1:3]], "not both"),
+        ([views[0], "--azimuths", "0"], "go with --views"),
+        ([], "at least one image"),
+    ]
+    for args, words in cases:
+        run = backend("reconstruct", *args, "-o", out, "--predictor", "baseline",
+                      "--device", "cpu")
+        assert run.returncode == 2, (args, run.stderr)
+        assert words in run.stderr and "Traceback" not in run.stderr, (args, run.stderr)
+
+
+def test_views_with_a_missing_photo_fail_with_exit_1(tmp_path):
+    views = write_views(tmp_path, [(0.0, 15.0)])
+    run = backend("reconstruct", "--views", views[0], str(tmp_path / "nowhere.png"), "-o",
+                  str(tmp_path / "out"), "--predictor", "baseline", "--device", "cpu")
+    assert run.returncode == 1
+    assert "nowhere.png" in run.stderr and "Traceback" not in run.stderr
