@@ -84,8 +84,14 @@ class Client:
         views = views_query(images, azimuths, elevations)
         query = urllib.parse.urlencode(
             {**{k: _fmt(v) for k, v in options.items() if v is not None}, **views})
-        answer = self._json("POST", "/jobs?" + query, body=b"".join(images),
-                            timeout=max(self.timeout, 60.0))
+        try:
+            answer = self._json("POST", "/jobs?" + query, body=b"".join(images),
+                                timeout=max(self.timeout, 60.0))
+        except ClientError as exc:
+            if exc.status == 413:  # the limit is on the whole body: all the photos together
+                message = str(exc).replace("The image is", "The photos together are", 1)
+                raise ClientError(message, exc.code, exc.status) from None
+            raise
         return str(answer["id"])
 
     def status(self, job_id: str) -> dict[str, Any]:

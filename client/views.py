@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import contract
+from .contract import MAX_ELEVATION, MAX_VIEWS
 
-MAX_VIEWS: int = int(getattr(contract, "MAX_VIEWS", 6))  # photos of one object in one job
-# |elevation| above this looks straight down, where an azimuth means nothing
-MAX_ELEVATION: float = float(getattr(contract, "MAX_ELEVATION", 80.0))
+__all__ = ["MAX_ELEVATION", "MAX_VIEWS", "NO_POSES", "Poses", "ViewsError", "check_views",
+           "unused_photos", "view_entries"]
 
 
 class ViewsError(ValueError):

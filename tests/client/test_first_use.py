@@ -130,3 +130,19 @@ def test_after_cancel_the_next_job_runs_at_once(backend, tmp_path):
     assert backend.client is not None
     assert backend.client.status(first_id)["state"] == "cancelled"
     second.discard_bundle()
+
+
+def test_photos_over_the_limit_together_are_named_as_such(tmp_path, make_config):
+    """Issue 35: the upload limit holds for the whole body, so for all the photos together."""
+    manager = manager_for(make_config(max_upload_mb=1))
+    try:
+        assert manager.wait_ready().state == "ready", manager.log_tail()
+        half = EXAMPLE.read_bytes() + os.urandom(600 * 1024)
+        job = RemoteJob(half, "a.jpg", small(), manager, str(tmp_path / "results"),
+                        more_images=[half])
+        job.run_sync(poll_s=0.05)
+    finally:
+        manager.stop()
+    assert job.outcome == "failed"
+    assert job.error == "The photos together are larger than the backend accepts (1 MB)", \
+        job.error

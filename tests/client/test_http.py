@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 
@@ -62,3 +63,28 @@ def test_a_loopback_backend_is_reached_past_an_http_proxy(backend, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     client = Client(backend.client.url, backend.client.token)
     assert client.health()["ready"] is True
+
+
+def test_several_photos_go_as_one_job_with_their_poses(backend):
+    """Issue 35: view_sizes/azimuths/elevations and the photos' bytes in one body."""
+    client = backend.client
+    photo = EXAMPLE.read_bytes()
+    job_id = client.submit_views([photo, photo], [0, 180], [0, 0], resolution=32,
+                                 predictor="baseline", name="apple.jpg")
+    deadline = time.monotonic() + 120
+    while (info := client.status(job_id))["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert info["state"] == "done", info
+    with zipfile.ZipFile(io.BytesIO(client.result(job_id))) as zf:
+        assert "views/1.png" in zf.namelist()
+        views = json.loads(zf.read("result.json"))["views"]
+    client.cancel(job_id)
+    assert [v["index"] for v in views] == [0, 1]
+    assert views[1]["used"] and views[1]["pose"] == "given" and views[1]["azimuth"] == 180
+
+
+def test_too_many_photos_are_refused_with_the_servers_message(backend):
+    with pytest.raises(ClientError) as err:
+        backend.client.submit_views([EXAMPLE.read_bytes()] * 7, resolution=32)
+    assert 400 <= err.value.status < 500 and "at most 6 photos" in str(err.value)
