@@ -38,8 +38,9 @@ class ViewFusion(nn.Module):
 
     def __init__(self, reading: int, width: int, d_model: int) -> None:
         super().__init__()
-        self.per_view = nn.Sequential(
-            nn.Linear(reading, width), nn.GELU(), nn.Linear(width, width), nn.GELU(),
+        self.per_view = nn.Sequential(  # readings mix maps, colours and coordinates: normalised
+            nn.LayerNorm(reading), nn.Linear(reading, width), nn.GELU(),
+            nn.Linear(width, width), nn.GELU(),
         )
         self.merge = nn.Linear(2 * width, d_model)
         self.gate = nn.Parameter(torch.zeros(d_model))  # zero: the single-view network as it was

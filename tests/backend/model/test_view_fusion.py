@@ -97,7 +97,7 @@ def test_a_view_is_read_at_the_point_moved_into_its_frame():
     reading = model.view_reading(feats, points)
     same = model.view_reading(feats, moved_points(points, torch.eye(4).expand(2, 1, 4, 4))[:, 0])
     assert torch.equal(reading, same)
-    assert reading.shape == (2, points.shape[1], model.view_fusion.per_view[0].in_features)
+    assert reading.shape == (2, points.shape[1], model.view_fusion.per_view[1].in_features)
 
 
 def test_the_fusion_travels_in_the_weights_file(tmp_path):
