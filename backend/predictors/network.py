@@ -24,8 +24,9 @@ Weights without the key run the network as it is.
 Several photos (``predict_views``, issue 35): weights with a view fusion (``view_fusion`` in
 their config) read every photo at each point; other weights intersect the photos' own SDFs
 (``Predictor.predict_views``). Either way, with more than one photo the depth clip is off: it cuts
-to the depth the reference photo guessed, and the other photos are there to see that depth (they
-measured closer to the truth without it, docs/experiments/multiview.md). The flip average mirrors
+to the depth the reference photo guessed, and the other photos are there to see that depth (a
+side view sees the reference's depth as its width; a clip would cut away what it shows). Not
+measured against the clip yet (docs/experiments/multiview.md). The flip average mirrors
 every photo and every view transform (``M T M``), the same scene seen in a mirror; the
 silhouette fill keeps the reference photo's mask, whose rays must all meet the object.
 """
