@@ -178,3 +178,34 @@ def test_object_folders_that_cannot_be_read_fail_in_words(tmp_path):
     assert fail[1].startswith(f"{root / 'mug'}: ") and "names back.jpg, which is not" in fail[1]
     assert fail[2].startswith(f"{root / 'pot'}: ") and "not valid JSON" in fail[2]
     assert proc.stdout.strip().splitlines()[-1].startswith("Slice3D batch: 0 ok, 3 failed of 3")
+
+
+def test_an_object_folder_is_one_reconstruction_from_all_its_photos(tmp_path, profile):
+    """Issue 35: OUT/<folder name>/ from every photo views.json lists, with its poses; the .blend
+    holds one mesh and a camera per photo."""
+    mug = tmp_path / "in" / "mug.v2"
+    mug.mkdir(parents=True)
+    shutil.copy(EXAMPLE, mug / "front.jpg")
+    shutil.copy(EXAMPLE, mug / "back.jpg")
+    (mug / "views.json").write_text(
+        '{"views": ["front.jpg", "back.jpg"], "azimuths": [0, 180], "elevations": [10, 10]}')
+    shutil.copy(EXAMPLE, tmp_path / "in" / "apple.jpg")
+    blend = tmp_path / "all.blend"
+    env = blender_env(tmp_path / "empty-profile")
+    env.pop("SLICE3D_PYTHON")
+    proc = subprocess.run(_batch_cmd("--input", str(tmp_path / "in"), "--output",
+                                     str(tmp_path / "OUT"), "--resolution", "32",
+                                     "--blend", str(blend)),
+                          capture_output=True, text=True, timeout=400, env=env,
+                          cwd=str(tmp_path))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert sorted(p.name for p in (tmp_path / "OUT").iterdir()) == ["apple", "mug.v2"]
+    result = json.loads((tmp_path / "OUT" / "mug.v2" / "result.json").read_text())
+    assert [(v["azimuth"], v["elevation"], v["used"]) for v in result["views"]] == [
+        (0, 10, True), (180, 10, True)]
+    assert len(json.loads((tmp_path / "OUT" / "apple" / "result.json").read_text())["views"]) == 1
+    assert proc.stdout.strip().splitlines()[-1].startswith("Slice3D batch: 2 ok, 0 failed of 2")
+    opened = run_blender(profile, "open_blend", {"blend": str(blend)})
+    assert opened["collections"] == ["Slice3D apple", "Slice3D mug"]
+    assert opened["cameras"]["Slice3D mug"] == ["mug Camera", "mug Camera 2"]
