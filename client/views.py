@@ -70,15 +70,34 @@ def view_entries(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def unused_photos(result: dict[str, Any], names: Sequence[str] = ()) -> list[str]:
-    """One sentence per photo the backend left out, with its reason ("Photo 3 (back.jpg) was
-    not used: ..."); `names` are the photos' names as the user knows them, in input order."""
+    """What the result says about particular photos, one sentence each: those the backend left
+    out with its reason, then its warnings about photos it used ("at the pose given ... check
+    its azimuth"). `names` are the photos' names as the user knows them, in input order; they
+    replace the backend's own ("photo 2" for a photo sent over HTTP)."""
+    views = view_entries(result)
     lines = []
-    for view in view_entries(result):
-        if view.get("used", True):
-            continue
-        k = int(view.get("index", 0))
-        name = names[k] if k < len(names) and names[k] else str(view.get("source") or "")
-        reason = str(view.get("message") or "no pose fits it")
-        lines.append(f"Photo {k + 1}" + (f" ({name})" if name else "")
-                     + f" was not used: {reason}")
+    for view in views:
+        if not view.get("used", True):
+            k = int(view.get("index", 0))
+            text = str(view.get("message") or f"Photo {k + 1} was left out: no pose fits it")
+            lines.append(_with_name(text, view, names))
+    for warning in result.get("warnings") or ():
+        view = next((v for v in views if str(warning).startswith(_who(v))), None)
+        if view is not None and view.get("used", True) and len(views) > 1:
+            lines.append(_with_name(str(warning), view, names))
     return lines
+
+
+def _who(view: dict[str, Any]) -> str:
+    """How the backend names a photo in its messages: "Photo 2 (side.jpg)"."""
+    source = view.get("source")
+    return f"Photo {int(view.get('index', 0)) + 1}" + (f" ({source})" if source else "")
+
+
+def _with_name(text: str, view: dict[str, Any], names: Sequence[str]) -> str:
+    k = int(view.get("index", 0))
+    who = _who(view)
+    if k < len(names) and names[k]:
+        mine = f"Photo {k + 1} ({names[k]})"
+        return mine + text[len(who):] if text.startswith(who) else f"{mine}: {text}"
+    return text if text.startswith(f"Photo {k + 1}") else f"{who}: {text}"

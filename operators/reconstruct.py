@@ -121,7 +121,7 @@ class SLICE3D_OT_reconstruct(ModalTimerOperator, bpy.types.Operator):
         kept = self._keep(job, coll)
         left_out = build.photo_messages(coll, self._photo_names)
         UI.say(f'Added "{coll.name}"' + (f"; the result is kept in {kept}" if kept else "")
-               + "".join(f". {line}" for line in left_out))
+               + "".join(f". {line.rstrip('.')}" for line in left_out) + ("." if left_out else ""))
         self.report({"WARNING"} if left_out else {"INFO"}, UI.last_message)
         return {"FINISHED"}
 

@@ -100,8 +100,9 @@ def build_scene(context: bpy.types.Context, bundle_dir: str, *, source: str, nam
         for k, camera in cameras.items():
             _label_view_camera(camera, view_entries(result)[k], photo_names)
         root["slice3d_timings"] = json.dumps(result.get("timings_s") or {})
-        if view_entries(result):
+        if len(view_entries(result)) > 1:
             root["slice3d_views"] = json.dumps(view_entries(result))
+            root["slice3d_warnings"] = json.dumps(result.get("warnings") or [])
         if scene_camera or scene.camera is None:
             scene.camera = cam_obj
         if square_render:
@@ -346,12 +347,14 @@ def _label_view_camera(camera: bpy.types.Object, view: dict, names: Sequence[str
 
 
 def photo_messages(coll: bpy.types.Collection, names: Sequence[str] = ()) -> list[str]:
-    """The sentences for the photos an imported result left out (client.views.unused_photos)."""
+    """The sentences about particular photos of an imported result: those left out, and
+    warnings about those used (client.views.unused_photos)."""
     try:
         views = json.loads(coll.get("slice3d_views") or "[]")
+        warnings = json.loads(coll.get("slice3d_warnings") or "[]")
     except ValueError:
         return []
-    return unused_photos({"views": views}, names)
+    return unused_photos({"views": views, "warnings": warnings}, names)
 
 
 def _add_slices(context: bpy.types.Context, root: bpy.types.Collection, bundle_dir: str,

@@ -5,12 +5,14 @@ test_scene_build.py)."""
 from __future__ import annotations
 
 import pytest
-from bl_harness import EXAMPLE, run_blender
+from bl_harness import EXAMPLE, ROOT, run_blender
 
 
 @pytest.fixture(scope="module")
 def run(profile):
-    return run_blender(profile, "reconstruct_views", {"second": str(EXAMPLE)}, timeout=400)
+    return run_blender(profile, "reconstruct_views",
+                       {"second": str(EXAMPLE), "other": str(ROOT / "examples" / "wheel.png")},
+                       timeout=400)
 
 
 def test_cancel_while_it_runs_adds_nothing(run):
@@ -34,3 +36,13 @@ def test_the_second_camera_looks_from_behind(run):
     assert second["direction"] == pytest.approx([0.0, -1.0, 0.0], abs=1e-4)
     assert second["pose"] == "given" and second["source"] == "apple.jpg.001"
     assert main["backgrounds"] == second["backgrounds"] == 1
+
+
+def test_a_photo_of_something_else_is_left_out_and_named(run):
+    """Poses found by the backend: the wheel matches no pose of the apple; the job goes on."""
+    assert run["outcome_auto"] == ["FINISHED"], run["reports_auto"]
+    assert run["auto_cameras"] == ["apple Camera.001"]  # only the main photo's (names taken)
+    level, message = run["reports_auto"][-1]
+    assert level == "WARNING" and message.startswith('Added "Slice3D apple.001"')
+    assert '. Photo 2 (wheel.png) was left out: ' in message, message
+    assert run["ui_message"] == message

@@ -96,7 +96,8 @@ def view_entry(k: int, used: bool = True, **kw) -> dict:
             "pose": ("given" if used else None) if k else None,
             "azimuth": kw.get("azimuth"), "elevation": kw.get("elevation"),
             "confidence": kw.get("confidence"),
-            "message": None if used else "no pose fits its outline",
+            "message": None if used else f"Photo {k + 1} (view {k + 1}) was left out: no pose "
+                                         "fits its outline",
             "camera_to_view": pose(kw.get("azimuth", 0.0), kw.get("elevation", 0.0))
             if used else None,
             "input": f"views/{k}.png" if used and k else None}
@@ -165,7 +166,7 @@ def test_every_photo_camera_shows_its_photo(views_run):
 
 def test_a_photo_left_out_is_reported_with_its_reason(views_run):
     assert views_run["views"]["messages"] == [
-        "Photo 3 (view 3) was not used: no pose fits its outline"]
+        "Photo 3 (view 3) was left out: no pose fits its outline"]
 
 
 def test_one_photo_and_old_bundles_import_as_before(views_run):

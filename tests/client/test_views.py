@@ -40,12 +40,26 @@ def test_the_query_carries_sizes_in_order_and_the_poses_in_degrees():
 
 
 def test_photos_left_out_are_named_with_the_backends_reason():
+    """The backend's own name for a photo sent over HTTP ("photo 2") gives way to the user's."""
+    left_out = ("Photo 2 (photo 2) was left out: no camera position makes it match the first "
+                "photo's object; its outline agrees only 21% with the shape seen in the first "
+                "photo (at least 60% needed).")
     result = {"views": [
         {"index": 0, "source": "front.jpg", "used": True, "message": None},
-        {"index": 1, "source": "view 2", "used": False, "message": "no pose fits its outline"},
-        {"index": 2, "source": "back.jpg", "used": True, "message": None},
-        {"index": 3, "source": "", "used": False, "message": None}]}
-    assert unused_photos(result, ["front.jpg", "side.jpg"]) == [
-        "Photo 2 (side.jpg) was not used: no pose fits its outline",
-        "Photo 4 was not used: no pose fits it"]
+        {"index": 1, "source": "photo 2", "used": False, "message": left_out},
+        {"index": 2, "source": "photo 3", "used": True, "message": None},
+        {"index": 3, "source": "", "used": False, "message": None}],
+        "warnings": [left_out, "Photo 3 (photo 3): at the pose given its outline agrees only "
+                     "40% with the shape seen in the first photo; check its azimuth and "
+                     "elevation.", "The texture could not be baked"]}
+    assert unused_photos(result, ["front.jpg", "side.jpg", "back.jpg"]) == [
+        "Photo 2 (side.jpg) was left out: no camera position makes it match the first photo's "
+        "object; its outline agrees only 21% with the shape seen in the first photo (at least "
+        "60% needed).",
+        "Photo 4 was left out: no pose fits it",
+        "Photo 3 (back.jpg): at the pose given its outline agrees only 40% with the shape seen "
+        "in the first photo; check its azimuth and elevation."]
+    assert unused_photos(result)[0].startswith("Photo 2 (photo 2) was left out: no camera")
+    one = {"views": [result["views"][0]], "warnings": ["Photo 1 (front.jpg) is dark"]}
+    assert unused_photos(one) == []  # a one-photo job: its warnings are its own business
     assert unused_photos({"warnings": []}) == []  # a bundle from before several photos

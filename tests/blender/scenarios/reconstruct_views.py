@@ -76,10 +76,20 @@ def main() -> None:
                        "backgrounds": len(cam.data.background_images),
                        "source": cam.get("slice3d_source"), "pose": cam.get("slice3d_pose")}
     meshes = [o.name for o in coll.all_objects if o.type == "MESH" and "Mesh" in o.name]
+    # Poses found by the backend; a photo of another object is left out, and said so.
+    opts.known_poses = False
+    opts.photos[0].image = bpy.data.images.load(ARGS["other"])
+    op_auto = operator(rec, ext)
+    rec.SLICE3D_OT_reconstruct._start(op_auto, bpy.context)
+    outcome_auto = drive(rec.SLICE3D_OT_reconstruct, op_auto)
+    auto = bpy.data.collections.get("Slice3D apple.001")
+    auto_cameras = sorted(o.name for o in auto.objects if o.type == "CAMERA") if auto else []
     disable()
     done(started=started, cancel=cancel, cancelled=cancelled, reports_cancel=reports_cancel,
          unchanged_after_cancel=after_cancel == before, outcome=outcome, reports=op.reports,
-         cameras=facts, meshes=meshes, seconds=seconds)
+         cameras=facts, meshes=meshes, seconds=seconds, outcome_auto=outcome_auto,
+         reports_auto=op_auto.reports, auto_cameras=auto_cameras,
+         ui_message=ext.ui.state.UI.last_message)
 
 
 run(main)
