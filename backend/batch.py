@@ -5,7 +5,8 @@ and the run goes on, an interrupted run is resumed by skipping the bundles alrea
 every image's outcome is appended to ``OUT/batch_summary.jsonl`` the moment it is known. This
 module holds what the local run and the Ray run (``backend/ray_batch.py``) share: finding the
 images, the resume rule, one image into its bundle, the summary and the progress bar.
-Reference: docs/BATCH.md.
+A folder holding ``views.json`` is one object photographed several times (issue 35): its photos
+make one bundle, OUT/<the folder relative to INPUT_DIR>/. Reference: docs/BATCH.md.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import bundle
-from .contract import MAX_NAME_LENGTH, MAX_UPLOAD_MB
+from .contract import MAX_NAME_LENGTH, MAX_UPLOAD_MB, MAX_VIEWS
 from .errors import BackendError, failure_message
 from .options import ReconstructOptions
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"})
 SUMMARY_NAME = "batch_summary.jsonl"
+VIEWS_FILE = "views.json"  # marks a folder as one object's photos (docs/BATCH.md)
 # What a finished bundle's result.json holds at least (docs/API.md); one without them is redone.
 RESULT_KEYS = ("version", "model", "model_kind", "timings_s", "camera", "slices", "mesh")
 
@@ -36,12 +38,16 @@ Emit = Callable[[Record], None]
 
 @dataclass(frozen=True)
 class Task:
-    """One image and its bundle folder; plain strings so that it travels to Ray workers as is."""
+    """One image (or one object's photos) and its bundle folder; plain values so that it
+    travels to Ray workers as is."""
 
-    image: str  # relative to INPUT_DIR, with "/" (the summary's key)
-    source: str  # absolute path of the image
+    image: str  # relative to INPUT_DIR, with "/" (the summary's key); an object's folder ends "/"
+    source: str  # absolute path of the image (of the object's folder)
     bundle: str  # the bundle folder relative to OUT, with "/"
     out_dir: str  # absolute path of the bundle folder
+    views: tuple[str, ...] = ()  # an object's photos, absolute paths, the reference first
+    azimuths: tuple[float, ...] | None = None  # from views.json, when given
+    elevations: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -62,22 +68,89 @@ def find_images(root: Path, exclude: Path | None = None) -> list[Path]:
 
     Hidden folders include a bundle writer's staging folders; exclude is OUT when it lies inside
     the input tree, so that a rerun does not take the bundles' own PNGs for input."""
+    return _walk(root, exclude)[0]
+
+
+def find_objects(root: Path, exclude: Path | None = None) -> list[Path]:
+    """The folders under root (root itself included) that hold a views.json, sorted."""
+    return _walk(root, exclude)[1]
+
+
+def _walk(root: Path, exclude: Path | None) -> tuple[list[Path], list[Path]]:
+    """Single images, and object folders (a views.json; nothing below one is a single image)."""
     skip = exclude.resolve() if exclude is not None else None
     found: list[Path] = []
+    objects: list[Path] = []
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
+        if VIEWS_FILE in files:
+            objects.append(here)
+            dirs[:] = []
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
                          and (skip is None or (here / d).resolve() != skip))
         found.extend(here / name for name in sorted(files)
                      if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES)
-    return found
+    return found, sorted(objects)
+
+
+def object_task(input_dir: Path, output: Path, folder: Path) -> Task:
+    """One object's task; its views.json is read later (``read_views``), so a bad one is that
+    object's failed record, not the run's end."""
+    rel = folder.relative_to(input_dir)
+    return Task(rel.as_posix() + "/", str(folder), rel.as_posix(), str(output / rel))
+
+
+def read_views(task: Task) -> Task:
+    """The task with its photos and poses from views.json, or a BackendError saying what is
+    wrong with the file: ``{"views": [names...], "azimuths": [...], "elevations": [...]}``,
+    every key optional ("views" defaults to the folder's images in name order)."""
+    from .multiview.request import check_poses
+
+    folder = Path(task.source)
+    where = f"{task.image}{VIEWS_FILE}"
+    try:
+        spec = json.loads((folder / VIEWS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BackendError("bad_options", f"{where} is not readable JSON ({exc}).") from None
+    if not isinstance(spec, dict) or set(spec) - {"views", "azimuths", "elevations"}:
+        raise BackendError("bad_options", f"{where} must be an object with the keys views, "
+                           "azimuths and elevations (each optional).")
+    names = spec.get("views")
+    if names is None:
+        names = [p.name for p in sorted(folder.iterdir()) if p.is_file()
+                 and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES]
+    if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+            or any("/" in n or "\\" in n or n in ("", ".", "..") for n in names)):
+        raise BackendError("bad_options", f"{where}: views must list the photos' file names "
+                           "in this folder.")
+    if not 2 <= len(names) <= MAX_VIEWS:
+        raise BackendError("bad_options", f"{where}: an object takes 2 to {MAX_VIEWS} photos "
+                           f"(found {len(names)}).")
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise BackendError("bad_options", f"{where} lists {missing[0]}, which is not in the "
+                           "folder.")
+    poses = {}
+    for key in ("azimuths", "elevations"):
+        values = spec.get(key)
+        if values is not None and (not isinstance(values, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in values)):
+            raise BackendError("bad_options", f"{where}: {key} must be a list of numbers.")
+        poses[key] = None if values is None else tuple(float(v) for v in values)
+    try:
+        check_poses(len(names), poses["azimuths"], poses["elevations"])
+    except BackendError as exc:
+        raise BackendError(exc.code, f"{where}: {exc.message}") from None
+    return replace(task, views=tuple(str(folder / n) for n in names), azimuths=poses["azimuths"],
+                   elevations=poses["elevations"])
 
 
 def make_plan(input_dir: Path, output: Path) -> Plan:
     """Each image's bundle folder OUT/<relative folder>/<stem>/, the resume rule and the clashes."""
     input_dir, output = input_dir.resolve(), output.resolve()
     plan = Plan()
-    images = find_images(input_dir, exclude=output)
+    images, objects = _walk(input_dir, output)
     folders = {p.parent.relative_to(input_dir) for p in images}
     image_folders = {a.as_posix() for f in folders for a in (f, *f.parents) if a != Path(".")}
     owner: dict[str, str] = {}
@@ -85,14 +158,28 @@ def make_plan(input_dir: Path, output: Path) -> Plan:
         rel = path.relative_to(input_dir)
         task = Task(rel.as_posix(), str(path), (rel.parent / path.stem).as_posix(),
                     str(output / rel.parent / path.stem))
-        problem = _clash(task, path, owner, image_folders)
-        if problem:
-            plan.refused.append((task, problem))
-        elif is_finished(Path(task.out_dir)):
-            plan.skipped.append(task)
-        else:
-            plan.todo.append(task)
+        _sort(plan, task, _clash(task, path, owner, image_folders))
+    for folder in objects:
+        task = object_task(input_dir, output, folder)
+        problem = None
+        if folder == input_dir:
+            problem = (f"{VIEWS_FILE} in INPUT_DIR itself would make OUT the bundle; put the "
+                       "object's photos in a folder of their own.")
+        elif task.bundle in owner:
+            problem = (f"{task.image} and {owner[task.bundle]} would share the bundle folder "
+                       f"{task.bundle}/; rename one of them.")
+        owner.setdefault(task.bundle, task.image)
+        _sort(plan, task, problem)
     return plan
+
+
+def _sort(plan: Plan, task: Task, problem: str | None) -> None:
+    if problem:
+        plan.refused.append((task, problem))
+    elif is_finished(Path(task.out_dir)):
+        plan.skipped.append(task)
+    else:
+        plan.todo.append(task)
 
 
 def _clash(task: Task, path: Path, owner: dict[str, str], image_folders: set[str]) -> str | None:
@@ -137,16 +224,33 @@ def reconstruct_task(reconstructor: Any, task: Task, options: ReconstructOptions
     try:
         out_dir = Path(task.out_dir)
         bundle.check_replaceable(out_dir)  # before the work, not only when the bundle is written
-        from .intake import read_image_file
-
-        data = read_image_file(Path(task.source), MAX_UPLOAD_MB * 1024 * 1024)
         named = replace(options, name=Path(task.source).name[:MAX_NAME_LENGTH])
-        result = reconstructor.run(data, named, out_dir)
+        result = reconstructor.run(_task_input(task), named, out_dir)
     except Exception as exc:  # one bad image must not stop the batch
         return record(task, "failed", failure_message(exc),
                       seconds=round(time.perf_counter() - start, 3))
     return record(task, "done", seconds=round(time.perf_counter() - start, 3),
                   faces=result["mesh"]["faces"], warnings=result["warnings"])
+
+
+def _task_input(task: Task) -> Any:
+    """The image's bytes, or the object's photos as a ViewRequest."""
+    from .intake import read_image_file
+
+    limit = MAX_UPLOAD_MB * 1024 * 1024
+    if not task.image.endswith("/"):
+        return read_image_file(Path(task.source), limit)
+    from .multiview.request import ViewRequest
+
+    task = read_views(task)
+    images = []
+    for path in task.views:
+        try:
+            images.append(read_image_file(Path(path), limit))
+        except BackendError as exc:
+            raise BackendError(exc.code, f"{Path(path).name}: {exc.message}") from None
+    return ViewRequest(tuple(images), tuple(Path(p).name[:MAX_NAME_LENGTH] for p in task.views),
+                       task.azimuths, task.elevations)
 
 
 def run_local(tasks: list[Task], options: ReconstructOptions, device: str, emit: Emit) -> None:

@@ -176,8 +176,8 @@ class Reconstructor:
             given = request.azimuths is not None and request.elevations is not None
             words = STAGE_LABELS["poses"] + ("" if given else " (finding their poses)")
             with stage("poses", words):
-                placement = self._place(prediction, model_input, options.name, extras, request,
-                                        cancel)
+                placement = self._place(prediction, model_input,
+                                        request.names[0] or options.name, extras, request, cancel)
                 warnings.extend(placement.warnings)
             with stage("fuse"):
                 prediction = self._fuse(predictor, prediction, model_input, placement, options)

@@ -201,3 +201,75 @@ def test_a_ray_address_that_no_head_answers_fails_at_once(tmp_path, capsys):
         port = s.getsockname()[1]
     assert main(["batch", str(src), "-o", str(tmp_path / "o"), "--ray", f"127.0.0.1:{port}"]) == 2
     assert f"No Ray head answers at 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+# -- a folder per object (views.json, issue 35) --------------------------------------------------
+
+
+def make_objects(root: Path) -> None:
+    """One object with given poses, one whose poses are found (views from the folder's images),
+    two broken views.json, a single image beside them, and a clash with an object folder."""
+    from multiview_scene import known_object, photograph
+
+    mesh = known_object()
+    shots = {az: encode(Image.fromarray(photograph(mesh, az, el, size=160, scale=0.9)), "PNG")
+             for az, el in ((0.0, 15.0), (90.0, 15.0), (200.0, 30.0))}
+    given = root / "shelf" / "box"
+    given.mkdir(parents=True)
+    for name, az in (("front.png", 0.0), ("side.png", 90.0), ("back.png", 200.0)):
+        (given / name).write_bytes(shots[az])
+    (given / "views.json").write_text(json.dumps({
+        "views": ["front.png", "side.png", "back.png"], "azimuths": [0, 90, 200],
+        "elevations": [15, 15, 30]}))
+    found = root / "found"
+    found.mkdir()
+    (found / "1-front.png").write_bytes(shots[0.0])
+    (found / "2-side.png").write_bytes(shots[90.0])
+    (found / "views.json").write_text("{}")
+    for name, text in (("badjson", "{views: "), ("badcount", json.dumps(
+            {"views": ["a.png", "b.png"], "azimuths": [0, 90, 180]})),
+            ("missing", json.dumps({"views": ["a.png", "nowhere.png"]}))):
+        (root / name).mkdir()
+        (root / name / "a.png").write_bytes(shots[0.0])
+        (root / name / "b.png").write_bytes(shots[90.0])
+        (root / name / "views.json").write_text(text)
+    (root / "shelf" / "single.png").write_bytes(shots[0.0])
+    (root / "twin.png").write_bytes(shots[0.0])  # its bundle would be the object twin/'s
+    (root / "twin").mkdir()
+    for name in ("a.png", "b.png"):
+        (root / "twin" / name).write_bytes(shots[0.0])
+    (root / "twin" / "views.json").write_text("{}")
+
+
+def test_object_folders_make_one_bundle_each_and_resume(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_objects(src)
+    assert main(["batch", str(src), "-o", str(out), *FAST]) == 1
+    first = summary(out)
+    assert first["shelf/single.png"]["status"] == "done"
+    assert first["shelf/box/"]["status"] == "done", first["shelf/box/"]
+    result = json.loads((out / "shelf" / "box" / "result.json").read_text())
+    assert [v["source"] for v in result["views"]] == ["front.png", "side.png", "back.png"]
+    assert all(v["pose"] == "given" for v in result["views"])
+    assert (out / "shelf" / "box" / "views" / "2.png").is_file()
+    assert not (out / "shelf" / "box" / "side").exists()  # the photos are not single images
+    assert first["found/"]["status"] == "done"
+    views = json.loads((out / "found" / "result.json").read_text())["views"]
+    assert [v["source"] for v in views] == ["1-front.png", "2-side.png"]
+    assert views[1]["pose"] in ("found", None)
+    assert "not readable JSON" in first["badjson/"]["message"]
+    assert "one azimuth per photo" in first["badcount/"]["message"]
+    assert "nowhere.png" in first["missing/"]["message"]
+    assert first["twin.png"]["status"] == "done"
+    assert "share the bundle folder" in first["twin/"]["message"]
+    assert main(["batch", str(src), "-o", str(out), *FAST]) == 1  # the broken ones again
+    second = summary(out)
+    assert second["shelf/box/"]["status"] == "skipped" and second["found/"]["status"] == "skipped"
+
+
+def test_views_json_in_the_input_folder_itself_is_refused(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    (src / "views.json").write_text("{}")
+    plan = batch.make_plan(src, out)
+    assert not plan.todo and "folder of their own" in plan.refused[0][1]
