@@ -42,6 +42,9 @@ class _Main(_SidebarPanel):
             layout.template_icon(icon_value=image.preview.icon_id, scale=7.0)
             if opts.image is None:
                 layout.label(text=f"Using the editor's image: {image.name}", icon="INFO")
+            if opts.photos:
+                layout.label(text=f"Main photo: 1 of {1 + len(opts.photos)} (More Photos below)",
+                             icon="IMAGE_REFERENCE")
         _draw_run(layout, image)
         if UI.last_message:
             wrapped(layout, UI.last_message, icon="ERROR" if UI.last_error else "INFO")
