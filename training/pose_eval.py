@@ -141,7 +141,17 @@ def summarise(records: list[dict]) -> dict:
         "strangers_refused_at_threshold": share(
             [{**r, "refused": r["confidence"] < MIN_CONFIDENCE} for r in strangers], "refused"),
         "threshold": MIN_CONFIDENCE,
+        # what the refusal threshold is chosen from: photos of the same object (right or wrong
+        # pose) should stay, strangers should go
+        "confidence_same_object_quantiles": _quantiles([r["confidence"] for r in views]),
+        "confidence_stranger_quantiles": _quantiles([r["confidence"] for r in strangers]),
     }
+
+
+def _quantiles(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {f"p{q}": round(float(np.percentile(values, q)), 3) for q in (10, 25, 50, 75, 90)}
 
 
 def _median(values: list[float]) -> float | None:
