@@ -80,6 +80,14 @@ def place_photos(
     """Every photo's entry, photo 0 first; extra photos re-framed and, where their pose was
     searched, kept only when they agree with the reference shape (MIN_CONFIDENCE)."""
     ready = [p for p in extras if p.cutout is not None]
+    if not ready:  # nothing to place: photo 0 alone, its elevation as given (or unknown)
+        placement = Placement([ViewEntry(0, reference_source, True,
+                                         None if elevations is None else "given", 0.0,
+                                         None if elevations is None else float(elevations[0]),
+                                         None, None, np.eye(4), None)])
+        for photo in extras:
+            placement.views.append(_place(photo, None, False, 0.0, shape, placement.warnings))
+        return placement
     pick = [0] + [p.index for p in ready]
     start = time.perf_counter()
     result = search_poses(

@@ -280,6 +280,8 @@ def test_unreadable_extra_photo_is_left_out(reconstructor, photos, tmp_path):
     result = reconstructor.run(request, view_options(), tmp_path / "out")
     assert [v["used"] for v in result["views"]] == [True, False]
     assert "not an image" in result["views"][1]["message"]
+    assert result["views"][0]["pose"] == "given" and result["views"][0]["elevation"] == 15.0
+    assert result["pose_search"] == {"seconds": 0.0, "candidates": 0}
 
 
 def test_cancel_while_placing_leaves_no_bundle(reconstructor, photos, tmp_path):
