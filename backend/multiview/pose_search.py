@@ -119,6 +119,8 @@ def search_poses(
 
     ref_list = [ref_el] if ref_el is not None else list(ELEVATIONS)
     best_ref, best = search.best_over(ref_list, grid(None, None))
+    if fixed_az is not None and ref_el is not None:  # every pose given: only scored
+        return SearchResult(best_ref, best, search.scored)
     for steps in REFINEMENTS:
         ref_list = [best_ref] if ref_el is not None else _elevations(best_ref, steps[1])
         best_ref, best = search.best_over(
