@@ -77,9 +77,10 @@ def angle_error(a: float, b: float) -> float:
     return abs((a - b + 180.0) % 360.0 - 180.0)
 
 
-def evaluate_shape(predictor, shape: ShapeViews, stranger: np.ndarray | None, mode: str,
-                   device: torch.device) -> Iterator[dict]:
-    """One record per extra photo (and one for the stranger), as the backend places them."""
+def evaluate_shape(predictor, shape: ShapeViews, stranger: np.ndarray | None,
+                   modes: list[str], device: torch.device) -> Iterator[dict]:
+    """One record per extra photo (and one for the stranger) and mode, as the backend places
+    them; photo 0's prediction and coarse shape are made once for all modes."""
     reference = framed(shape.images[0])
     prediction = predictor.predict(reference)
     start = time.perf_counter()
@@ -88,13 +89,19 @@ def evaluate_shape(predictor, shape: ShapeViews, stranger: np.ndarray | None, mo
     extra = [framed(im) for im in shape.images[1:]]
     if stranger is not None:
         extra.append(framed(stranger))
-    elevations = None
-    if mode == "azimuth":
-        elevations = list(shape.views[:, 1]) + ([15.0] if stranger is not None else [])
-    start = time.perf_counter()
-    found = search_poses(coarse, reference, [PhotoTarget.from_model_input(x) for x in extra],
-                         elevations=elevations)
-    per_view = (time.perf_counter() - start) / len(extra)
+    targets = [PhotoTarget.from_model_input(x) for x in extra]
+    for mode in modes:
+        elevations = None
+        if mode == "azimuth":
+            elevations = list(shape.views[:, 1]) + ([15.0] if stranger is not None else [])
+        start = time.perf_counter()
+        found = search_poses(coarse, reference, targets, elevations=elevations)
+        per_view = (time.perf_counter() - start) / len(extra)
+        yield from _records(shape, found, mode, per_view, shape_s)
+
+
+def _records(shape: ShapeViews, found, mode: str, per_view: float, shape_s: float
+             ) -> Iterator[dict]:
     az0, el0 = float(shape.views[0, 0]), float(shape.views[0, 1])
     for k, pose in enumerate(found.poses, start=1):
         base = {"shape": shape.shape_id, "source": shape.source, "view": k, "mode": mode,
@@ -164,15 +171,14 @@ def run(data_dir: Path, split: str, shapes: int, modes: list[str], predictor_kin
     predictor = load_predictor(predictor_kind, device)
     picked = load_shapes(data_dir, split, shapes, seed)
     records: list[dict] = []
-    for mode in modes:
-        for i, shape in enumerate(picked):
-            stranger = picked[(i + 1) % len(picked)].images[0] if len(picked) > 1 else None
-            for rec in evaluate_shape(predictor, shape, stranger, mode, device):
-                records.append(rec)
-                if not rec["stranger"]:
-                    print(f"{mode} {shape.shape_id} view {rec['view']}: found "
-                          f"{rec['azimuth']:.1f} truth {rec['truth_azimuth']:.1f} "
-                          f"(conf {rec['confidence']:.2f}, {rec['search_s']:.2f} s)", flush=True)
+    for i, shape in enumerate(picked):
+        stranger = picked[(i + 1) % len(picked)].images[0] if len(picked) > 1 else None
+        for rec in evaluate_shape(predictor, shape, stranger, modes, device):
+            records.append(rec)
+            if not rec["stranger"]:
+                print(f"{rec['mode']} {shape.shape_id} view {rec['view']}: found "
+                      f"{rec['azimuth']:.1f} truth {rec['truth_azimuth']:.1f} "
+                      f"(conf {rec['confidence']:.2f}, {rec['search_s']:.2f} s)", flush=True)
     summary = {"data": str(data_dir), "split": split, "predictor": predictor.label,
                "seed": seed, "shape_ids": [s.shape_id for s in picked],
                **{mode: summarise([r for r in records if r["mode"] == mode]) for mode in modes}}
