@@ -18,6 +18,7 @@ from PIL import Image
 from ..contract import MODEL_INPUT_SIZE, project
 
 FLAT_RATIO = 0.05  # a box less tall than this share of its width is scaled by its width
+MAX_ENLARGED = 4  # the re-framed cut-out's longer side is at most this many canvas sides
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,10 @@ def reframe_cutout(cutout: np.ndarray, target: Box, size: int = MODEL_INPUT_SIZE
     in_pixels = Box(float(left), float(top), float(right), float(bottom))
     target_pixels = Box(*((c + 1) / 2 * size for c in
                           (target.left, target.top, target.right, target.bottom)))
-    scale = box_scale(in_pixels, target_pixels)
+    # a photo whose outline is far flatter than the shape's would otherwise be blown up to an
+    # enormous picture; past MAX_ENLARGED it could not be laid over the shape anyway
+    scale = min(box_scale(in_pixels, target_pixels),
+                MAX_ENLARGED * size / max(right - left, bottom - top))
     new_w = max(1, round((right - left) * scale))
     new_h = max(1, round((bottom - top) * scale))
     cx, cy = target_pixels.centre

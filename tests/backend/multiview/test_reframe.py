@@ -50,3 +50,10 @@ def test_a_flat_box_is_scaled_by_its_width():
 def test_empty_mask_is_refused():
     with pytest.raises(ValueError):
         reframe_cutout(np.zeros((8, 8, 4), np.uint8), Box(-0.5, -0.5, 0.5, 0.5))
+
+
+def test_a_sliver_under_a_tall_box_stays_bounded():
+    sliver = np.zeros((40, 3000, 4), np.uint8)
+    sliver[20, :] = 255  # one pixel tall, the whole width
+    out = reframe_cutout(sliver, Box(-0.3, -0.8, 0.3, 0.8))
+    assert out.shape == (128, 128, 4) and out[..., 3].any()
