@@ -82,10 +82,10 @@ def unused_photos(result: dict[str, Any], names: Sequence[str] = ()) -> list[str
             text = str(view.get("message") or f"Photo {k + 1} was left out: no pose fits it")
             lines.append(_with_name(text, view, names))
     for warning in result.get("warnings") or ():
-        view: dict[str, Any] | None = next(
+        about: dict[str, Any] | None = next(
             (v for v in views if str(warning).startswith(_who(v))), None)
-        if view is not None and view.get("used", True) and len(views) > 1:
-            lines.append(_with_name(str(warning), view, names))
+        if about is not None and about.get("used", True) and len(views) > 1:
+            lines.append(_with_name(str(warning), about, names))
     return lines
 
 
