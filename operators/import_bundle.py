@@ -55,7 +55,10 @@ class SLICE3D_OT_import_bundle(bpy.types.Operator, ImportHelper):
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
         UI.last_collection = coll.name
-        self.report({"INFO"}, f'Added "{coll.name}"')
+        notes = build.photo_messages(coll)  # photos the backend left out, or warned about
+        self.report({"WARNING"} if notes else {"INFO"},
+                    f'Added "{coll.name}"' + "".join(f". {n.rstrip('.')}" for n in notes)
+                    + ("." if notes else ""))
         return {"FINISHED"}
 
 

@@ -167,6 +167,9 @@ def test_every_photo_camera_shows_its_photo(views_run):
 def test_a_photo_left_out_is_reported_with_its_reason(views_run):
     assert views_run["views"]["messages"] == [
         "Photo 3 (view 3) was left out: no pose fits its outline"]
+    # File > Import says so too (a warning: printed under the bpy module)
+    assert ('Warning: Added "Slice3D front". Photo 3 (view 3) was left out: no pose fits its '
+            "outline.") in views_run["_stdout"]
 
 
 def test_one_photo_and_old_bundles_import_as_before(views_run):
