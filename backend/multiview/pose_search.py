@@ -84,7 +84,7 @@ def reference_colours(shape: CoarseShape, reference: np.ndarray) -> ReferenceCol
     visible = _visible(points, torch.eye(3)[None], seen)[0]
     image = torch.from_numpy(np.ascontiguousarray(reference[..., :3])).permute(2, 0, 1).float()
     ndc, _ = to_ndc(points[visible], torch.eye(3)[None])
-    colours = F.grid_sample(image[None], ndc[:, None], align_corners=False)[0, :, :, 0].T
+    colours = F.grid_sample(image[None], ndc[:, None], align_corners=False)[0, :, 0].T
     return ReferenceColours(points[visible], colours)
 
 
