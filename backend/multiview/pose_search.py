@@ -203,12 +203,18 @@ class _Search:
 
 
 def _visible(points: torch.Tensor, rots: torch.Tensor, seen: Rendered) -> torch.Tensor:
-    """Which points each candidate camera sees (not hidden behind the z-buffer): bool [P, N]."""
+    """Which points each candidate camera sees (not hidden behind the z-buffer): bool [P, N].
+
+    The z-buffer is taken as the nearest depth over each pixel's 5x5 neighbourhood: the samples
+    leave pixels where only a hidden surface's sample fell, which would otherwise count as seen.
+    """
     ndc, depth = to_ndc(points, rots)
     size = int(round(seen.depth.shape[1] ** 0.5))
+    count = seen.depth.shape[0]
+    zbuf = -F.max_pool2d(-seen.depth.view(count, 1, size, size), 5, 1, 2).view(count, -1)
     col = torch.floor((ndc[..., 0] + 1) / 2 * size).long().clamp(0, size - 1)
     row = torch.floor((ndc[..., 1] + 1) / 2 * size).long().clamp(0, size - 1)
-    nearest = torch.gather(seen.depth, 1, row * size + col)
+    nearest = torch.gather(zbuf, 1, row * size + col)
     return depth <= nearest + DEPTH_TOLERANCE
 
 

@@ -11,7 +11,7 @@ from multiview_scene import known_object, photograph
 
 from backend.errors import Cancelled
 from backend.framing import frame_object, to_model_input
-from backend.multiview.pose_search import PhotoTarget, search_poses
+from backend.multiview.pose_search import PhotoTarget, reference_colours, search_poses
 from backend.multiview.poses import view_rotation
 from backend.multiview.shape import shape_from_mesh
 
@@ -68,3 +68,17 @@ def test_cancel_stops_the_search(scene):
     shape, reference, photos = scene
     with pytest.raises(Cancelled):
         search_poses(shape, reference, photos, cancel=lambda: True)
+
+
+def test_reference_colours_are_read_per_point():
+    box = trimesh.creation.box((0.4, 0.4, 0.4))
+    shape = shape_from_mesh(np.asarray(box.vertices), np.asarray(box.faces))
+    image = np.ones((128, 128, 4), np.float32)
+    image[:, :64, :3] = 0.0  # the left half of the picture is black
+    seen = reference_colours(shape, image)
+    assert len(seen.points) == len(seen.colours) > 100
+    hidden = seen.points[:, 2] < 0.15  # the back and most of the sides are not seen
+    assert float(hidden.float().mean()) < 0.02
+    left = seen.points[:, 0] < -0.05
+    right = seen.points[:, 0] > 0.05
+    assert float(seen.colours[left].mean()) < 0.1 and float(seen.colours[right].mean()) > 0.9
