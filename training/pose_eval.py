@@ -9,7 +9,8 @@ coarse shape, ``search_poses``. Reported: the share of extra photos whose found 
 photo, and the confidence of right and wrong poses and of a stranger (photo 0 of the next shape
 posing as an extra photo), which is what the refusal threshold is chosen from.
 
-Modes: ``full`` (azimuth and every elevation searched) and ``azimuth`` (elevations given).
+Modes: ``full`` (azimuth and every elevation searched), ``azimuth`` (elevations given) and
+``azimuth-silhouette`` (elevations given, no colour term: what the colour term adds).
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ import torch
 
 from backend.framing import frame_object, to_model_input
 from backend.multiview.placement import MIN_CONFIDENCE
-from backend.multiview.pose_search import PhotoTarget, search_poses
+from backend.multiview.pose_search import COLOUR_WEIGHT, PhotoTarget, search_poses
 from backend.multiview.shape import coarse_shape
 from backend.predictors import load_predictor
 
 WITHIN_DEG = 15.0
-MODES = ("full", "azimuth")
+MODES = ("full", "azimuth", "azimuth-silhouette")
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,11 @@ def evaluate_shape(predictor, shape: ShapeViews, stranger: np.ndarray | None,
     targets = [PhotoTarget.from_model_input(x) for x in extra]
     for mode in modes:
         elevations = None
-        if mode == "azimuth":
+        if mode.startswith("azimuth"):
             elevations = list(shape.views[:, 1]) + ([15.0] if stranger is not None else [])
         start = time.perf_counter()
-        found = search_poses(coarse, reference, targets, elevations=elevations)
+        found = search_poses(coarse, reference, targets, elevations=elevations,
+                             colour_weight=0.0 if mode.endswith("silhouette") else COLOUR_WEIGHT)
         per_view = (time.perf_counter() - start) / len(extra)
         yield from _records(shape, found, mode, per_view, shape_s)
 

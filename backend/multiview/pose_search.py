@@ -91,14 +91,15 @@ def reference_colours(shape: CoarseShape, reference: np.ndarray) -> ReferenceCol
 def search_poses(
     shape: CoarseShape, reference: np.ndarray, photos: Sequence[PhotoTarget],
     azimuths: Sequence[float] | None = None, elevations: Sequence[float] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: Callable[[], bool] | None = None, colour_weight: float = COLOUR_WEIGHT,
 ) -> SearchResult:
     """The best pose of each extra photo (``photos[i]`` is photo i + 1).
 
     ``azimuths``/``elevations``, when given, hold one value per photo including photo 0 and are
     kept as they are; what is not given is searched. ``reference`` is photo 0's model input.
     """
-    search = _Search(shape, reference_colours(shape, reference), list(photos), cancel)
+    search = _Search(shape, reference_colours(shape, reference), list(photos), cancel,
+                     colour_weight)
     fixed_az = None if azimuths is None else [float(a) for a in azimuths[1:]]
     fixed_el = None if elevations is None else [float(e) for e in elevations[1:]]
     ref_el = None if elevations is None else float(elevations[0])
@@ -135,12 +136,13 @@ def _elevations(centre: float, step: float) -> list[float]:
 
 class _Search:
     def __init__(self, shape: CoarseShape, colours: ReferenceColours, photos: list[PhotoTarget],
-                 cancel: Callable[[], bool] | None) -> None:
+                 cancel: Callable[[], bool] | None, colour_weight: float = COLOUR_WEIGHT) -> None:
         self.points = torch.as_tensor(shape.points, dtype=torch.float32)
         self.vertices = torch.as_tensor(shape.vertices, dtype=torch.float32)
         self.colours = colours
         self.photos = photos
         self.cancel = cancel
+        self.colour_weight = colour_weight
         self.scored = 0
 
     def best_over(self, ref_elevations: list[float],
@@ -179,7 +181,9 @@ class _Search:
         inter = torch.minimum(alpha, seen.masks).sum((1, 2))
         union = torch.maximum(alpha, seen.masks).sum((1, 2)).clamp_min(1e-6)
         iou = inter / union
-        return iou, iou - COLOUR_WEIGHT * self.colour_error(photo, rots, seen, to_photo)
+        if not self.colour_weight:
+            return iou, iou
+        return iou, iou - self.colour_weight * self.colour_error(photo, rots, seen, to_photo)
 
     def colour_error(self, photo: PhotoTarget, rots: torch.Tensor, seen: Rendered,
                      to_photo: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
