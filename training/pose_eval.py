@@ -33,6 +33,8 @@ from backend.predictors import load_predictor
 
 WITHIN_DEG = 15.0
 MODES = ("full", "azimuth", "azimuth-silhouette")
+AMBIGUITIES = {"truth": lambda a: a, "truth+180": lambda a: a + 180.0,
+               "-truth": lambda a: -a, "180-truth": lambda a: 180.0 - a}
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,11 @@ def summarise(records: list[dict]) -> dict:
                       for s in sorted({r["source"] for r in views})
                       for rows in [[r for r in views if r["source"] == s]]},
         "azimuth_error_median": round(float(np.median([r["azimuth_error"] for r in views])), 2),
+        # where the misses went: the symmetric ambiguities of silhouettes (the turned-round view,
+        # and the mirror images of a left-right symmetric object)
+        "within_15deg_of": {name: round(float(np.mean([
+            angle_error(r["azimuth"], (f(r["truth_azimuth"])) % 360.0) <= WITHIN_DEG
+            for r in views])), 3) for name, f in AMBIGUITIES.items()},
         "elevation_error_median": round(float(np.median(
             [r["elevation_error"] for r in views])), 2),
         "search_s_per_view_mean": round(float(np.mean([r["search_s"] for r in records])), 3),
