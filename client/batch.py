@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .bundle_safety import copy_bundle
-from .views import Poses, ViewsError, check_views
+from .views import MAX_VIEWS, Poses, ViewsError, check_views
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".exr", ".tga")
 VIEWS_FILE = "views.json"  # marks an object folder (docs/BATCH.md)
@@ -58,35 +58,42 @@ def collect_inputs(items: Iterable[str]) -> list[str]:
 
 
 def read_object_folder(folder: str) -> ObjectPhotos:
-    """Read an object folder's views.json: {"views": ["front.jpg", "side.jpg", ...],
-    "azimuths": [0, 90, ...], "elevations": [20, 20, ...]} (the poses optional, in degrees,
-    one per photo). ViewsError says what is wrong with it in words."""
-    path = os.path.join(folder, VIEWS_FILE)
+    """Read an object folder's views.json, the rule of `python -m backend batch` (docs/BATCH.md):
+    {"views": ["front.jpg", "side.jpg", ...], "azimuths": [0, 90, ...], "elevations": [20, ...]},
+    every key optional ("views": the folder's images in name order; poses in degrees, one per
+    photo), 2 to MAX_VIEWS photos. ViewsError says what is wrong with it in words."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(os.path.join(folder, VIEWS_FILE), encoding="utf-8") as fh:
             spec = json.load(fh)
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise ViewsError(f"cannot read {VIEWS_FILE}: {reason}") from None
     except ValueError as exc:
         raise ViewsError(f"{VIEWS_FILE} is not valid JSON ({exc})") from None
-    if not isinstance(spec, dict):
-        raise ViewsError(f'{VIEWS_FILE} must hold an object: {{"views": ["front.jpg", ...]}}')
+    if not isinstance(spec, dict) or set(spec) - {"views", "azimuths", "elevations"}:
+        raise ViewsError(f"{VIEWS_FILE} must be an object with the keys views, azimuths and "
+                         "elevations (each optional)")
     names = spec.get("views")
-    if not isinstance(names, list) or not names or not all(
-            isinstance(n, str) and n for n in names):
-        raise ViewsError(f'{VIEWS_FILE} must list the photos\' file names under "views"')
-    paths = []
-    for name in names:
-        full = os.path.normpath(os.path.join(folder, name))
-        if os.path.relpath(full, folder).split(os.sep)[0] == "..":
-            raise ViewsError(f"{VIEWS_FILE} names {name}, which is outside the folder")
-        if not os.path.isfile(full):
-            raise ViewsError(f"{VIEWS_FILE} names {name}, which is not in the folder")
-        paths.append(full)
+    if names is None:
+        names = sorted(n for n in os.listdir(folder) if not n.startswith(".")
+                       and n.lower().endswith(IMAGE_EXTENSIONS)
+                       and os.path.isfile(os.path.join(folder, n)))
+    if not isinstance(names, list) or not all(
+            isinstance(n, str) and n not in ("", ".", "..") and "/" not in n and "\\" not in n
+            for n in names):
+        raise ViewsError(f"{VIEWS_FILE}: views must list the photos' file names in this folder")
+    if not 2 <= len(names) <= MAX_VIEWS:
+        raise ViewsError(f"{VIEWS_FILE}: an object takes 2 to {MAX_VIEWS} photos "
+                         f"(found {len(names)})")
+    missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
+    if missing:
+        raise ViewsError(f"{VIEWS_FILE} lists {missing[0]}, which is not in the folder")
     poses = Poses(_degrees(spec, "azimuths"), _degrees(spec, "elevations"))
-    check_views(len(paths), poses)
-    return ObjectPhotos(folder, tuple(paths), poses)
+    try:
+        check_views(len(names), poses)
+    except ViewsError as exc:
+        raise ViewsError(f"{VIEWS_FILE}: {exc}") from None
+    return ObjectPhotos(folder, tuple(os.path.join(folder, n) for n in names), poses)
 
 
 def _degrees(spec: dict, key: str) -> tuple[float, ...] | None:
@@ -96,7 +103,7 @@ def _degrees(spec: dict, key: str) -> tuple[float, ...] | None:
     if not isinstance(values, list) or not all(
             isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
             for v in values):
-        raise ViewsError(f'"{key}" in {VIEWS_FILE} must be a list of numbers (degrees)')
+        raise ViewsError(f"{VIEWS_FILE}: {key} must be a list of numbers (degrees)")
     return tuple(float(v) for v in values)
 
 

@@ -5,11 +5,11 @@
 
 Writes OUTPUT/<image stem>/ for every image that worked, goes on after failures, prints a summary
 line at the end and exits non-zero if any input failed. An object folder (a folder holding a
-views.json that lists several photos of one object, with their azimuths and elevations when
-known) is one input: one reconstruction from all its photos, kept as OUTPUT/<folder name>/; a
-folder given as input contributes its images and its object sub-folders. Uses the installed
-Slice3D extension when it is enabled, else this source tree. The reconstruction options, their
-defaults, choices and help come from the contract (client/contract.py).
+views.json that lists 2 to 6 photos of one object, with their azimuths and elevations when known:
+docs/BATCH.md) is one input: one reconstruction from all its photos, kept as OUTPUT/<folder
+name>/; a folder given as input contributes its images and its object sub-folders. Uses the
+installed Slice3D extension when it is enabled, else this source tree. The reconstruction
+options, their defaults, choices and help come from the contract (client/contract.py).
 """
 
 from __future__ import annotations

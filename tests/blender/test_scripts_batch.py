@@ -175,7 +175,7 @@ def test_object_folders_that_cannot_be_read_fail_in_words(tmp_path):
     fail = sorted(ln.split(" FAIL ")[1] for ln in proc.stdout.splitlines() if " FAIL " in ln)
     assert len(fail) == 3, out
     assert fail[0].startswith(f"{root / 'cup'}: ") and "azimuth must be 0" in fail[0]
-    assert fail[1].startswith(f"{root / 'mug'}: ") and "names back.jpg, which is not" in fail[1]
+    assert fail[1].startswith(f"{root / 'mug'}: ") and "lists back.jpg, which is not" in fail[1]
     assert fail[2].startswith(f"{root / 'pot'}: ") and "not valid JSON" in fail[2]
     assert proc.stdout.strip().splitlines()[-1].startswith("Slice3D batch: 0 ok, 3 failed of 3")
 
