@@ -13,6 +13,8 @@ import secrets
 import shutil
 import stat
 
+from .contract import MAX_VIEWS
+
 MARKER_NAME = ".slice3d-bundle"
 MARKER_MAGIC = "slice3d-bundle 1"  # the marker file's first line, exactly
 MARKER_MAX_BYTES = 256
@@ -20,6 +22,8 @@ BUNDLE_FILES = frozenset({"mesh.glb", "mesh.obj", "input.png", "sdf.npy", "resul
                           "texture.png", MARKER_NAME})
 SLICE_NAMES = tuple(f"{axis}{k}" for axis in "XYZ" for k in range(1, 5))
 SLICE_FILES = frozenset(f"{name}.png" for name in SLICE_NAMES)
+VIEWS_DIR = "views"  # views/<k>.png: photo k's framed model input, k >= 1 (several photos)
+VIEW_FILES = frozenset(f"{k}.png" for k in range(1, MAX_VIEWS))
 
 
 class NotOurFolder(RuntimeError):
@@ -52,8 +56,8 @@ def has_marker(folder: str) -> bool:
     return first.rstrip(b"\r") == MARKER_MAGIC.encode()
 
 
-def _only_slices(folder: str) -> bool:
-    return all(entry.name in SLICE_FILES and entry.is_file(follow_symlinks=False)
+def _only(folder: str, names: frozenset[str]) -> bool:
+    return all(entry.name in names and entry.is_file(follow_symlinks=False)
                for entry in os.scandir(folder))
 
 
@@ -66,8 +70,8 @@ def is_bundle(folder: str) -> bool:
     for entry in os.scandir(folder):
         if entry.is_symlink():
             return False
-        if entry.name == "slices" and entry.is_dir():
-            if not _only_slices(entry.path):
+        if entry.name in ("slices", VIEWS_DIR) and entry.is_dir():
+            if not _only(entry.path, SLICE_FILES if entry.name == "slices" else VIEW_FILES):
                 return False
         elif entry.name not in BUNDLE_FILES or not entry.is_file():
             return False

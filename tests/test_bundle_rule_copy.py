@@ -13,7 +13,8 @@ from client import bundle_safety
 
 
 def test_the_constants_are_the_same() -> None:
-    for name in ("MARKER_NAME", "MARKER_MAGIC", "MARKER_MAX_BYTES", "BUNDLE_FILES", "SLICE_FILES"):
+    for name in ("MARKER_NAME", "MARKER_MAGIC", "MARKER_MAX_BYTES", "BUNDLE_FILES", "SLICE_FILES",
+                 "VIEWS_DIR", "VIEW_FILES"):
         assert getattr(bundle_safety, name) == getattr(bundle, name), name
 
 
@@ -35,6 +36,9 @@ CASES = {
     "a user's file": lambda f: (f / "my_notes.txt").write_text("mine"),
     "a user's folder": lambda f: (f / "photos").mkdir(),
     "odd slice": lambda f: (f / "slices" / "holiday.jpg").write_bytes(b"jpg"),
+    "views": lambda f: ((f / "views").mkdir(), (f / "views" / "1.png").write_bytes(b"png")),
+    "odd view": lambda f: ((f / "views").mkdir(), (f / "views" / "holiday.jpg").write_bytes(b"x")),
+    "view 0": lambda f: ((f / "views").mkdir(), (f / "views" / "0.png").write_bytes(b"png")),
     "no result.json": lambda f: (f / "result.json").unlink(),
     "a link inside": lambda f: os.symlink("/etc/hostname", f / "input.png"),
     "marker is a link": lambda f: ((f / bundle.MARKER_NAME).unlink(),
@@ -49,4 +53,4 @@ def test_both_sides_give_the_same_verdict(tmp_path: Path, case: str) -> None:
     CASES[case](folder)
     verdict = bundle.is_bundle(folder)
     assert bundle_safety.is_bundle(str(folder)) == verdict
-    assert verdict == (case in ("ours", "crlf marker")), case
+    assert verdict == (case in ("ours", "crlf marker", "views")), case
