@@ -30,6 +30,10 @@ SLOW_PREFIXES = (
     "training/test_bench_inference.py",
     "training/test_device_train.py",
     "training/test_texture_eval.py",
+    "training/test_photo_sheet.py",
+    "training/test_pose_eval.py",
+    "training/test_evaluate_views.py",
+    "backend/multiview/test_pose_search.py",
 )
 
 

@@ -51,8 +51,11 @@ def parse_caps(items: list[str]) -> dict[str, int]:
 
 def write_pack(splits: dict[str, ShardSet], out: Path) -> int:
     """Save ``{split: ShardSet}`` to ``out`` (written whole, then renamed); return its size."""
+    # A field a set does not have (object_to_view of a set read from an older pack) is left out,
+    # never pickled: a pack holds plain arrays only, and load_pack reads it back as None.
     arrays = {f"{split}/{k}": getattr(data, k)
-              for split, data in splits.items() for k in ShardSet.__dataclass_fields__}
+              for split, data in splits.items() for k in ShardSet.__dataclass_fields__
+              if getattr(data, k) is not None}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "wb") as f:

@@ -85,3 +85,16 @@ def test_a_pack_of_another_image_size_is_refused(tiny_data, tmp_path):
     assert len(P.load_pack(out, "train", input_size=128)) == 8
     with pytest.raises(ValueError, match="--input-size 96"):
         P.load_pack(out, "train", input_size=96)
+
+
+def test_a_set_without_view_poses_packs_as_plain_arrays_and_reads_back_without_them(
+        tiny_data, tmp_path):
+    import dataclasses
+
+    folder = D.load_split(tiny_data, "train", verbose=False)
+    old = dataclasses.replace(folder, object_to_view=None)  # as a set read from an older pack
+    out = tmp_path / "old.npz"
+    P.write_pack({"train": old}, out)
+    with np.load(out, allow_pickle=False) as z:  # a pickled None would fail to load here
+        assert "train/object_to_view" not in z.files
+    assert P.load_pack(out, "train").object_to_view is None
