@@ -13,6 +13,15 @@ from conftest import EXAMPLE
 from client.http import BackendUnreachable, Client, ClientError
 
 
+def wait_until_finished(client: Client, job_id: str, timeout_s: float = 120) -> dict:
+    """Poll the job until it leaves the queue and the device; its last status."""
+    deadline = time.monotonic() + timeout_s
+    while (info := client.status(job_id))["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return info
+
+
 def test_health(backend):
     health = backend.client.health()
     assert health["ready"] is True and health["version"]
@@ -22,10 +31,7 @@ def test_a_job_runs_and_its_bundle_downloads(backend):
     client = backend.client
     job_id = client.submit(EXAMPLE.read_bytes(), resolution=32, predictor="baseline",
                            keep_sdf=False, name="apple.jpg", face_budget=None)
-    deadline = time.monotonic() + 120
-    while (info := client.status(job_id))["state"] in ("queued", "running"):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    info = wait_until_finished(client, job_id)
     assert info["state"] == "done", info
     with zipfile.ZipFile(io.BytesIO(client.result(job_id))) as zf:
         assert "result.json" in zf.namelist() and "mesh.glb" in zf.namelist()
@@ -71,10 +77,7 @@ def test_several_photos_go_as_one_job_with_their_poses(backend):
     photo = EXAMPLE.read_bytes()
     job_id = client.submit_views([photo, photo], [0, 180], [0, 0], resolution=32,
                                  predictor="baseline", name="apple.jpg")
-    deadline = time.monotonic() + 120
-    while (info := client.status(job_id))["state"] in ("queued", "running"):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    info = wait_until_finished(client, job_id)
     assert info["state"] == "done", info
     with zipfile.ZipFile(io.BytesIO(client.result(job_id))) as zf:
         assert "views/1.png" in zf.namelist()
