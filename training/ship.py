@@ -7,6 +7,15 @@ phase onto the history already in the shipped file and keeps the candidate's inf
 
     python -m training.ship --candidate runs/calib/phaseL.safetensors \\
         --describe "then slice3d_l phase L from those weights (2400 steps, ...)"
+
+An *extension* phase adds tensors and leaves every shipped one as it is (the view fusion trained
+alone on the frozen network, issue 35): the shipped network answers one photo exactly as before,
+so its calibrated settings, its calibration record and its checkpoint mean still hold and are
+kept; such a candidate needs no ``training.calibrate`` run (settings of its own must then equal
+the shipped ones, since one photo cannot tell them apart).
+
+    python -m training.ship --candidate runs/multiview/meanmax/model.safetensors \\
+        --describe "then the view fusion trained alone on these frozen weights (551 steps)"
 """
 
 from __future__ import annotations
@@ -50,6 +59,13 @@ def merged_info(shipped: dict, phase: dict, describe: str, hardware: str | None)
     return info
 
 
+def _extends(shipped: torch.nn.Module, candidate: torch.nn.Module) -> bool:
+    """Whether ``candidate`` holds every shipped tensor unchanged (after the fp16 cast) and more."""
+    a, b = shipped.state_dict(), candidate.state_dict()
+    return a.keys() < b.keys() and all(
+        a[k].shape == b[k].shape and torch.equal(a[k], b[k].half().to(a[k].dtype)) for k in a)
+
+
 def _same_tensors(shipped: torch.nn.Module, candidate: torch.nn.Module) -> bool:
     """Whether ``candidate``, cast to the shipped fp16, is what ``shipped`` already holds."""
     a, b = shipped.state_dict(), candidate.state_dict()
@@ -62,11 +78,20 @@ def ship(candidate: Path, describe: str, onto: Path = SHIPPED, hardware: str | N
     if not describe.strip():
         raise ValueError("--describe must say what the new phase did")
     inference = read_metadata(candidate).get(INFERENCE_KEY)
+    model, before = load_weights(candidate), load_weights(onto)
+    shipped_info, phase = _info(onto), _info(candidate)
+    if _extends(before, model):  # one photo answered as before: its calibration still holds
+        kept = read_metadata(onto).get(INFERENCE_KEY)
+        if inference and kept and json.loads(inference) != json.loads(kept):
+            raise ValueError(f"{candidate} only adds tensors, so one photo cannot have chosen "
+                             f"other inference settings than the shipped ones ({kept})")
+        inference = inference or kept
+        phase = {**{k: shipped_info[k] for k in ("averaged_steps", "calibration")
+                    if k in shipped_info}, **phase}
     if not inference:
         raise ValueError(f"{candidate} has no inference settings: run training.calibrate first")
-    info = merged_info(_info(onto), _info(candidate), describe, hardware)
-    model = load_weights(candidate)
-    if _same_tensors(load_weights(onto), model):
+    info = merged_info(shipped_info, phase, describe, hardware)
+    if _same_tensors(before, model):
         raise ValueError(f"{candidate} is already shipped in {onto}: its phase would count twice")
     save_weights(model, onto, dtype=torch.float16, info=info, metadata={INFERENCE_KEY: inference})
     return info
