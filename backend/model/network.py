@@ -30,6 +30,10 @@ Image features are computed once per image (``encode``) and reused for every chu
 encoded once, and a point's readings in every extra view are fused into the coordinate token
 through a gate that starts at zero (``backend.model.view_fusion``). Off by default, so every
 existing config and weights file loads unchanged.
+
+``colour_head = "mlp"`` adds a branch that predicts the surface colour at a point
+(``query_colour``, ``backend.model.colour_head``) from the decoder's last hidden state; the SDF
+never reads it, so ``query`` answers as without it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..geometry import CAMERA_DISTANCE, SLICES_PER_AXIS, project
+from .colour_head import build_colour_head, object_colour
 from .efficientnet import VARIANTS as EFFICIENTNET_LITE
 from .efficientnet import EfficientNetLite, trunk_widths
 from .mobilenet import MobileNetV2Trunk
@@ -71,6 +76,8 @@ class ModelConfig:
     upsample: str = "nearest"  # decoder upsampling; "bilinear" leaves no 2-texel blocks in the maps
     view_fusion: str = "none"  # "meanmax": extra views' features join the coordinate token
     view_width: int = 64  # width of the per-view MLP of the view fusion
+    colour_head: str = "none"  # "mlp": surface colour per point (query_colour)
+    colour_width: int = 64  # hidden width of the colour head's MLP
     extra: dict = field(default_factory=dict)
 
     def encoder_widths(self) -> tuple[int, ...]:
@@ -294,6 +301,7 @@ class Slice3DCompact(nn.Module):
         self.sdf_head = nn.Linear(d, 1)
         reading = fch + c1 + 4 + 3 + (3 * N_SLICES if cfg.slices else 0)  # view_reading's width
         self.view_fusion = build_view_fusion(cfg.view_fusion, reading, cfg.view_width, d)
+        self.colour_head = build_colour_head(cfg.colour_head, d, cfg.colour_width)
 
     # ----------------------------------------------------------------------------- image part
     def encode(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -339,6 +347,39 @@ class Slice3DCompact(nn.Module):
         ``sampling`` is how the image maps are interpolated at each point's projection.
 
         ``views``: extra photos of the same objects (``ExtraViews``), read by the view fusion."""
+        b, n, _ = points.shape
+        hidden, _, _ = self.decode_points(feats, points, bbox, sampling, views)
+        return self.sdf_head(hidden).view(b, n).float()
+
+    def query_colour(
+        self, feats: dict[str, torch.Tensor], points: torch.Tensor,
+        bbox: torch.Tensor | None = None, sampling: str = "bilinear",
+        views: ExtraViews | None = None,
+    ) -> torch.Tensor:
+        """sRGB surface colour in 0..1 at view-frame points [B,N,3] -> [B,N,3], from the colour
+        head (``backend.model.colour_head``); the same point decoder as ``query``."""
+        if self.colour_head is None:
+            raise ValueError("this network has no colour head (colour_head is 'none')")
+        hidden, img, rel = self.decode_points(feats, points, bbox, sampling, views)
+        return self.colour_from(hidden, img, rel, object_colour(feats["image"].float()))
+
+    def colour_from(self, hidden: torch.Tensor, img: torch.Tensor, rel: torch.Tensor,
+                    tint: torch.Tensor) -> torch.Tensor:
+        """The colour head on what ``decode_points`` returned (hidden [M,1,d], img [B,N,4], rel
+        [B,N,3]) and the objects' mean colours tint [B,3] -> [B,N,3]."""
+        head = cast(nn.Module, self.colour_head)
+        b, n, _ = rel.shape
+        parts = [hidden.reshape(b, n, -1), img.to(hidden.dtype), tint.to(hidden.dtype)[:, None]
+                 .expand(b, n, 3), rel.to(hidden.dtype)]
+        return head(torch.cat(parts, dim=-1)).float()
+
+    def decode_points(
+        self, feats: dict[str, torch.Tensor], points: torch.Tensor, bbox: torch.Tensor | None,
+        sampling: str, views: ExtraViews | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The point decoder: its last hidden state [B*N,1,d] (normalised, what the SDF head
+        reads), the input's RGBA at each point's projection [B,N,4] and the point relative to
+        the box [B,N,3]."""
         cfg = self.config
         b, n, _ = points.shape
         ndc = project_points(points)
@@ -372,8 +413,7 @@ class Slice3DCompact(nn.Module):
             x = coord
             for layer in cast(nn.ModuleList, self.mixer):
                 x = layer(x, slice_tokens, self.kv)
-        sdf = self.sdf_head(self.out_norm(x)).view(b, n)
-        return sdf.float()
+        return self.out_norm(x), img, rel
 
     def view_reading(self, feats: dict[str, torch.Tensor], points: torch.Tensor,
                      sampling: str = "bilinear") -> torch.Tensor:
