@@ -34,6 +34,7 @@ SLOW_PREFIXES = (
     "training/test_pose_eval.py",
     "training/test_evaluate_views.py",
     "backend/multiview/test_pose_search.py",
+    "backend/predictors/test_shipped_fusion.py",
 )
 
 
