@@ -106,10 +106,9 @@ def test_the_main_config_is_the_shipped_network():
     shipped = json.loads(read_metadata(REPO / "backend/weights/slice3d_compact.safetensors")
                          ["slice3d_config"])
     ours = asdict(ModelConfig.from_dict(load_config(CONFIG_DIR / "slice3d_compact.json")["model"]))
-    # keys added since the weights shipped (the view fusion) load at their defaults: off
-    assert {k: v for k, v in json.loads(json.dumps(ours)).items() if k in shipped} == shipped
-    assert ours["view_fusion"] == "none" and set(ours) - set(shipped) <= {"view_fusion",
-                                                                          "view_width"}
+    # the shipped network, its view fusion (several photos, issue 35) included
+    assert json.loads(json.dumps(ours)) == shipped
+    assert shipped["view_fusion"] == "meanmax" and shipped["view_width"] == 64
     assert shipped["fourier"] == 3 and shipped["global_code"] is True
     noslice = load_config(CONFIG_DIR / "noslice_compact.json")
     assert noslice["model"] == {**load_config(CONFIG_DIR / "slice3d_compact.json")["model"],
