@@ -54,6 +54,10 @@ DEFAULTS = {
     # needs a view fusion (model key view_fusion) and the data object_to_view (issue 35)
     "views": [1, 1],
     "train_only_fusion": False,  # freeze everything but the view fusion (the one-view net stays)
+    # freeze everything but the colour head (model key colour_head): the SDF stays bit for bit;
+    # its loss is the L1 of sRGB colour on known points within colour_band of the surface
+    "train_only_colour": False,
+    "colour_band": 0.02,
 }
 MAX_TRAIN_VIEWS = 4  # the data engine renders 4 views of a shape
 MERGED_KEYS = ("model",)  # merged key by key over the parent; every other key replaces
@@ -104,6 +108,22 @@ def validate(cfg: dict, where: str | Path) -> None:
     if cfg["feature_sampling"] not in SAMPLINGS:
         raise ValueError(f"{where}: feature_sampling must be one of {SAMPLINGS}")
     check_views(cfg, where)
+    check_colour(cfg, where)
+
+
+def check_colour(cfg: dict, where: str | Path) -> None:
+    """Training the colour head alone needs a network with one, one photo per item and a band
+    above zero; and it cannot be combined with training the view fusion alone."""
+    if not cfg["train_only_colour"]:
+        return
+    if cfg["model"].get("colour_head", "none") == "none":
+        raise ValueError(f"{where}: train_only_colour needs a network with a colour head: "
+                         "set model.colour_head (e.g. \"mlp\")")
+    if cfg["train_only_fusion"] or cfg["views"] != [1, 1]:
+        raise ValueError(f"{where}: train_only_colour trains the colour head on one photo per "
+                         "item: leave train_only_fusion off and views at [1, 1]")
+    if not cfg["colour_band"] > 0:
+        raise ValueError(f"{where}: colour_band is a distance above 0, not {cfg['colour_band']!r}")
 
 
 def check_views(cfg: dict, where: str | Path) -> None:

@@ -10,6 +10,11 @@ Several views (issue 35): the samples of one shape are consecutive (the data eng
 shape's views together), and ``object_to_view`` relates them, so a batch item may bring 0..3
 other samples of its shape as extra photos (``pick_views``), drawn from the same step-seeded
 generator after everything a single-view batch draws: single-view batches stay as they were.
+
+Surface colours (issue 34): shards may carry ``colors`` (uint8 [N,P,4], aligned with ``points``:
+the sRGB albedo of each point's nearest surface point, alpha 255 where known, 0 where not).
+Shards without the key read as all unknown. Batches carry colours only when asked
+(``colour_band``), and then draw their points among the known near-surface ones.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -41,6 +47,8 @@ class ShardSet:
     # float32 [N,4,4] object frame -> view frame; None for packs made before it was kept (they
     # still train a single view)
     object_to_view: np.ndarray | None = None
+    # uint8 [N,P,4] sRGB albedo + known (255) / unknown (0) per point; None for packs without it
+    colors: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.image)
@@ -86,6 +94,7 @@ def load_split(
             parts["shape_id"].append(z["shape_id"].astype(str))
             parts["source"].append(z["source"].astype(str))
             parts["object_to_view"].append(z["object_to_view"].astype(np.float32))
+            parts["colors"].append(shard_colours(z))
         total += len(parts["image"][-1])
         if limit and total >= limit:
             break
@@ -98,6 +107,15 @@ def load_split(
         print(f"loaded {split}: {len(out)} samples from {data_dir} in {time.time() - t0:.0f}s",
               flush=True)
     return out
+
+
+def shard_colours(shard) -> np.ndarray:
+    """A shard's ``colors`` (uint8 [N,P,4]), or all unknown (zeros) for a shard made before
+    the data engine kept them."""
+    if "colors" in shard.files:
+        return np.asarray(shard["colors"], np.uint8)
+    n, p = shard["sdf"].shape
+    return np.zeros((n, p, 4), np.uint8)
 
 
 def load_pack(path: str | Path, split: str, limit: int = 0,
@@ -146,7 +164,7 @@ def concat_sets(sets: list[ShardSet]) -> ShardSet:
         if any(a is None for a in arrs):  # poses only where every set has them
             out[k] = None
             continue
-        if k in ("points", "sdf"):  # different points per sample: keep a random common subset
+        if k in ("points", "sdf", "colors"):  # different points per sample: a common subset
             arrs = [a[:, np.random.default_rng(0).permutation(a.shape[1])[:p]] for a in arrs]
         out[k] = np.concatenate(arrs)
     return ShardSet(**out)
@@ -260,14 +278,36 @@ def view_transforms(object_to_view: np.ndarray, idx: np.ndarray,
     return (object_to_view[others].astype(np.float64) @ ref[:, None]).astype(np.float32)
 
 
+def colour_points(data: ShardSet, i: int, band: float) -> np.ndarray:
+    """Indices of sample i's points with a known colour within ``band`` of the surface."""
+    if data.colors is None:
+        return np.zeros(0, np.int64)
+    near = np.abs(data.sdf[i].astype(np.float32)) < band
+    return np.flatnonzero(near & (data.colors[i, :, 3] > 127))
+
+
 def make_batch(data: ShardSet, idx: np.ndarray, n_points: int, rng: np.random.Generator,
                device: torch.device, augment: float = 0.0,
-               views: tuple[int, int] = (1, 1)) -> dict[str, torch.Tensor]:
+               views: tuple[int, int] = (1, 1), colour_band: float = 0.0,
+               ) -> dict[str, torch.Tensor]:
     """One batch; with ``views`` above (1, 1) also ``views_image`` [B*K,4,S,S] (object b's K
     extra photos consecutive), ``views_transform`` [B,K,4,4], ``views_present`` [B,K] and the
-    samples' indices ``index`` [B] and ``views_index`` [B*K]."""
+    samples' indices ``index`` [B] and ``views_index`` [B*K].
+
+    ``colour_band`` > 0: the points are drawn among each sample's points with a known colour
+    within that distance of the surface (all its points where it has none), and the batch also
+    holds ``colour`` [B,N,3] (sRGB 0..1), ``colour_known`` [B,N] (1 known, 0 not) and ``index``."""
     p = data.points.shape[1]
-    pick = np.stack([rng.choice(p, size=n_points, replace=n_points > p) for _ in idx])
+    if colour_band > 0:
+        if data.colors is None or data.colors.shape[:2] != data.points.shape[:2]:
+            raise ValueError("colour training needs colors aligned with points (uint8 [N,P,4]); "
+                             "this data has none or a different number of points")
+        pools = [colour_points(data, int(i), colour_band) for i in idx]
+        pick = np.stack([pool[rng.choice(len(pool), size=n_points, replace=n_points > len(pool))]
+                         if len(pool) else rng.choice(p, size=n_points, replace=n_points > p)
+                         for pool in pools])
+    else:
+        pick = np.stack([rng.choice(p, size=n_points, replace=n_points > p) for _ in idx])
     rows = idx[:, None]
     # bytes travel to the device and become floats there (4x less to copy, no CPU work)
     image = torch.from_numpy(data.image[idx]).to(device).permute(0, 3, 1, 2).float() / 255.0
@@ -280,6 +320,11 @@ def make_batch(data: ShardSet, idx: np.ndarray, n_points: int, rng: np.random.Ge
         "sdf": torch.from_numpy(data.sdf[rows, pick].astype(np.float32)),
         "bbox": torch.from_numpy(data.bbox[idx]),
     }
+    if colour_band > 0:
+        rgba = cast(np.ndarray, data.colors)[rows, pick]
+        batch["colour"] = torch.from_numpy(rgba[..., :3].astype(np.float32) / 255.0)
+        batch["colour_known"] = torch.from_numpy((rgba[..., 3] > 127).astype(np.float32))
+        batch["index"] = torch.from_numpy(np.asarray(idx, np.int64))
     if views[1] > 1:
         if data.object_to_view is None:
             raise ValueError("training with several views needs object_to_view, and this data "

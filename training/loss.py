@@ -5,6 +5,10 @@ Loss = w_sdf x L1 of the clamped SDF + w_sign x BCE(sigmoid(-sdf / sign_temp), i
 
 With extra views in the batch (``views_image``) the SDF is the view-fused one; with
 ``train_only_fusion`` the images are encoded without gradients, since only the fusion learns.
+
+With ``train_only_colour`` the loss is the colour head's alone (``colour_loss``): the mean L1 of
+sRGB colour over the batch's known points (``make_batch``'s ``colour_band``), the frozen network
+run without gradients up to the head.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from backend.model import Slice3DCompact
+from backend.model.colour_head import object_colour
 from backend.model.view_fusion import ExtraViews
 from training.dataset import ShardSet, make_batch
 
@@ -56,9 +61,12 @@ def encode_batch(model: Slice3DCompact, batch: dict, cfg: dict, autocast,
     when there is one (the image network frozen)."""
     if cache is not None and "index" in batch:
         feats = cache.encode(batch["image"], batch["index"])
+        if "views_index" not in batch:
+            return feats, None
         extra = cache.encode(batch["views_image"], batch["views_index"])
         return feats, ExtraViews(extra, batch["views_transform"], batch["views_present"])
-    frozen = torch.no_grad() if cfg.get("train_only_fusion") else contextlib.nullcontext()
+    only_part = cfg.get("train_only_fusion") or cfg.get("train_only_colour")
+    frozen = torch.no_grad() if only_part else contextlib.nullcontext()
     with autocast(), frozen:  # the image network only: point features and the SDF stay float32
         feats = model.encode(batch["image"])
         views = None
@@ -68,8 +76,30 @@ def encode_batch(model: Slice3DCompact, batch: dict, cfg: dict, autocast,
     return feats, views
 
 
+def colour_loss(model: Slice3DCompact, batch: dict, cfg: dict, autocast,
+                cache: FrozenEncodings | None = None) -> dict:
+    """L1 of the colour head's sRGB against the known colours (``colour``, ``colour_known``),
+    and, for scale, ``colour_photo``: the same L1 of the input's colour at each point's
+    projection (what copying the photo along the view axis would give)."""
+    feats, _ = encode_batch(model, batch, cfg, autocast, cache)
+    with torch.no_grad():
+        hidden, img, rel = model.decode_points(feats, batch["points"], None,
+                                               cfg["feature_sampling"], None)
+    pred = model.colour_from(hidden, img, rel, object_colour(feats["image"].float()))
+    known = batch["colour_known"]
+    count = known.sum().clamp_min(1.0)
+    target = batch["colour"]
+    l_colour = ((pred - target).abs().mean(-1) * known).sum() / count
+    with torch.no_grad():
+        photo = img[..., :3].float()
+        l_photo = ((photo - target).abs().mean(-1) * known).sum() / count
+    return {"colour": l_colour, "colour_photo": l_photo, "known": known.mean(), "loss": l_colour}
+
+
 def compute_loss(model: Slice3DCompact, batch: dict, cfg: dict, autocast,
                  cache: FrozenEncodings | None = None) -> dict:
+    if cfg.get("train_only_colour"):
+        return colour_loss(model, batch, cfg, autocast, cache)
     feats, views = encode_batch(model, batch, cfg, autocast, cache)
     pred = model.query(feats, batch["points"], sampling=cfg["feature_sampling"], views=views)
     c = cfg["sdf_clamp"]
@@ -117,7 +147,9 @@ def evaluate_val(model, val: ShardSet, cfg: dict, device, autocast) -> dict[str,
     bs = cfg["batch_size"]
     for i in range(0, n, bs):
         idx = np.arange(i, min(n, i + bs))
-        batch = make_batch(val, idx, 1024, rng, device, views=tuple(cfg.get("views", (1, 1))))
+        band = cfg["colour_band"] if cfg.get("train_only_colour") else 0.0
+        batch = make_batch(val, idx, 1024, rng, device, views=tuple(cfg.get("views", (1, 1))),
+                           colour_band=band)
         out = compute_loss(model, batch, cfg, autocast)
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(idx)

@@ -28,7 +28,13 @@ import numpy as np
 import torch
 
 from backend.model import ModelConfig, Slice3DCompact, save_weights
-from training.config import check_source_weights, check_views, load_config, parse_overrides
+from training.config import (
+    check_colour,
+    check_source_weights,
+    check_views,
+    load_config,
+    parse_overrides,
+)
 from training.dataset import (
     ShardSet,
     batch_indices,
@@ -213,19 +219,23 @@ class RunLog:
         self.file.close()
 
 
-def trained_parameters(model: Slice3DCompact, only_fusion: bool) -> list[torch.nn.Parameter]:
-    """Every parameter, or with ``only_fusion`` the view fusion's alone (the rest frozen, so the
-    network answers one photo exactly as the weights it started from)."""
-    if not only_fusion:
+def trained_parameters(model: Slice3DCompact, only_fusion: bool,
+                       only_colour: bool = False) -> list[torch.nn.Parameter]:
+    """Every parameter, or with ``only_fusion`` the view fusion's alone, or with ``only_colour``
+    the colour head's alone (the rest frozen, so the network's SDF for one photo stays exactly
+    that of the weights it started from)."""
+    if not (only_fusion or only_colour):
         return list(model.parameters())
-    if model.view_fusion is None:
-        raise ValueError("train_only_fusion needs a network with a view fusion")
+    part = model.view_fusion if only_fusion else model.colour_head
+    if part is None:
+        raise ValueError("train_only_fusion needs a network with a view fusion" if only_fusion
+                         else "train_only_colour needs a network with a colour head")
     for p in model.parameters():
         p.requires_grad_(False)
-    fusion = list(model.view_fusion.parameters())
-    for p in fusion:
+    kept = list(part.parameters())
+    for p in kept:
         p.requires_grad_(True)
-    return fusion
+    return kept
 
 
 # --------------------------------------------------------------------------------------- loop
@@ -235,6 +245,7 @@ def preflight(cfg: dict, run_root: Path | None = None,
     its mirror and its starting weights all outside ``backend/weights/``."""
     check_source_weights(cfg["source_weights"])
     check_views(cfg, "the config")
+    check_colour(cfg, "the config")
     run_dir = (run_root or REPO / "runs") / cfg["name"]
     mirror_dir = mirror_root / cfg["name"] if mirror_root else None
     refuse_shipped(run_dir, "the run folder")
@@ -260,7 +271,8 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
 
     mcfg = ModelConfig.from_dict(cfg["model"])
     model = Slice3DCompact(mcfg).to(device)
-    opt = torch.optim.Adam(trained_parameters(model, cfg["train_only_fusion"]), lr=cfg["lr"])
+    opt = torch.optim.Adam(trained_parameters(model, cfg["train_only_fusion"],
+                                              cfg["train_only_colour"]), lr=cfg["lr"])
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and
                                   cfg["autocast"] == "fp16")
     autocast = make_autocast(cfg["autocast"], device)
@@ -273,7 +285,9 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
           f"({len(order)} per weighted epoch), device {device}", flush=True)
     log = RunLog(run_dir / "log.jsonl")
     # the image network frozen and its inputs never augmented: each sample is encoded once
-    cache = FrozenEncodings(model) if cfg["train_only_fusion"] and not cfg["augment"] else None
+    frozen = cfg["train_only_fusion"] or cfg["train_only_colour"]
+    cache = FrozenEncodings(model) if frozen and not cfg["augment"] else None
+    band = cfg["colour_band"] if cfg["train_only_colour"] else 0.0
 
     last = min(cfg["max_steps"], stop_at) if stop_at is not None else cfg["max_steps"]
     budget = hours * 3600 if hours else float("inf")
@@ -289,7 +303,7 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
         idx = order[batch_indices(len(order), step, cfg["batch_size"], cfg["seed"])]
         rng = np.random.default_rng([cfg["seed"], step, 1])
         batch = make_batch(train_data, idx, cfg["points_per_shape"], rng, device,
-                           cfg["augment"], tuple(cfg["views"]))
+                           cfg["augment"], tuple(cfg["views"]), band)
         out = compute_loss(model, batch, cfg, autocast, cache)
         opt.zero_grad(set_to_none=True)
         scaler.scale(out["loss"]).backward()

@@ -188,3 +188,48 @@ def test_data_without_poses_trains_one_view_and_refuses_several(tiny_data, tmp_p
     with pytest.raises(ValueError, match="needs object_to_view"):
         D.make_batch(old, np.arange(2), 8, np.random.default_rng(0), torch.device("cpu"),
                      views=(1, 2))
+
+
+@pytest.fixture(scope="module")
+def colour_data(tmp_path_factory):
+    """The tiny shards, their train split painted (``colour_shards``), val left without."""
+    from colour_shards import add_colours
+    from slice3d_tiny import make_tiny_dataset
+
+    return add_colours(make_tiny_dataset(tmp_path_factory.mktemp("colour")), ("train",))
+
+
+def test_colours_are_read_aligned_and_missing_ones_are_unknown(colour_data):
+    from colour_shards import BACK
+
+    train = D.load_split(colour_data, "train", verbose=False)
+    assert train.colors is not None and train.colors.shape == (8, 512, 4)
+    assert (train.colors[..., 3] == 255).any() and (train.colors[..., 3] == 0).any()
+    back = train.points[..., 2].astype(np.float32) < train.bbox.mean(axis=1)[:, None, 2]
+    known = train.colors[..., 3] == 255
+    assert (train.colors[back & known, :3] == BACK).all()
+    val = D.load_split(colour_data, "val", verbose=False)  # a shard without the key
+    assert val.colors is not None and not val.colors.any()
+    renamed = D.ShardSet(**{**val.arrays(), "shape_id": np.char.add(val.shape_id, "x")})
+    both = D.concat_sets([train, renamed])
+    assert both.colors.shape == (12, 512, 4) and not both.colors[8:].any()
+
+
+def test_colour_batches_draw_known_near_surface_points_only(colour_data):
+    data = D.load_split(colour_data, "train", verbose=False)
+    rng = np.random.default_rng(0)
+    b = D.make_batch(data, np.arange(4), 64, rng, torch.device("cpu"), colour_band=0.01)
+    assert b["colour"].shape == (4, 64, 3) and b["colour_known"].shape == (4, 64)
+    assert bool((b["colour_known"] == 1).all())
+    assert float(b["sdf"].abs().max()) < 0.01
+    assert b["index"].tolist() == [0, 1, 2, 3]
+    plain = D.make_batch(data, np.arange(4), 64, np.random.default_rng(0), torch.device("cpu"))
+    assert "colour" not in plain and float(plain["sdf"].abs().max()) > 0.05
+
+
+def test_colour_batches_refuse_data_without_aligned_colours(colour_data):
+    data = D.load_split(colour_data, "train", verbose=False)
+    cut = D.ShardSet(**{**data.arrays(), "points": data.points[:, :100], "sdf": data.sdf[:, :100]})
+    with pytest.raises(ValueError, match="aligned with points"):
+        D.make_batch(cut, np.arange(2), 8, np.random.default_rng(0), torch.device("cpu"),
+                     colour_band=0.02)

@@ -219,3 +219,46 @@ def test_frozen_encodings_are_the_encoder_in_half_precision_kept_or_not():
     again = cache.encode(images[[2, 0]], torch.tensor([9, 7]))  # one kept, one encoded again
     for k in direct:
         assert torch.equal(again[k], first[k][[2, 0]]), k
+
+
+def test_training_the_colour_head_alone_keeps_the_sdf_and_learns_the_hidden_side(tmp_path):
+    """train_only_colour: every weight but the colour head's stays where init_weights put it
+    (so the SDF is bit for bit the donor's), the head learns the far side's colour (val colour
+    error below copying the photo), and a resumed run ends bit for bit where a straight one
+    does."""
+    from colour_shards import add_colours
+    from slice3d_tiny import make_tiny_dataset
+
+    from backend.model import save_weights
+
+    data = add_colours(make_tiny_dataset(tmp_path / "shards"))
+    torch.manual_seed(3)
+    donor = Slice3DCompact(ModelConfig.from_dict(TINY))
+    init = save_weights(donor, tmp_path / "donor.safetensors", dtype=torch.float32)
+    cfg = tiny_cfg(data=str(data), model={**TINY, "colour_head": "mlp", "colour_width": 16},
+                   train_only_colour=True, colour_band=0.05, init_weights=str(init),
+                   augment=0.0, lr=1e-2, max_steps=40, eval_every=40, log_every=10)
+    T.train(dict(cfg, name="a"), run_root=tmp_path, mirror_root=None)
+    got = load_weights(tmp_path / "a" / "model.safetensors").state_dict()
+    for k, v in donor.state_dict().items():
+        assert torch.equal(got[k], v), k
+    rows = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    final = [r for r in rows if r["kind"] == "val"][-1]
+    assert final["known"] > 0.9 and final["colour"] < 0.6 * final["colour_photo"], final
+    T.train(dict(cfg, name="b"), run_root=tmp_path, mirror_root=None, stop_at=13)
+    T.train(dict(cfg, name="b"), resume=True, run_root=tmp_path, mirror_root=None)
+    resumed = load_weights(tmp_path / "b" / "model.safetensors").state_dict()
+    for k in got:
+        assert torch.equal(got[k], resumed[k]), k
+
+
+def test_training_the_colour_head_needs_one_and_one_photo(tmp_path):
+    with pytest.raises(ValueError, match="needs a network with a colour head"):
+        T.train(tiny_cfg(train_only_colour=True), run_root=tmp_path, mirror_root=None)
+    with pytest.raises(ValueError, match="one photo per item"):
+        T.train(tiny_cfg(train_only_colour=True, views=[1, 2],
+                         model={**TINY, "colour_head": "mlp", "view_fusion": "meanmax"}),
+                run_root=tmp_path, mirror_root=None)
+    with pytest.raises(ValueError, match="colour_band"):
+        T.train(tiny_cfg(train_only_colour=True, colour_band=0,
+                         model={**TINY, "colour_head": "mlp"}), run_root=tmp_path, mirror_root=None)
