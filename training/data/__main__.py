@@ -1,4 +1,4 @@
-"""Command line: ``python -m training.data build|photo-val|sheet|install|bench|stats``
+"""Command line: ``python -m training.data build|photo-val|sheet|install|bench|stats|colors``
 (see docs/DATA.md)."""
 
 from __future__ import annotations
@@ -43,6 +43,27 @@ def print_stats(out: Path) -> None:
     total = sum(n for s in m["counts"].values() for f in s.values() for n in f.values())
     print(f"total samples {total}; shapes kept per source {shapes}")
     print(f"dropped shapes {json.dumps(m['dropped'], sort_keys=True)}")
+
+
+def run_build(a: argparse.Namespace) -> None:
+    """The ``build`` command: build (or resume) and print the counts."""
+    from training.data.build import build
+
+    shapes = parse_shapes(a.shapes, a.sources)
+    try:
+        m = build(
+            a.out,
+            a.sources,
+            shapes,
+            a.views,
+            a.workers,
+            a.points,
+            tuple(a.splits),
+            tuple(a.exclude),
+        )
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(json.dumps({"counts": m["counts"], "dropped": m["dropped"]}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,25 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("stats", help="samples per split, source and family, and drops")
     st.add_argument("--out", type=Path, required=True)
 
+    c = sub.add_parser("colors", help="add surface colours to shards built without them")
+    c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
+    c.add_argument("--workers", type=int, default=1)
+
     a = ap.parse_args(argv)
     if a.cmd == "build":
-        from training.data.build import build
-
-        shapes = parse_shapes(a.shapes, a.sources)
-        try:
-            m = build(
-                a.out,
-                a.sources,
-                shapes,
-                a.views,
-                a.workers,
-                a.points,
-                tuple(a.splits),
-                tuple(a.exclude),
-            )
-        except ValueError as exc:
-            raise SystemExit(f"error: {exc}") from None
-        print(json.dumps({"counts": m["counts"], "dropped": m["dropped"]}, indent=1))
+        run_build(a)
     elif a.cmd == "photo-val":
         from training.data.photo_val import build_photo_val
 
@@ -160,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
 
         for name in a.sources:
             print(f"{name}: {install(name)}")
+    elif a.cmd == "colors":
+        from training.data.colors_backfill import backfill
+
+        summary = backfill(a.out, tuple(a.splits), a.workers)
+        print(json.dumps(summary, indent=1, sort_keys=True))
     elif a.cmd == "stats":
         print_stats(a.out)
     elif a.cmd == "bench":

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from training.data.colors import SurfaceIndex, surface_colors
 from training.data.raycast import Caster
 from training.data.render import render_input, render_slices, view_frame
 from training.data.shading import random_look
@@ -40,24 +41,33 @@ def make_samples(
     points: int = POINTS,
     views: list[View] | None = None,
 ) -> list[dict]:
-    """Render and sample ``n_views`` random views of one shape (``views`` overrides them)."""
+    """Render and sample ``n_views`` random views of one shape (``views`` overrides them).
+
+    ``colors`` is the base colour of the surface nearest each SDF point under the sample's own
+    look (computed on the float16 points the shard keeps, as the ``colors`` backfill does)."""
     t = time.perf_counter()
     caster = Caster(shape.mesh)
+    index = SurfaceIndex(shape.mesh, getattr(shape.sampler, "sdf", None))
     t = timer.add("prep", t)
     out = []
     for view in views or [sample_view(rng) for _ in range(n_views)]:
         frame = view_frame(shape.mesh, view)
-        image = render_input(caster, view, random_look(rng), IMAGE_SIZE)
+        look = random_look(rng)
+        image = render_input(caster, view, look, IMAGE_SIZE)
         slices = render_slices(caster, view, frame, SLICE_SIZE)
         t = timer.add("render", t)
         pts, sdf = shape.sampler.sample(view, rng, points)
+        pts16 = pts.astype(np.float16)
         t = timer.add("sdf", t)
+        colors = surface_colors(index, look, view, pts16)
+        t = timer.add("color", t)
         out.append(
             {
                 "image": image,
                 "slices": slices,
-                "points": pts.astype(np.float16),
+                "points": pts16,
                 "sdf": sdf.astype(np.float16),
+                "colors": colors,
                 "slab_bounds": frame.slab_bounds,
                 "bbox": np.stack([frame.bmin, frame.bmax]).astype(np.float32),
                 "object_to_view": view.matrix.astype(np.float32),

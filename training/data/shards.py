@@ -17,6 +17,7 @@ SPLITS = ("train", "val", "test")
 TEST_PERCENT, VAL_PERCENT = 8, 4
 ARRAY_KEYS = ("image", "slices", "points", "sdf", "slab_bounds", "bbox", "object_to_view", "view")
 STRING_KEYS = ("shape_id", "source", "family")
+OPTIONAL_KEYS = ("colors",)  # uint8 [N, P, 4] surface colours; older shards lack it
 
 
 def split_of(shape_id: str) -> str:
@@ -45,9 +46,23 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def write_shard(path: Path, samples: list[dict]) -> None:
-    """np.savez_compressed of N stacked samples, written atomically (resumable builds)."""
+    """np.savez_compressed of N stacked samples, written atomically (resumable builds); an
+    OPTIONAL_KEYS array is written when every sample has it."""
     arrays = {k: np.stack([s[k] for s in samples]) for k in ARRAY_KEYS}
+    for k in OPTIONAL_KEYS:
+        if all(k in s for s in samples):
+            arrays[k] = np.stack([s[k] for s in samples])
     arrays.update({k: np.array([s[k] for s in samples], dtype=np.str_) for k in STRING_KEYS})
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    _atomic_write(path, write)
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Rewrite a whole shard from its arrays, atomically (the ``colors`` backfill)."""
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:

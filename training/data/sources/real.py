@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from training.data.mesh import ShapeMesh, normalise_vertices, weld
@@ -22,6 +25,21 @@ from training.data.views import camera_position
 MIN_THICKNESS = 0.01  # smallest bbox side relative to the diagonal: flatter is a card, not a solid
 MAX_UNSEEN = 0.002  # inside points whose line of sight misses the mesh (see unseen_inside)
 MIN_INSIDE = 0.03  # near-surface points inside: fewer means the "solid" has no volume to speak of
+_UNEVALUATED = [False]  # set by unevaluated_pools()
+
+
+@contextmanager
+def unevaluated_pools() -> Iterator[None]:
+    """Within: ``finish_shape`` draws the SDF pool's points but evaluates none of them (its
+    distances read 0) and skips the checks on the evaluated pool; the random state just before
+    those checks is left in ``mesh.meta["_replay"]`` with the sign method. The ``colors``
+    backfill re-prepares a built shape this way: same mesh and pool points in seconds, not the
+    winding-number pass that dominates a build."""
+    _UNEVALUATED[0] = True
+    try:
+        yield
+    finally:
+        _UNEVALUATED[0] = False
 
 
 def signed_volume(mesh: ShapeMesh) -> float:
@@ -57,6 +75,11 @@ def finish_shape(
     if reason:
         return Dropped(shape_id, reason)
     sdf = MeshSDF(mesh, method)
+    if _UNEVALUATED[0]:
+        sampler = PoolSampler(mesh, lambda p: np.zeros(len(p)), rng)
+        sampler.sdf = sdf
+        mesh.meta["_replay"] = (rng.bit_generator.state, method)
+        return Shape(shape_id, source, family, mesh, sampler)
     sampler = PoolSampler(mesh, sdf, rng)
     reason = pool_reason(mesh, sdf, sampler, method, rng)
     if reason:
