@@ -21,6 +21,11 @@ by ``training.calibrate`` on a validation split, never on the test split):
 
 Weights without the key run the network as it is.
 
+Weights with a colour head (``colour_head`` in their config, issue 34) give each prediction a
+``colour_at``: sRGB at view-frame points, batched like the SDF and flip-averaged when the SDF is
+(the mirror image's encoding is made on the first call, so a job that bakes no texture pays
+nothing). Several photos: the reference photo's colours.
+
 Several photos (``predict_views``, issue 35): weights with a view fusion (``view_fusion`` in
 their config) read every photo at each point; other weights intersect the photos' own SDFs
 (``Predictor.predict_views``). Either way, with more than one photo the depth clip is off: it cuts
@@ -46,7 +51,14 @@ from ..model import load_weights, read_metadata, sha256_file
 from ..model.network import SAMPLINGS, merge_maps
 from ..model.view_fusion import ExtraViews
 from ..silhouette_fill import SilhouetteFill
-from .base import Prediction, Predictor, SdfFunction, check_views, intersected_sdf
+from .base import (
+    ColourFunction,
+    Prediction,
+    Predictor,
+    SdfFunction,
+    check_views,
+    intersected_sdf,
+)
 
 QUERY_CHUNK = 2048  # points per network call; 4096 is level within noise (docs/BENCHMARKS.md)
 INFERENCE_KEY = "slice3d_inference"
@@ -124,7 +136,7 @@ class NetworkPredictor(Predictor):
             averaged = self._flip_averaged_sdf_of(feats, mirrored)
         else:
             averaged = self._sdf_of(merge_maps(feats))
-        return self._finished(image, feats, averaged, depth_clip)
+        return self._finished(image, feats, averaged, depth_clip, flip=self._flip(flip_average))
 
     def predict_views(
         self, images: list[np.ndarray], transforms: list[np.ndarray],
@@ -164,9 +176,11 @@ class NetworkPredictor(Predictor):
         return self.settings.flip_average if flip_average is None else flip_average
 
     def _finished(self, image: np.ndarray, feats: dict[str, torch.Tensor], sdf: SdfFunction,
-                  depth_clip: float | None, offset: bool = True) -> Prediction:
-        """The reference photo's slices, slabs and fill around ``sdf``, cut to the predicted
-        depth (``depth_clip``) and lowered by the surface offset (``offset``)."""
+                  depth_clip: float | None, offset: bool = True,
+                  flip: bool | None = None) -> Prediction:
+        """The reference photo's slices, slabs, fill and colours around ``sdf``, cut to the
+        predicted depth (``depth_clip``) and lowered by the surface offset (``offset``);
+        ``flip``: whether the colours are flip-averaged (None: the predictor's setting)."""
         bbox = feats["bbox"][0].float().cpu().numpy().astype(np.float64)
         slabs = slabs_for_bounds(bbox[0], bbox[1])
         slices = _slice_rgba(feats.get("slices"), image.shape[0])
@@ -176,14 +190,50 @@ class NetworkPredictor(Predictor):
         fill = None
         if settings.silhouette_fill is not None:
             fill = SilhouetteFill(mask=image[..., 3] > 0.5, half_thickness=settings.silhouette_fill)
+        colour = None
+        if self.model.colour_head is not None:
+            colour = self._colour_of(image, feats, self._flip(flip))
         if not offset or settings.surface_offset == 0.0:
-            return Prediction(slices=slices, slabs=slabs, sdf=sdf, silhouette_fill=fill)
+            return Prediction(slices=slices, slabs=slabs, sdf=sdf, silhouette_fill=fill,
+                              colour_at=colour)
         lowered, by = sdf, settings.surface_offset
 
         def shifted(points: torch.Tensor) -> torch.Tensor:
             return lowered(points) - by
 
-        return Prediction(slices=slices, slabs=slabs, sdf=shifted, silhouette_fill=fill)
+        return Prediction(slices=slices, slabs=slabs, sdf=shifted, silhouette_fill=fill,
+                          colour_at=colour)
+
+    def _colour_of(self, image: np.ndarray, feats: dict[str, torch.Tensor],
+                   flip: bool) -> ColourFunction:
+        """The colour head's closure over cached features: NumPy view-frame points [N,3] ->
+        sRGB [N,3] in 0..1; with ``flip`` the mean with the mirror image at mirrored points
+        (both in one query call, as the SDF's flip average), that encoding made on first use."""
+        model, sampling, cached = self.model, self.settings.feature_sampling, {}
+        mirror = torch.tensor(MIRROR_X, device=self.device)
+
+        def features() -> dict[str, torch.Tensor]:
+            if not cached:
+                sets = [feats]
+                if flip:
+                    sets.append(self.encode(np.ascontiguousarray(image[:, ::-1])))
+                cached.update(merge_maps({key: torch.cat([f[key] for f in sets])
+                                          for key in QUERY_FEATURES if key in feats}))
+            return cached
+
+        @torch.no_grad()
+        def colour_at(points: np.ndarray) -> np.ndarray:
+            stacked = features()
+            pairs = stacked["bbox"].shape[0]
+            pts = torch.from_numpy(np.asarray(points, np.float32).reshape(-1, 3)).to(self.device)
+            out, step = [], max(QUERY_CHUNK // pairs, 1)
+            for i in range(0, pts.shape[0], step):
+                part = pts[i : i + step]
+                both = torch.stack([part, part * mirror][:pairs])
+                out.append(model.query_colour(stacked, both, sampling=sampling).mean(0))
+            return torch.cat(out).cpu().numpy().astype(np.float64) if out else np.zeros((0, 3))
+
+        return colour_at
 
     def _sdf_of(self, feats: dict[str, torch.Tensor]) -> SdfFunction:
         """The network's SDF closure over cached image features, queried chunk by chunk."""
