@@ -209,7 +209,8 @@ class NetworkPredictor(Predictor):
         """The colour head's closure over cached features: NumPy view-frame points [N,3] ->
         sRGB [N,3] in 0..1; with ``flip`` the mean with the mirror image at mirrored points
         (both in one query call, as the SDF's flip average), that encoding made on first use."""
-        model, sampling, cached = self.model, self.settings.feature_sampling, {}
+        model, sampling = self.model, self.settings.feature_sampling
+        cached: dict[str, torch.Tensor] = {}
         mirror = torch.tensor(MIRROR_X, device=self.device)
 
         def features() -> dict[str, torch.Tensor]:
