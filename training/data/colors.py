@@ -42,7 +42,7 @@ def closest_on_triangles(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
         t_ab = np.nan_to_num(d1 / (d1 - d3))
         t_ac = np.nan_to_num(d2 / (d2 - d6))
         t_bc = np.nan_to_num((d4 - d3) / ((d4 - d3) + (d5 - d6)))
-    bary = np.stack([1 - v_in - w_in, v_in, w_in], axis=1)
+        bary = np.stack([1 - v_in - w_in, v_in, w_in], axis=1)  # degenerate faces: a region wins
     zero = np.zeros_like(d1)
     cases = [  # first true case wins: apply in reverse so earlier cases overwrite later ones
         ((d1 <= 0) & (d2 <= 0), np.stack([zero + 1, zero, zero], 1)),

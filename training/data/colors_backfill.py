@@ -8,8 +8,8 @@ the frame, the look and the random state), and each shape's SDF, recomputed at a
 points, must match the stored ``sdf`` (else the shard is left alone, with a message).
 
 The one draw that depends on the evaluated pool (``real.unseen_inside`` picks up to 2,000 of the
-pool's inside points) is recovered by trying every possible inside count until the stored views
-come out of the stream.
+pool's inside points) is recovered by trying inside counts, nearest first to the count the
+stored samples' signs suggest, until the stored views come out of the stream.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import multiprocessing as mp
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from training.data.colors import SurfaceIndex, surface_colors
 from training.data.sampling import PoolSampler
@@ -45,32 +47,67 @@ def _views_match(rng: np.random.Generator, stored: np.ndarray) -> bool:
     return bool(np.array_equal(got, stored))
 
 
-def _candidate_rngs(shape: Shape, fresh: np.random.Generator, stored_views: np.ndarray):
+def _candidate_rngs(
+    shape: Shape, fresh: np.random.Generator, views: np.ndarray, points: np.ndarray, sdf: np.ndarray
+) -> Iterator[np.random.Generator]:
     """Generators positioned where the build's stream stood after ``load`` (views verified)."""
     replay = shape.mesh.meta.get("_replay")
     if replay is None:  # procedural: load draws nothing from the build's stream
-        if _views_match(_copy(fresh.bit_generator.state), stored_views):
+        if _views_match(_copy(fresh.bit_generator.state), views):
             yield _copy(fresh.bit_generator.state)
         return
     state, method = replay
     if method != "winding":
-        if _views_match(_copy(state), stored_views):
+        if _views_match(_copy(state), views):
             yield _copy(state)
         return
     assert isinstance(shape.sampler, PoolSampler)
     pool = len(shape.sampler.near) + len(shape.sampler.uniform)
-    seen: set[str] = set()
-    for n in range(pool + 1):  # inside count 0: no draw
+    est = _inside_estimate(shape.sampler, views, points, sdf)
+    seen: set[tuple] = set()
+    for n in _outward(est, pool):
         g = _copy(state)
         if n:
             g.choice(n, min(UNSEEN_PICK, n), replace=False)
         after = g.bit_generator.state
-        key = json.dumps(after, sort_keys=True, default=str)
+        key = (after["state"]["state"], after["has_uint32"], after["uinteger"])
         if key in seen:
             continue
         seen.add(key)
-        if _views_match(_copy(after), stored_views):
+        if _views_match(_copy(after), views):
             yield _copy(after)
+
+
+def _outward(start: int, top: int) -> Iterator[int]:
+    """0..top, nearest to ``start`` first."""
+    start = min(max(start, 0), top)
+    yield start
+    for d in range(1, top + 1):
+        for n in (start + d, start - d):
+            if 0 <= n <= top:
+                yield n
+
+
+def _inside_estimate(
+    sampler: PoolSampler, views: np.ndarray, points: np.ndarray, sdf: np.ndarray
+) -> int:
+    """How many pool points the build found inside, from the stored samples' signs: each stored
+    point is matched to its pool point, unmatched pool points count at the matched share."""
+    n_near = points.shape[1] // 2
+    inside = {}
+    for part, pool, sl in (
+        ("near", sampler.near, slice(0, n_near)),
+        ("uniform", sampler.uniform, slice(n_near, None)),
+    ):
+        known: dict[int, bool] = {}
+        for v, pts, d in zip(views, points, sdf, strict=True):
+            tree = cKDTree(View(*(float(x) for x in v)).to_view(pool))
+            dist, idx = tree.query(pts[sl].astype(np.float64))
+            ok = dist < 2e-3
+            known.update(zip(idx[ok].tolist(), (d[sl][ok] < 0).tolist(), strict=True))
+        share = np.mean(list(known.values())) if known else 0.0
+        inside[part] = sum(known.values()) + share * (len(pool) - len(known))
+    return int(round(inside["near"] + inside["uniform"]))
 
 
 def _copy(state: dict) -> np.random.Generator:
@@ -88,7 +125,7 @@ def replay_shape(
     _check_sdf(shape, points[0], views[0], sdf[0])
     fresh = np.random.default_rng(seed)
     index = SurfaceIndex(shape.mesh, shape.sampler.sdf)
-    for rng in _candidate_rngs(shape, fresh, views):
+    for rng in _candidate_rngs(shape, fresh, views, points, sdf):
         vlist = [sample_view(rng) for _ in range(len(views))]
         out = []
         for k, view in enumerate(vlist):
