@@ -35,7 +35,7 @@ def closest_on_triangles(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
     d3, d4 = dot(ab, bp), dot(ac, bp)
     d5, d6 = dot(ab, cp), dot(ac, cp)
     va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         den = va + vb + vc
         v_in = np.nan_to_num(vb / den)
         w_in = np.nan_to_num(vc / den)

@@ -31,10 +31,10 @@ _UNEVALUATED = [False]  # set by unevaluated_pools()
 @contextmanager
 def unevaluated_pools() -> Iterator[None]:
     """Within: ``finish_shape`` draws the SDF pool's points but evaluates none of them (its
-    distances read 0) and skips the checks on the evaluated pool; the random state just before
-    those checks is left in ``mesh.meta["_replay"]`` with the sign method. The ``colors``
-    backfill re-prepares a built shape this way: same mesh and pool points in seconds, not the
-    winding-number pass that dominates a build."""
+    distances read 0), skips the winding-number probe and the checks on the evaluated pool, and
+    leaves the random state just before those checks in ``mesh.meta["_replay"]`` with the sign
+    method. The ``colors`` backfill re-prepares a built shape this way: same mesh and pool
+    points in seconds, not the winding-number pass that dominates a build."""
     _UNEVALUATED[0] = True
     try:
         yield
@@ -107,6 +107,8 @@ def probe_winding(mesh: ShapeMesh, rng: np.random.Generator) -> str | None:
     """Reject clear cases on 1,500 points before paying for the pool: the drop reason, or None."""
     probe, _ = mesh.sample_surface(1500, rng)
     probe = probe + rng.normal(size=probe.shape) * 0.015
+    if _UNEVALUATED[0]:  # a re-prepared shape its build kept: only the draws matter
+        return None
     w = np.abs(winding_numbers(probe, mesh.vertices, mesh.faces))
     if ((w > AMBIGUOUS_BAND[0]) & (w < AMBIGUOUS_BAND[1])).mean() > 2 * MAX_AMBIGUOUS:
         return "ambiguous_sign"
