@@ -1,5 +1,6 @@
 """Benchmark: complete samples per second on this machine, with the time split between shape
-prep (meshing / loading + SDF pools + BVH), rendering (input + 12 slices) and SDF sampling.
+prep (meshing / loading + SDF pools + BVH), rendering (input + 12 slices), SDF sampling and
+surface colours.
 
     python -m training.data bench [--sources procedural 0ad ...] [--shapes 8] [--views 4]
                                   [--workers 2]
@@ -60,7 +61,7 @@ def bench(sources: list[str], shapes: int, views: int, workers: int = 1) -> dict
         f"workers={workers} input={IMAGE_SIZE}px slices={SLICE_SIZE}px"
     )
     print(f"{n} samples in {wall:.1f} s wall: {n / wall:.2f} samples/s")
-    for k in ("prep", "render", "sdf"):
+    for k in ("prep", "render", "sdf", "color"):
         print(
             f"  {k:6s} {stages[k]:7.1f} s  ({100 * stages[k] / max(busy, 1e-9):4.1f}%)  "
             f"{stages[k] / max(n, 1) * 1000:6.0f} ms/sample (one core)"
