@@ -35,6 +35,7 @@ SLOW_PREFIXES = (
     "training/test_evaluate_views.py",
     "backend/multiview/test_pose_search.py",
     "backend/predictors/test_shipped_fusion.py",
+    "training/test_views_sheet.py",
 )
 
 
