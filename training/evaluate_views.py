@@ -15,7 +15,9 @@ Predictors, one column each in ``results.json`` (``python -m training.compare`` 
 ``featN`` N photos read at every point by the view fusion (when the weights have one);
 ``baseline`` the silhouette baseline on the reference and ``hullN`` its N-photo visual hull.
 The inference settings (flip average, sampling, fill, depth clip) come from ``--settings-from``
-(default: the shipped weights), so every column runs the same way.
+(default: the shipped weights), so every column runs the same way. ``--columns`` keeps only the
+named ones (a column costs its time on every shape: a re-measurement of new fusion weights needs
+``view1`` and ``featN`` alone, since the other columns read no fusion tensor).
 """
 
 from __future__ import annotations
@@ -119,6 +121,12 @@ def evaluate(args) -> dict:
     network = NetworkPredictor(torch.device("cpu"), Path(args.model))
     network.settings = InferenceSettings.from_metadata(read_metadata(args.settings_from))
     cols = columns(network, args.views)
+    if args.columns:
+        unknown = sorted(set(args.columns) - set(cols))
+        if unknown:
+            raise SystemExit(f"error: no column {', '.join(unknown)}; these weights and "
+                             f"--views give {', '.join(cols)}")
+        cols = {name: col for name, col in cols.items() if name in args.columns}
     names = list(cols)
     shapes = [s for s in load_shapes(data_dir, args.split, args.per_source, args.seed,
                                      args.sources) if len(s["images"]) >= max(args.views)]
@@ -183,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sources", nargs="*", default=None, help="only these sources")
+    ap.add_argument("--columns", nargs="*", default=None,
+                    help="only these columns (e.g. view1 feat2 feat4; default: every one)")
     args = ap.parse_args(argv)
     if min(args.views) < 1 or 1 not in args.views:
         raise SystemExit("error: --views counts photos, from 1, and must include 1")

@@ -100,3 +100,15 @@ def test_bad_arguments_are_refused_in_words(tmp_path):
         EV.main(["--model", "x", "--views", "2", "4"])
     with pytest.raises(SystemExit, match="no weights at"):
         EV.main(["--model", str(tmp_path / "missing.safetensors")])
+
+
+def test_columns_keeps_only_the_named_ones_and_names_the_choices(views_data, tmp_path):
+    weights = fusion_weights(tmp_path / "fusion.safetensors")
+    out = tmp_path / "eval"
+    common = ["--data", str(views_data), "--model", str(weights), "--settings-from", str(weights),
+              "--views", "1", "2", "--per-source", "1", "--resolution", "32", "--out", str(out)]
+    EV.main([*common, "--columns", "view1", "feat2"])
+    report = json.loads((out / "results.json").read_text())
+    assert set(report["results"][0]["metrics"]) == {"view1", "feat2"}
+    with pytest.raises(SystemExit, match="no column feat4; .* give view1, baseline, sdf2"):
+        EV.main([*common, "--columns", "view1", "feat4"])
