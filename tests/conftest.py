@@ -29,6 +29,7 @@ SLOW_PREFIXES = (
     "training/test_calibrate.py",
     "training/test_bench_inference.py",
     "training/test_device_train.py",
+    "training/test_device_recipe.py",
     "training/test_texture_eval.py",
     "training/test_photo_sheet.py",
     "training/test_pose_eval.py",
