@@ -125,8 +125,10 @@ def test_a_fill_without_thickness_is_refused():
 
 def test_flip_average_in_one_call_is_bit_for_bit_the_two_calls(weights):
     """The flip average queries the image's and the mirror's features as one batch of 2, with
-    fmap, slices and image merged into one sampled map: the same values as two plain calls."""
-    pred = weights(InferenceSettings(flip_average=True, feature_sampling="bicubic"))
+    fmap, slices and image merged into one sampled map: the same values as two plain calls
+    (through ``query`` itself; the folded decoder agrees to rounding, test_fused_decoder)."""
+    folded = weights(InferenceSettings(flip_average=True, feature_sampling="bicubic"))
+    pred = NetworkPredictor(CPU, folded.weights, fused=False)
     im = image()
     feats, mirrored = pred.encode(im), pred.encode(np.ascontiguousarray(im[:, ::-1]))
     pts = torch.rand(3000, 3) - 0.5
