@@ -20,7 +20,10 @@ wheel (``--thin-image``), where most rays are missed (the cost of filling).
 ``--against OLD_TREE`` times image to bundle instead in two warm worker processes, one importing
 the backend of OLD_TREE (e.g. a ``git worktree`` of the previous commit) and one this tree's,
 driven in turns (old, new, old, new, ...) so that a shared CPU's bursts of load hit both alike,
-and prints each side's runs, their medians and the ratio old / new per resolution.
+and prints each side's runs, their medians and the ratio old / new per resolution. Both load
+``--weights``, so only the code differs. It also checks the meshes: the faces of each side and
+the Chamfer-L1 between the old and the new mesh against the old mesh with itself, sampled
+anew (the sampling noise floor, ``MESH_SAMPLES`` points a side).
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
+import trimesh
+from scipy.spatial import cKDTree
 
 from backend.device import resolve_device
 from backend.foreground import extract_foreground
@@ -49,6 +55,8 @@ from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
 from backend.predictors.network import QUERY_CHUNK, InferenceSettings, NetworkPredictor
 from backend.silhouette_fill import SilhouetteFill, fill_missed_rays
+
+MESH_SAMPLES = 100_000  # points per mesh for the old/new Chamfer-L1 of --against
 
 FILL_HALF_THICKNESS = 0.04  # timed with the shipped value when the weights carry none
 
@@ -78,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     if args.against:
         print(json.dumps(compare_trees(Path(args.against), REPO, args.image, args.resolutions,
-                                       args.repeats, args.threads), indent=1))
+                                       args.repeats, args.threads, Path(args.weights)), indent=1))
     else:
         _bench(args)
 
@@ -170,9 +178,11 @@ import json, sys, time, torch
 from pathlib import Path
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
+from backend.predictors import load_predictor
 torch.set_num_threads(int(sys.argv[2]))
 data = Path(sys.argv[1]).read_bytes()
 rec = Reconstructor(torch.device("cpu"))
+rec._predictors["network"] = load_predictor("network", rec.device, Path(sys.argv[3]))
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     res, out = line.split()
@@ -184,16 +194,19 @@ for line in sys.stdin:
 
 
 def compare_trees(old: Path, new: Path, image: str, resolutions: list[int], rounds: int,
-                  threads: int) -> dict:
-    """Warm image to bundle, OLD_TREE's backend against this one's, alternated run by run."""
+                  threads: int, weights: Path) -> dict:
+    """Warm image to bundle, OLD_TREE's backend against this one's, alternated run by run, both
+    with ``weights``; and the two sides' last meshes compared (``mesh_difference``)."""
     workers = {}
     for side, tree in (("old", old), ("new", new)):
         env = dict(os.environ, PYTHONPATH=str(tree))
         workers[side] = subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(Path(image).resolve()), str(threads)], cwd=tree,
+            [sys.executable, "-c", _WORKER, str(Path(image).resolve()), str(threads),
+             str(weights.resolve())], cwd=tree,
             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     out: dict = {"machine": platform.processor() or platform.machine(), "threads": threads,
-                 "image": image, "old": str(old), "new": str(new), "load_before": os.getloadavg()}
+                 "image": image, "weights": str(weights), "old": str(old), "new": str(new),
+                 "load_before": os.getloadavg()}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for worker in workers.values():
@@ -216,6 +229,8 @@ def compare_trees(old: Path, new: Path, image: str, resolutions: list[int], roun
                                                        / statistics.median(walls["new"]), 2),
                     "ratio_per_pair": [round(a / b, 2) for a, b in zip(walls["old"], walls["new"],
                                                                        strict=True)],
+                    "mesh": mesh_difference(Path(tmp) / f"old{res}_{rounds - 1}/mesh.glb",
+                                            Path(tmp) / f"new{res}_{rounds - 1}/mesh.glb"),
                 }
     finally:
         for worker in workers.values():
@@ -223,6 +238,27 @@ def compare_trees(old: Path, new: Path, image: str, resolutions: list[int], roun
             worker.wait(timeout=60)
     out["load_after"] = os.getloadavg()
     return out
+
+
+def chamfer_l1(a: trimesh.Trimesh, b: trimesh.Trimesh, seeds: tuple[int, int] = (0, 1),
+               n: int = MESH_SAMPLES) -> float:
+    """Chamfer-L1 (ARCHITECTURE.md section 9) between surface samples of a and b."""
+    pa = trimesh.sample.sample_surface(a, n, seed=seeds[0])[0]
+    pb = trimesh.sample.sample_surface(b, n, seed=seeds[1])[0]
+    return float(0.5 * (cKDTree(pb).query(pa)[0].mean() + cKDTree(pa).query(pb)[0].mean()))
+
+
+def mesh_difference(old_glb: Path, new_glb: Path) -> dict:
+    """The old and the new mesh: faces, identical or not, and their Chamfer-L1 against the
+    noise floor (the old mesh against itself with the new side's samples: the same seeds)."""
+    old, new = (cast(trimesh.Trimesh, trimesh.load(p, force="mesh")) for p in (old_glb, new_glb))
+    same = bool(len(old.faces) == len(new.faces) and np.array_equal(old.faces, new.faces)
+                and np.array_equal(old.vertices, new.vertices))
+    return {"faces": [len(old.faces), len(new.faces)], "identical": same,
+            "largest_vertex_shift": (float(np.abs(old.vertices - new.vertices).max())
+                                     if old.vertices.shape == new.vertices.shape else None),
+            "chamfer_l1_old_new": round(chamfer_l1(old, new), 7),
+            "chamfer_l1_old_old": round(chamfer_l1(old, old), 7)}
 
 
 def _ask(worker: subprocess.Popen, line: str | None) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import trimesh
+
 from training import bench_inference
 
 
@@ -31,3 +33,18 @@ def test_benchmark_reports_bundle_times_the_cache_ratio_and_the_bicubic_cost(cap
         assert abs(fill["share_of_grid"] - fill["fill_s"] / cache["cached_s"]) < 0.02
     # the wheel's spokes are lost by the plain network: the fill is timed at work there
     assert fills["thin"]["missed_rays"] > fills["thin"]["mask_rays"] // 4
+
+
+def test_mesh_difference_tells_the_same_mesh_from_a_moved_one(tmp_path):
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=0.3)
+    moved = sphere.copy()
+    moved.apply_translation([0.005, 0.0, 0.0])
+    for name, mesh in (("a", sphere), ("b", sphere), ("c", moved)):
+        mesh.export(tmp_path / f"{name}.glb")
+    same = bench_inference.mesh_difference(tmp_path / "a.glb", tmp_path / "b.glb")
+    assert same["identical"] and same["largest_vertex_shift"] == 0.0
+    assert same["chamfer_l1_old_new"] == same["chamfer_l1_old_old"] > 0  # the noise floor
+    shifted = bench_inference.mesh_difference(tmp_path / "a.glb", tmp_path / "c.glb")
+    assert not shifted["identical"] and shifted["faces"] == [len(sphere.faces)] * 2
+    assert abs(shifted["largest_vertex_shift"] - 0.005) < 1e-6
+    assert shifted["chamfer_l1_old_new"] > shifted["chamfer_l1_old_old"] + 0.001
