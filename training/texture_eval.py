@@ -12,6 +12,16 @@ under one light from four cameras (``training.texture_render.VIEWS``); the error
 mean CIEDE2000 over the pixels both the reference and the prediction cover. The summary gives
 per-view means and the paired relative change (texture against vertex colours) with a 95%
 interval from redrawing whole shapes (``training.compare.paired_difference``).
+
+``--model PATH`` runs both modes on those network weights instead of the shipped ones (a run's
+``model.safetensors``, never shipped), with the inference settings of ``--settings-from``'s
+metadata when given (a training run's weights carry none). Weights with a colour head paint the
+unseen texels with it; their SDF is the shipped one bit for bit when the head was trained alone
+on the shipped network, so the vertex mode is today's and the texture mode is the new one.
+
+    python -m training.texture_eval --data data/sh3d --split val --per-source 8 \
+        --model runs/colour/mlp/model.safetensors \
+        --settings-from backend/weights/slice3d_compact.safetensors --out runs/eval/colour_val
 """
 
 from __future__ import annotations
@@ -29,8 +39,11 @@ from PIL import Image
 
 from backend.framing import frame_object
 from backend.geometry import MODEL_INPUT_SIZE
+from backend.model import read_metadata
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
+from backend.predictors import Predictor
+from backend.predictors.network import InferenceSettings, NetworkPredictor
 from training.compare import Scores, paired_difference
 from training.data.mesh import ShapeMesh
 from training.data.sources import get_source
@@ -88,6 +101,31 @@ def appearance(mesh: ShapeMesh) -> str:
     return "vertex" if mesh.vertex_colors is not None else "none"
 
 
+class ModelReconstructor(Reconstructor):
+    """The backend with every job's predictor fixed to given network weights (``--model``)."""
+
+    def __init__(self, device: torch.device, weights: Path,
+                 settings_from: Path | None = None) -> None:
+        super().__init__(device)
+        self.network = NetworkPredictor(device, weights)
+        if settings_from is not None:
+            self.network.settings = InferenceSettings.from_metadata(read_metadata(settings_from))
+
+    def predictor(self, kind: str) -> Predictor:
+        return self.network
+
+
+def make_reconstructor(args: argparse.Namespace) -> Reconstructor:
+    """The shipped backend, or one fixed to ``--model`` (with ``--settings-from``'s settings)."""
+    cpu = torch.device("cpu")
+    if args.model is None:
+        if args.settings_from is not None:
+            raise SystemExit("error: --settings-from goes with --model")
+        return Reconstructor(cpu)
+    return ModelReconstructor(cpu, Path(args.model),
+                              None if args.settings_from is None else Path(args.settings_from))
+
+
 def png_bytes(rgba: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgba), "RGBA").save(buf, format="PNG")
@@ -123,7 +161,7 @@ def score_sample(ref: ShapeMesh, preds: dict[str, ShapeMesh], size: int) -> tupl
 
 def run_samples(args: argparse.Namespace, samples: list[dict]) -> tuple[list[dict], list[dict]]:
     """Every sample through both backend modes and the renderer; rows and sheet rows."""
-    rec = Reconstructor(torch.device("cpu"))
+    rec = make_reconstructor(args)
     refs: dict[str, ShapeMesh] = {}
     rows, sheet = [], []
     for k, s in enumerate(samples):
@@ -233,6 +271,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="only these shape ids, one view each (for a sheet of chosen shapes)")
     p.add_argument("--resolution", type=int, default=128, help="the backend's grid resolution")
     p.add_argument("--predictor", default="auto", help="the backend's predictor option")
+    p.add_argument("--model", default=None,
+                   help="network weights to run instead of the shipped ones (e.g. a run's "
+                        "model.safetensors with a colour head)")
+    p.add_argument("--settings-from", default=None,
+                   help="with --model: take the inference settings from this weights file")
     p.add_argument("--size", type=int, default=128, help="render size in pixels")
     p.add_argument("--sheet-rows", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)

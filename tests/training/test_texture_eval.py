@@ -128,3 +128,28 @@ def test_only_uv_textured_references_count_as_the_truth():
     assert appearance(plain) == "none"
     plain.vertex_colors = np.full((len(box.vertices), 3), 0.5)
     assert appearance(plain) == "vertex"
+
+
+def test_model_runs_given_weights_with_settings_from_another_file(tmp_path):
+    """--model fixes every job's predictor to those weights; --settings-from lends them the
+    inference settings a training run's file lacks; --settings-from alone is refused."""
+    from backend.model import ModelConfig, Slice3DCompact, save_weights
+    from backend.predictors.network import InferenceSettings
+    from training.texture_eval import make_reconstructor, parse_args
+
+    tiny = {"channels": [8, 8, 16, 16], "group": 2, "d_model": 16, "heads": 2, "layers": 1,
+            "ff": 32, "colour_head": "mlp"}
+    model = Slice3DCompact(ModelConfig.from_dict(tiny))
+    run = save_weights(model, tmp_path / "run.safetensors", dtype=torch.float32)
+    shipped = save_weights(model, tmp_path / "shipped.safetensors", dtype=torch.float32,
+                           metadata=InferenceSettings(flip_average=True).to_metadata())
+    args = parse_args(["--data", "d", "--out", "o", "--model", str(run),
+                       "--settings-from", str(shipped)])
+    rec = make_reconstructor(args)
+    got = rec.predictor("auto")
+    assert got is rec.predictor("network") and got.model.colour_head is not None
+    assert got.settings == InferenceSettings(flip_average=True)
+    plain = make_reconstructor(parse_args(["--data", "d", "--out", "o", "--model", str(run)]))
+    assert plain.predictor("auto").settings == InferenceSettings()
+    with pytest.raises(SystemExit, match="goes with --model"):
+        make_reconstructor(parse_args(["--data", "d", "--out", "o", "--settings-from", "x"]))
