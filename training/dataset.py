@@ -286,6 +286,19 @@ def colour_points(data: ShardSet, i: int, band: float) -> np.ndarray:
     return np.flatnonzero(near & (data.colors[i, :, 3] > 127))
 
 
+def with_colours(data: ShardSet, band: float) -> ShardSet:
+    """Only the samples with a known colour within ``band`` of the surface (a colour run
+    learns nothing from the others); refused when there are none."""
+    if data.colors is None:
+        raise ValueError("colour training needs shards with colors, and this data has none")
+    near = np.abs(data.sdf.astype(np.float32)) < band
+    keep = (near & (data.colors[..., 3] > 127)).any(axis=1)
+    if not keep.any():
+        raise ValueError(f"no sample has a known colour within {band} of its surface "
+                         "(shards made before the data engine kept colours)")
+    return data.select(keep)
+
+
 def make_batch(data: ShardSet, idx: np.ndarray, n_points: int, rng: np.random.Generator,
                device: torch.device, augment: float = 0.0,
                views: tuple[int, int] = (1, 1), colour_band: float = 0.0,

@@ -43,6 +43,7 @@ from training.dataset import (
     make_batch,
     read_split,
     sampling_order,
+    with_colours,
 )
 from training.loss import FrozenEncodings, compute_loss, evaluate_val
 from training.plots import plot_curves
@@ -279,6 +280,8 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
     step, elapsed = _start(run_dir, mirror_dir, model, opt, device, cfg, resume)
     if train_data is None:
         train_data, val_data = load_data(cfg, mcfg.input_size)
+    if cfg["train_only_colour"]:
+        train_data = with_colours(train_data, cfg["colour_band"])
     order = sampling_order(train_data.source, cfg["source_weights"])
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model {n_params / 1e6:.2f}M params, {len(train_data)} train samples "

@@ -233,3 +233,13 @@ def test_colour_batches_refuse_data_without_aligned_colours(colour_data):
     with pytest.raises(ValueError, match="aligned with points"):
         D.make_batch(cut, np.arange(2), 8, np.random.default_rng(0), torch.device("cpu"),
                      colour_band=0.02)
+
+
+def test_a_colour_run_keeps_the_samples_with_known_colours(colour_data):
+    train = D.load_split(colour_data, "train", verbose=False)
+    val = D.load_split(colour_data, "val", verbose=False)
+    both = D.concat_sets([train, D.ShardSet(**{**val.arrays(),
+                                              "shape_id": np.char.add(val.shape_id, "x")})])
+    assert len(D.with_colours(both, 0.02)) == len(train)
+    with pytest.raises(ValueError, match="no sample has a known colour"):
+        D.with_colours(val, 0.02)
