@@ -90,6 +90,28 @@ class SurfaceIndex:
         return faces[rows, j], bary.reshape(len(p), k, 3)[rows, j], d[rows, j]
 
 
+def material_look(base_color: np.ndarray | tuple[float, float, float]) -> Look:
+    """A look whose albedo is the mesh's own material, untinted (texture, else vertex colours,
+    else ``base_color`` sRGB): the material a Cycles input (``photo_val``) is rendered with."""
+    base = np.asarray(base_color, np.float64)
+    return Look(
+        base=base,
+        second=base,
+        pattern="none",
+        pattern_freq=1.0,
+        pattern_axis=0,
+        tint_strength=0.0,
+        shininess=1.0,
+        specular=0.0,
+        metallic=False,
+        lights=[],
+        sky=np.zeros(3),
+        ground=np.zeros(3),
+        exposure=1.0,
+        shadows=False,
+    )
+
+
 def surface_colors(
     index: SurfaceIndex, look: Look, view: View, points_view: np.ndarray
 ) -> np.ndarray:

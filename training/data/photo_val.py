@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.data.colors import SurfaceIndex, material_look, surface_colors
 from training.data.cycles import SAMPLES, list_hdris, render_cycles
 from training.data.pipeline import IMAGE_SIZE, POINTS, Timer, make_samples
 from training.data.shading import random_colour
@@ -92,6 +93,7 @@ def photo_samples(
         return got, []
     hdris = {p.name: p for p in list_hdris()}
     setups = []
+    index = SurfaceIndex(shape.mesh, getattr(shape.sampler, "sdf", None))
     for k, sample in enumerate(got):
         setup = photo_setup(shape.shape_id, k, list(hdris.values()))
         t = time.perf_counter()
@@ -109,6 +111,9 @@ def photo_samples(
             metallic=setup["metallic"],
         )
         timer.add("cycles", t)
+        # the Cycles material is the mesh's own (or the setup's base colour), never the look's
+        look = material_look(setup["base_color"])
+        sample["colors"] = surface_colors(index, look, view, sample["points"])
         setups.append({"shape_id": shape.shape_id, "view": k, **setup})
     return got, setups
 

@@ -8,7 +8,12 @@ from dataclasses import replace
 import numpy as np
 import trimesh
 
-from training.data.colors import SurfaceIndex, closest_on_triangles, surface_colors
+from training.data.colors import (
+    SurfaceIndex,
+    closest_on_triangles,
+    material_look,
+    surface_colors,
+)
 from training.data.mesh import ShapeMesh
 from training.data.mesh_sdf import point_triangle_distance
 from training.data.shading import random_look
@@ -127,3 +132,16 @@ def test_untextured_mesh_takes_the_looks_colour():
     view = View(0.0, 0.0, 1.0)
     got = surface_colors(SurfaceIndex(mesh), look, view, np.zeros((3, 3)) + 0.4)
     np.testing.assert_array_equal(got[:, :3], np.tile(np.rint(look.base * 255), (3, 1)))
+
+
+def test_material_look_is_the_meshs_own_material():
+    """The Cycles inputs' material: the texel untinted, else the given base colour."""
+    view = View(0.0, 0.0, 1.0)
+    got = surface_colors(
+        SurfaceIndex(textured_cube()), material_look((0.1, 0.2, 0.3)), view, NORMALS * 0.3
+    )
+    np.testing.assert_array_equal(got[:, :3], FACE_COLOURS)
+    tm = trimesh.creation.box([0.5, 0.5, 0.5])
+    plain = ShapeMesh(np.asarray(tm.vertices), np.asarray(tm.faces))
+    got = surface_colors(SurfaceIndex(plain), material_look((0.2, 0.4, 0.6)), view, NORMALS * 0.3)
+    np.testing.assert_array_equal(got[:, :3], np.tile([51, 102, 153], (6, 1)))

@@ -121,6 +121,7 @@ def test_photo_val_writes_shards_the_reader_loads(tmp_path):
     assert (out / "meshes" / f"{shape_id}.npz").is_file()
     with np.load(out / "val/procedural-00000.npz") as z:
         assert z["image"][0, ..., 3].max() == 255 and z["image"][0, 0, 0, 3] == 0
+        assert z["colors"].shape == (1, 256, 4) and (z["colors"][..., 3] == 255).all()
     mtime = (out / "val/procedural-00000.npz").stat().st_mtime_ns  # resumable: a re-run skips
     build_photo_val(out, [tmp_path / "set"], "val", shapes=1, views=1, points=256, samples=2)
     assert (out / "val/procedural-00000.npz").stat().st_mtime_ns == mtime
@@ -141,6 +142,11 @@ def test_twin_matches_build_and_photo_keeps_its_views(tmp_path):
         with np.load(tmp_path / "photo" / rel) as c:
             assert np.array_equal(a["view"], c["view"]) and np.array_equal(a["sdf"], c["sdf"])
             assert not np.array_equal(a["image"], c["image"])
+            # Cycles paints the mesh's own vertex colours, untinted: the twin's look may not
+            assert np.array_equal(b["colors"], a["colors"])
+            assert (c["colors"][..., 3] == 255).all()
+            _, counts = np.unique(c["colors"][0, :, :3], axis=0, return_counts=True)
+            assert np.sort(counts)[-4:].sum() > 0.8 * 256  # a 4-colour part palette, flat
 
 
 @pytest.mark.parametrize("az, el", [(0.0, 0.0), (0.0, 45.0), (70.0, 30.0), (200.0, -10.0)])
