@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from training.data.colors import SurfaceIndex, surface_colors
+from training.data.colors import SurfaceIndex, material_look, surface_colors
 from training.data.sampling import PoolSampler
 from training.data.shading import random_look
 from training.data.shards import SPLITS, write_arrays
@@ -117,11 +117,18 @@ def _copy(state: dict) -> np.random.Generator:
 
 
 def replay_shape(
-    shape: Shape, seed: int, points: np.ndarray, views: np.ndarray, sdf: np.ndarray
+    shape: Shape,
+    seed: int,
+    points: np.ndarray,
+    views: np.ndarray,
+    sdf: np.ndarray,
+    materials: list | None = None,
 ) -> np.ndarray | None:
     """Colours uint8 [V, P, 4] for one shape's stored samples, or None when the build's stream
     cannot be replayed exactly (the caller marks them unknown). Raises FrameMismatch when the
-    SDF recomputed at a few stored points disagrees with the stored values."""
+    SDF recomputed at a few stored points disagrees with the stored values. ``materials``: per
+    view, the base colour of a Cycles input (a ``photo-val`` shard), whose material is the
+    mesh's own rather than the replayed look."""
     _check_sdf(shape, points[0], views[0], sdf[0])
     fresh = np.random.default_rng(seed)
     index = SurfaceIndex(shape.mesh, shape.sampler.sdf)
@@ -134,6 +141,8 @@ def replay_shape(
             pts16 = pts.astype(np.float16)
             if not np.array_equal(pts16, points[k]):
                 break
+            if materials is not None:
+                look = material_look(materials[k])
             out.append(surface_colors(index, look, view, pts16))
         else:
             return np.stack(out)
@@ -165,6 +174,7 @@ def backfill_shard(path: Path) -> dict:
     colors = np.zeros((n, p, 4), np.uint8)
     shape_ids = arrays["shape_id"]
     verified = 0
+    photo = _photo_materials(side)
     for shape_id in side["shapes"]:
         rows = np.flatnonzero(shape_ids == shape_id)
         if len(rows) == 0:
@@ -175,7 +185,12 @@ def backfill_shard(path: Path) -> dict:
         if isinstance(shape, Dropped):
             continue  # unknown: the source no longer makes it
         got = replay_shape(
-            shape, seed, arrays["points"][rows], arrays["view"][rows], arrays["sdf"][rows]
+            shape,
+            seed,
+            arrays["points"][rows],
+            arrays["view"][rows],
+            arrays["sdf"][rows],
+            photo.get(shape_id),
         )
         if got is not None:
             colors[rows] = got
@@ -189,6 +204,14 @@ def backfill_shard(path: Path) -> dict:
         "points": n * p,
         "known": int((colors[..., 3] > 0).sum()),
     }
+
+
+def _photo_materials(side: dict) -> dict[str, list]:
+    """A photo-val sidecar's Cycles base colour per shape, in view order (empty for ``build``)."""
+    out: dict[str, dict[int, list]] = defaultdict(dict)
+    for setup in side.get("photo", []):
+        out[setup["shape_id"]][int(setup["view"])] = setup["base_color"]
+    return {s: [v[k] for k in sorted(v)] for s, v in out.items()}
 
 
 def pending_shards(out: Path, splits: tuple[str, ...]) -> list[Path]:

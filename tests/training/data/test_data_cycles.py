@@ -125,6 +125,15 @@ def test_photo_val_writes_shards_the_reader_loads(tmp_path):
     mtime = (out / "val/procedural-00000.npz").stat().st_mtime_ns  # resumable: a re-run skips
     build_photo_val(out, [tmp_path / "set"], "val", shapes=1, views=1, points=256, samples=2)
     assert (out / "val/procedural-00000.npz").stat().st_mtime_ns == mtime
+    # the colors backfill gives a Cycles shard the same (material) colours
+    from training.data.colors_backfill import backfill_shard
+    from training.data.shards import read_shard, write_arrays
+
+    arrays = read_shard(out / "val/procedural-00000.npz")
+    built = arrays.pop("colors")
+    write_arrays(out / "val/procedural-00000.npz", arrays)
+    assert backfill_shard(out / "val/procedural-00000.npz")["verified"] == 1
+    np.testing.assert_array_equal(read_shard(out / "val/procedural-00000.npz")["colors"], built)
 
 
 def test_twin_matches_build_and_photo_keeps_its_views(tmp_path):
