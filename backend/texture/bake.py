@@ -5,6 +5,12 @@ one it is the object's median visible colour. The nearest visible point's colour
 obvious alternative, but on a thin object the nearest visible point of a back texel is the
 front right across, which is exactly the front-on-the-back look this bake exists to remove; the
 median is one plain colour of the object, never a copy of its front's pattern.
+
+The colour head is asked at the mesh's vertices, not at every texel, and its colours are
+interpolated across each face: a texture has tens of texels per vertex (a 1024 px atlas holds
+about 600,000 covered texels for some 30,000 vertices), the network's colour varies far more
+slowly than that, and each query is a pass of the point decoder, so asking per texel would cost
+seconds a job does not have.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ def bake_texture(uv: UVMesh, normals: np.ndarray, photo: np.ndarray,
     normal = np.einsum("kj,kjc->kc", b, vertex_normals[corners])
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
     colour = np.empty((len(points), 3))
-    colour[:] = unseen_colour(points, photo, colour_at)
+    colour[:] = unseen_texels(b, corners, vertices, photo, colour_at)
     weight = seen_weight(points, normal, CameraDepth(uv.vertices, uv.faces))
     seen = np.flatnonzero(weight > 0)
     seen_rgb, alpha = sample_photo(photo, points[seen])
@@ -112,6 +118,16 @@ def unseen_colour(points: np.ndarray, photo: np.ndarray,
         if predicted.shape == points.shape and np.isfinite(predicted).all():
             return np.clip(predicted, 0.0, 1.0)
     return median_colour(photo)[None, :]
+
+
+def unseen_texels(bary: np.ndarray, corners: np.ndarray, vertices: np.ndarray,
+                  photo: np.ndarray, colour_at: ColourFn | None) -> np.ndarray:
+    """The guess for texels given by barycentric weights ``bary`` [K,3] on faces ``corners``
+    [K,3]: the predictor's colour at the vertices, interpolated, or the median ([1,3])."""
+    per_vertex = unseen_colour(vertices, photo, colour_at)
+    if len(per_vertex) != len(vertices):
+        return per_vertex
+    return np.einsum("kj,kjc->kc", bary, per_vertex[corners])
 
 
 def pad(texture: np.ndarray, covered: np.ndarray, texels: int = PADDING) -> np.ndarray:

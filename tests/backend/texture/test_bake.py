@@ -100,3 +100,21 @@ def test_seen_weight_fades_at_grazing_angles_and_is_zero_when_hidden():
     assert weight[0] == pytest.approx(1.0)
     assert 0.0 < weight[1] < 1.0  # cos 80 deg = 0.17: inside the blend
     assert weight[2] == 0.0 and weight[3] == 0.0  # edge-on; hidden behind the quad
+
+
+def test_the_colour_head_is_asked_at_the_vertices_and_interpolated_across_faces(box):
+    """A colour that varies linearly in space comes back exactly at every texel although the
+    head was asked only at the mesh's vertices."""
+    uv, normals = box
+    asked = []
+
+    def colour_at(points: np.ndarray) -> np.ndarray:
+        asked.append(len(points))
+        return np.clip(0.5 + points * np.array([1.0, 1.5, -1.0]), 0.0, 1.0)
+
+    texture = bake_texture(uv, normals, photo(), colour_at, size=SIZE)
+    assert asked == [len(uv.vertices)]
+    for point in ([0.03, 0.02, -0.2], [-0.1, 0.12, -0.2], [0.2, -0.05, -0.1]):
+        p = np.array(point)
+        expected = np.clip(0.5 + p * np.array([1.0, 1.5, -1.0]), 0.0, 1.0) * 255
+        np.testing.assert_allclose(texel_at(uv, texture, p), expected, atol=4)
