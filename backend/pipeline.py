@@ -183,7 +183,8 @@ class Reconstructor:
                 prediction = self._fuse(predictor, prediction, model_input, placement, options)
         with stage("sdf", sdf_label(1, grid_levels(options.resolution))) as report_sdf:
             grid = evaluate_coarse_to_fine(prediction.sdf, options.resolution, self.device,
-                                           progress=report_sdf, cancel=cancel, on_level=on_level)
+                                           progress=report_sdf, cancel=cancel, on_level=on_level,
+                                           search=prediction.search_sdf)
             if prediction.silhouette_fill is not None and options.silhouette_fill != "off":
                 grid, _ = fill_missed_rays(grid, prediction.silhouette_fill)
         with stage("mesh"):

@@ -31,6 +31,8 @@ class Prediction:
         None when the model has no colour head (read it through ``Predictor.colour_function``).
     silhouette_fill: when set, the mesher puts a thin sheet on every masked ray that the SDF's
         surface misses (``backend.silhouette_fill``) before marching cubes.
+    search_sdf: a cheaper function near ``sdf`` that the mesher's coarse levels use only to find
+        where the surface passes (``backend.meshing.evaluate_coarse_to_fine``); None: sdf.
     """
 
     slices: np.ndarray
@@ -38,6 +40,7 @@ class Prediction:
     sdf: SdfFunction
     silhouette_fill: SilhouetteFill | None = None
     colour_at: ColourFunction | None = None
+    search_sdf: SdfFunction | None = None
 
 
 class Predictor(ABC):
