@@ -70,7 +70,7 @@ def evaluate_dense(
 def evaluate_coarse_to_fine(
     sdf: SdfFunction, n: int, device: torch.device, start: int = 32,
     progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-    on_level: LevelFn | None = None,
+    on_level: LevelFn | None = None, search: SdfFunction | None = None,
 ) -> SdfGrid:
     """An (n+1)^3 grid whose values are exact wherever the surface was found to pass.
 
@@ -83,16 +83,26 @@ def evaluate_coarse_to_fine(
 
     ``progress`` moves through every level (the dense start is level 1 of ``steps + 1``), each
     level weighted by about the share of the points it evaluates; ``on_level`` hears each start.
+
+    ``search``: a cheaper SDF near ``sdf`` (the network without its flip average) that the levels
+    before the finest evaluate, only to find where the surface passes. The finest level then
+    evaluates ``sdf`` at every corner of its active cells, the coarse points too, so every value
+    marching cubes reads near the surface is ``sdf``'s; what can differ from a grid of ``sdf``
+    alone is only where the surface is looked for (``evaluations`` counts both functions).
     """
     level = _start_level(n, start)
     steps = int(np.log2(n // level))
     report = _LevelProgress(steps + 1, progress, on_level)
-    grid = evaluate_dense(sdf, level, device, report.level(0), cancel)
+    searching = search if search is not None and steps > 0 else sdf
+    grid = evaluate_dense(searching, level, device, report.level(0), cancel)
     values = torch.from_numpy(grid.values).to(device)
     exact = torch.ones(values.shape, dtype=torch.bool, device=device)
     evaluations = grid.evaluations
     for step in range(steps):
-        values, exact, count = _refine(sdf, values, exact, level, step == 0,
+        last = step == steps - 1
+        if last and searching is not sdf:  # the coarse values are search's: evaluate them again
+            searching, exact = sdf, torch.zeros_like(exact)
+        values, exact, count = _refine(searching, values, exact, level, step == 0,
                                        report.level(step + 1), cancel)
         evaluations += count
         level *= 2
@@ -265,14 +275,14 @@ def marching_cubes(grid: SdfGrid) -> tuple[np.ndarray, np.ndarray]:
 def extract_mesh(
     sdf: SdfFunction, resolution: int = 256, device: torch.device | None = None,
     progress: ProgressFn | None = None, cancel: CancelFn | None = None, face_budget: int = 0,
-    silhouette_fill: SilhouetteFill | None = None,
+    silhouette_fill: SilhouetteFill | None = None, search: SdfFunction | None = None,
 ):
-    """Coarse-to-fine grid, the silhouette fill if asked, marching cubes and clean-up in one
-    call: a trimesh in the view frame."""
+    """Coarse-to-fine grid (its coarse levels on ``search`` where given), the silhouette fill if
+    asked, marching cubes and clean-up in one call: a trimesh in the view frame."""
     from .mesh_cleanup import clean_mesh
 
     grid = evaluate_coarse_to_fine(sdf, resolution, device or torch.device("cpu"),
-                                   progress=progress, cancel=cancel)
+                                   progress=progress, cancel=cancel, search=search)
     if silhouette_fill is not None:
         grid, _ = fill_missed_rays(grid, silhouette_fill)
     verts, faces = marching_cubes(grid)

@@ -102,13 +102,19 @@ class NetworkPredictor(Predictor):
     name = "slice3d-compact"
     is_baseline = False
 
-    def __init__(self, device: torch.device, weights: str | Path, fused: bool = True) -> None:
+    def __init__(self, device: torch.device, weights: str | Path, fused: bool = True,
+                 plain_search: bool = True) -> None:
         """``fused``: query one photo's SDF through ``FusedDecoder`` (the same values to about
-        1e-6, less work per point) where the network allows it; False runs ``query`` as is."""
+        1e-6, less work per point) where the network allows it; False runs ``query`` as is.
+        ``plain_search``: with the flip average, predictions carry the plain network as their
+        ``search_sdf``; False leaves it out (every level of the grid flip-averaged)."""
         super().__init__(device)
         self.weights = Path(weights)
         self.model = load_weights(self.weights, device=device)
         self.decoder = FusedDecoder(self.model) if fused and supports(self.model) else None
+        # with the flip average, the mesher's coarse levels find the surface on the image alone
+        # (Prediction.search_sdf) and only the finest level pays for the average
+        self.plain_search = plain_search
         self.weights_sha256 = sha256_file(self.weights)
         self.metadata = read_metadata(self.weights)
         self.has_slices = self.model.config.slices
@@ -135,12 +141,16 @@ class NetworkPredictor(Predictor):
     def _predict(self, image: np.ndarray, flip_average: bool | None,
                  depth_clip: float | None) -> Prediction:
         feats = self.encode(image)  # computed ONCE; the closure below reuses it for every chunk
+        search = None
         if self._flip(flip_average):
             mirrored = self.encode(np.ascontiguousarray(image[:, ::-1]))
             averaged = self._flip_averaged_sdf_of(feats, mirrored)
+            if self.plain_search:
+                search = self._sdf_of(merge_maps(feats))
         else:
             averaged = self._sdf_of(merge_maps(feats))
-        return self._finished(image, feats, averaged, depth_clip, flip=self._flip(flip_average))
+        return self._finished(image, feats, averaged, depth_clip, flip=self._flip(flip_average),
+                              search=search)
 
     def predict_views(
         self, images: list[np.ndarray], transforms: list[np.ndarray],
@@ -181,32 +191,31 @@ class NetworkPredictor(Predictor):
 
     def _finished(self, image: np.ndarray, feats: dict[str, torch.Tensor], sdf: SdfFunction,
                   depth_clip: float | None, offset: bool = True,
-                  flip: bool | None = None) -> Prediction:
+                  flip: bool | None = None, search: SdfFunction | None = None) -> Prediction:
         """The reference photo's slices, slabs, fill and colours around ``sdf``, cut to the
         predicted depth (``depth_clip``) and lowered by the surface offset (``offset``);
-        ``flip``: whether the colours are flip-averaged (None: the predictor's setting)."""
+        ``flip``: whether the colours are flip-averaged (None: the predictor's setting);
+        ``search``: the cheaper SDF for the mesher's coarse levels, cut and lowered alike."""
         bbox = feats["bbox"][0].float().cpu().numpy().astype(np.float64)
         slabs = slabs_for_bounds(bbox[0], bbox[1])
         slices = _slice_rgba(feats.get("slices"), image.shape[0])
         settings = self.settings
-        if depth_clip is not None:
-            sdf = _clipped_in_depth(sdf, bbox[:, 2], depth_clip, self.device)
+        by = settings.surface_offset if offset else 0.0
+
+        def finished(fn: SdfFunction) -> SdfFunction:
+            if depth_clip is not None:
+                fn = _clipped_in_depth(fn, bbox[:, 2], depth_clip, self.device)
+            return fn if by == 0.0 else _lowered(fn, by)
+
         fill = None
         if settings.silhouette_fill is not None:
             fill = SilhouetteFill(mask=image[..., 3] > 0.5, half_thickness=settings.silhouette_fill)
         colour = None
         if self.model.colour_head is not None:
             colour = self._colour_of(image, feats, self._flip(flip))
-        if not offset or settings.surface_offset == 0.0:
-            return Prediction(slices=slices, slabs=slabs, sdf=sdf, silhouette_fill=fill,
-                              colour_at=colour)
-        lowered, by = sdf, settings.surface_offset
-
-        def shifted(points: torch.Tensor) -> torch.Tensor:
-            return lowered(points) - by
-
-        return Prediction(slices=slices, slabs=slabs, sdf=shifted, silhouette_fill=fill,
-                          colour_at=colour)
+        return Prediction(slices=slices, slabs=slabs, sdf=finished(sdf), silhouette_fill=fill,
+                          colour_at=colour,
+                          search_sdf=None if search is None else finished(search))
 
     def _colour_of(self, image: np.ndarray, feats: dict[str, torch.Tensor],
                    flip: bool) -> ColourFunction:
@@ -315,6 +324,15 @@ class NetworkPredictor(Predictor):
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return fused
+
+
+def _lowered(sdf: SdfFunction, by: float) -> SdfFunction:
+    """The SDF lowered by ``by``, which grows its surface by that distance."""
+
+    def shifted(points: torch.Tensor) -> torch.Tensor:
+        return sdf(points) - by
+
+    return shifted
 
 
 def _clipped_in_depth(sdf, z_bounds: np.ndarray, widen: float, device: torch.device):

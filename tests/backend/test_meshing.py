@@ -237,3 +237,22 @@ def test_no_grid_point_is_evaluated_twice(cpu):
     dense = evaluate_dense(CountingSdf((0.05, -0.02, 0.03)), 64, cpu)
     surface = surface_corners(dense.values)
     np.testing.assert_array_equal(grid.values[surface], dense.values[surface])
+
+
+def test_a_search_sdf_finds_the_surface_and_the_sdf_gives_every_value_near_it(cpu):
+    """With ``search`` (here a sphere 1.5 fine cells larger, off-centre), the coarse levels only
+    look for the surface: the finest level evaluates ``sdf`` at all of its active points, so the
+    values marching cubes reads, and so the mesh, are those of the grid of ``sdf`` alone."""
+    sdf, search = CountingSdf((0.05, -0.02, 0.03)), CountingSdf((0.06, -0.02, 0.03), RADIUS + 0.025)
+    grid = evaluate_coarse_to_fine(sdf, 128, cpu, search=search)
+    assert grid.evaluations == sdf.points + search.points
+    assert 0 < sdf.points < grid.evaluations and search.points > 0
+    alone = evaluate_coarse_to_fine(CountingSdf((0.05, -0.02, 0.03)), 128, cpu)
+    surface = surface_corners(grid.values) | surface_corners(alone.values)
+    np.testing.assert_array_equal(grid.values[surface], alone.values[surface])
+    for a, b in zip(marching_cubes(grid), marching_cubes(alone), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # a grid of one level has nothing to search: sdf alone
+    one, unused = CountingSdf(), CountingSdf()
+    evaluate_coarse_to_fine(one, 32, cpu, search=unused)
+    assert one.points == 33**3 and unused.points == 0

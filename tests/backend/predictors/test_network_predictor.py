@@ -137,3 +137,21 @@ def test_flip_average_in_one_call_is_bit_for_bit_the_two_calls(weights):
     mirror = model.query(mirrored, (pts * torch.tensor(MIRROR_X))[None], sampling="bicubic")[0]
     assert torch.equal(model.query(merge_maps(feats), pts[None], sampling="bicubic")[0], plain)
     assert torch.equal(pred.predict(im).sdf(pts), 0.5 * (plain + mirror))
+
+
+def test_with_the_flip_average_the_plain_network_searches_the_coarse_levels(weights):
+    """The prediction's search_sdf is the network on the image alone, cut and lowered as the
+    flip-averaged sdf is; without the flip average (or with plain_search off) there is none."""
+    settings = InferenceSettings(flip_average=True, depth_clip=0.1, surface_offset=0.01)
+    pred = weights(settings)
+    im = image()
+    pts = torch.rand(2000, 3) - 0.5
+    p = pred.predict(im)
+    assert p.search_sdf is not None
+    plain = pred.predict(im, flip_average=False)
+    assert plain.search_sdf is None
+    assert torch.equal(p.search_sdf(pts), plain.sdf(pts))
+    assert not torch.allclose(p.sdf(pts), plain.sdf(pts), atol=1e-3)
+    off = NetworkPredictor(CPU, pred.weights, plain_search=False)
+    assert off.predict(im).search_sdf is None
+    assert torch.equal(off.predict(im).sdf(pts), p.sdf(pts))
