@@ -20,7 +20,9 @@ wheel (``--thin-image``), where most rays are missed (the cost of filling).
 ``--against OLD_TREE`` times image to bundle instead in two warm worker processes, one importing
 the backend of OLD_TREE (e.g. a ``git worktree`` of the previous commit) and one this tree's,
 driven in turns (old, new, old, new, ...) so that a shared CPU's bursts of load hit both alike,
-and prints each side's runs, their medians and the ratio old / new per resolution. Both load
+and prints each side's runs, their medians and the ratio old / new per resolution, of the wall
+time and of the process CPU time (with one thread, the CPU time is the work done: far less
+moved by other processes on a loaded machine than the wall time). Both load
 ``--weights``, so only the code differs. It also checks the meshes: the faces of each side and
 the Chamfer-L1 between the old and the new mesh against the old mesh with itself, sampled
 anew (the sampling noise floor, ``MESH_SAMPLES`` points a side).
@@ -186,9 +188,10 @@ rec._predictors["network"] = load_predictor("network", rec.device, Path(sys.argv
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     res, out = line.split()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = rec.run(data, ReconstructOptions(resolution=int(res), predictor="network"), Path(out))
-    print(json.dumps({"wall_s": time.perf_counter() - t0, "stages_s": r["timings_s"],
+    print(json.dumps({"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                      "stages_s": r["timings_s"],
                       "faces": r["mesh"]["faces"], "evaluations": r["evaluations"]}), flush=True)
 """
 
@@ -218,9 +221,11 @@ def compare_trees(old: Path, new: Path, image: str, resolutions: list[int], roun
                     for side, worker in workers.items():
                         runs[side].append(json.loads(_ask(worker, f"{res} {tmp}/{side}{res}_{k}")))
                 walls = {side: [r["wall_s"] for r in rs] for side, rs in runs.items()}
+                cpus = {side: [r["cpu_s"] for r in rs] for side, rs in runs.items()}
                 out[f"bundle_{res}"] = {
                     **{side: {"median_s": round(statistics.median(w), 3),
                               "runs_s": [round(x, 3) for x in w],
+                              "cpu_runs_s": [round(x, 3) for x in cpus[side]],
                               "stages_s_last": runs[side][-1]["stages_s"],
                               "faces": runs[side][-1]["faces"],
                               "evaluations": runs[side][-1]["evaluations"]}
@@ -229,6 +234,8 @@ def compare_trees(old: Path, new: Path, image: str, resolutions: list[int], roun
                                                        / statistics.median(walls["new"]), 2),
                     "ratio_per_pair": [round(a / b, 2) for a, b in zip(walls["old"], walls["new"],
                                                                        strict=True)],
+                    "cpu_ratio_old_over_new_median": round(statistics.median(cpus["old"])
+                                                           / statistics.median(cpus["new"]), 2),
                     "mesh": mesh_difference(Path(tmp) / f"old{res}_{rounds - 1}/mesh.glb",
                                             Path(tmp) / f"new{res}_{rounds - 1}/mesh.glb"),
                 }
