@@ -16,7 +16,7 @@ at the stage's deadline, the mean of the late snapshots). Without the wheels the
 skipped and stage 1 trains on the pack to the end; without a pack the GPU waits for the build.
 
     python scripts/device_recipe.py training/configs/experiments/gpu_wide.json --minutes 8.5 \\
-        --pack .carry/real_p768.npz --init .carry/init.safetensors --out "$OUT"
+        --pack .carry/real_p512.npz --init .carry/init.safetensors --out "$OUT"
     python scripts/device_recipe.py training/configs/experiments/gpu_wide.json --smoke \\
         --pack PACK --init INIT --out out/device_smoke     # every stage on the CPU, 3.5 minutes
 """
@@ -50,13 +50,14 @@ SMOKE_SET = {"model": {"channels": [8, 8, 16, 16]}, "batch_size": 2, "points_per
              "log_every": 5, "ckpt_minutes": 0.1}
 DEVICE = {"minutes": 8.5, "build_minutes": 3.5, "workers": max(1, (os.cpu_count() or 4) - 2),
           "views": 4, "sources": ["everyday", "procedural"],
-          "shapes": ["everyday=6000", "procedural=6000"], "build_points": 2048,
+          "shapes": ["everyday=6000", "procedural=6000"], "build_points": 1024,
           "finish_seconds": 30.0}
 
 
 def engine_missing() -> list[str]:
-    """The data engine's modules this Python cannot import (the wheels were not installed)."""
-    import importlib
+    """What the data engine lacks here: modules this Python cannot import (the wheels were not
+    installed), or the HDRI maps (the cache under .cache/hdri, else the bpy wheel's EXRs)."""
+    import importlib.util
 
     missing = []
     for name in ENGINE_MODULES:
@@ -64,6 +65,11 @@ def engine_missing() -> list[str]:
             importlib.import_module(name)
         except ImportError:
             missing.append(name)
+    from training.data.hdri import CACHE, MAP_H, MAP_W, NAMES
+
+    cached = all((CACHE / f"{n}_{MAP_W}x{MAP_H}.npy").exists() for n in NAMES)
+    if not cached and importlib.util.find_spec("bpy") is None:
+        missing.append(".cache/hdri (carry it)")
     return missing
 
 
@@ -271,7 +277,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--views", type=int, help="views per built shape (4)")
     ap.add_argument("--sources", nargs="+", help="sources built there (everyday procedural)")
     ap.add_argument("--shapes", nargs="+", help="SOURCE=N shapes listed per source")
-    ap.add_argument("--build-points", type=int, help="SDF points per built sample (2048)")
+    ap.add_argument("--build-points", type=int, help="SDF points per built sample (1024)")
     ap.add_argument("--finish-seconds", type=float, help="kept per stage for its last steps")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="config overrides for every run (JSON values; model merges key by key)")
@@ -344,9 +350,9 @@ def build_phase(args, t0: float) -> tuple[subprocess.Popen | None, dict]:
     """Start the build if the engine can run here; the reason in the summary if not."""
     missing = engine_missing()
     if missing:
-        print(f"[build] skipped: cannot import {missing} (install the carried wheels)",
-              flush=True)
-        return None, {"skipped": f"cannot import {missing}"}
+        print(f"[build] skipped: the data engine lacks {missing} (carry the wheels and "
+              ".cache/hdri)", flush=True)
+        return None, {"skipped": f"missing {missing}"}
     data_dir = args.work / "data"
     return start_build(args, data_dir, args.work / "build.log"), {"started_s": time.time() - t0}
 
@@ -404,15 +410,21 @@ def tail(path: Path, lines: int = 15) -> list[str]:
 
 
 def env_report() -> dict:
-    """Versions and the device, so the summary says where its numbers came from."""
+    """Versions and the GPU, so the summary says where its numbers came from. The GPU is asked
+    through nvidia-smi: CUDA stays untouched in this process, which forks the data loaders."""
     import platform
 
     import numpy as np
     import torch
 
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    try:
+        gpu = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                             timeout=30).stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        gpu = None
     return {"python": platform.python_version(), "numpy": np.__version__,
-            "torch": torch.__version__, "gpu": gpu, "cpus": os.cpu_count()}
+            "torch": torch.__version__, "cuda": torch.version.cuda, "gpu": gpu,
+            "cpus": os.cpu_count()}
 
 
 if __name__ == "__main__":
