@@ -113,7 +113,8 @@ def test_the_colour_head_is_asked_at_the_vertices_and_interpolated_across_faces(
         return np.clip(0.5 + points * np.array([1.0, 1.5, -1.0]), 0.0, 1.0)
 
     texture = bake_texture(uv, normals, photo(), colour_at, size=SIZE)
-    assert asked == [len(uv.vertices)]
+    # the front's inner vertices are fully seen and never asked
+    assert len(asked) == 1 and 0 < asked[0] < len(uv.vertices)
     for point in ([0.03, 0.02, -0.2], [-0.1, 0.12, -0.2], [0.2, -0.05, -0.1]):
         p = np.array(point)
         expected = np.clip(0.5 + p * np.array([1.0, 1.5, -1.0]), 0.0, 1.0) * 255
