@@ -130,6 +130,9 @@ def run_stage(configs: list[Path], minutes: float, out: Path, root: Path,
               finish_seconds: float) -> dict[str, Path]:
     """``scripts/device_train.py`` on ``configs`` to a deadline ``minutes`` from now; returns
     each run's weights (mean of its late snapshots, else its last weights) by run name."""
+    if minutes * 60 < finish_seconds + 20:  # an earlier stage overran: no time to start one
+        print(f"[stage] skipped: {minutes * 60:.0f} s left", flush=True)
+        return {}
     cmd = [sys.executable, str(REPO / "scripts" / "device_train.py"), *map(str, configs),
            "--minutes", f"{minutes:.3f}", "--out", str(out), "--root", str(root),
            "--finish-seconds", str(finish_seconds)]
@@ -224,15 +227,16 @@ def val_summary(log: Path) -> dict:
     return {"steps": steps, "last_val": vals[-1] if vals else None}
 
 
-def next_steps(names: list[str]) -> str:
+def next_steps(widths: dict[str, list[int]], gpu: str | None) -> str:
     """What to run on the CPU once the files are back: calibrate, compare with the shipped
     weights on the photo-like validation set and the v1 test split, fine-tune, ship."""
-    from training.recipe import CALIBRATE, SHIP
+    from training.recipe import CALIBRATE
 
     d = "runs/device2"
     lines = ["next, on the CPU (FILES = the folder the run tool's reply names as files_at):",
              f"mkdir -p {d} && cp FILES/* {d}/"]
-    for name in names:
+    hardware = (gpu or "a lent GPU").split(" (UUID")[0].split(": ", 1)[-1]  # nvidia-smi -L
+    for name, channels in widths.items():
         cal = f"{d}/{name}_calibrated.safetensors"
         shipped = "shipped=backend/weights/slice3d_compact.safetensors"
         ev = ("python -m training.evaluate --data {data} --split {split}{src} --model {shipped} "
@@ -259,8 +263,11 @@ def next_steps(names: list[str]) -> str:
             f"runs/{name}_finetune/snapshots/*.safetensors",
             CALIBRATE.format(weights=f"runs/{name}_finetune/model_avg.safetensors",
                              out=f"runs/{name}_finetune/model_calibrated.safetensors"),
-            "# and, if it wins on both sets: ship it",
-            SHIP.format(candidate=f"runs/{name}_finetune/model_calibrated.safetensors"),
+            "# and, if it wins on both sets: ship it (then the model card and docs/MODEL.md)",
+            f"python -m training.ship --candidate runs/{name}_finetune/model_calibrated."
+            f"safetensors --describe \"{name}, encoder widths {'/'.join(map(str, channels))}, "
+            "trained on a lent GPU by scripts/device_recipe.py, fine-tuned on the CPU\" "
+            f"--hardware \"{hardware} + shared 2-core CPU\"",
         ]
     return "\n".join(lines)
 
@@ -397,7 +404,8 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     print(json.dumps({k: summary[k] for k in ("build", "runs", "seconds")}, indent=1,
                      default=str), flush=True)
-    print(next_steps(list(names.values())), flush=True)
+    widths = {n: load_config(src)["model"]["channels"] for src, n in names.items()}
+    print(next_steps(widths, summary["env"]["gpu"]), flush=True)
     if len(weights) < len(names):
         raise SystemExit(f"error: no weights for {sorted(set(names.values()) - set(weights))}")
 
