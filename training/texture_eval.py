@@ -22,6 +22,12 @@ on the shipped network, so the vertex mode is today's and the texture mode is th
     python -m training.texture_eval --data data/sh3d --split val --per-source 8 \
         --model runs/colour/mlp/model.safetensors \
         --settings-from backend/weights/slice3d_compact.safetensors --out runs/eval/colour_val
+
+``--pair-with RESULTS.json ...`` reruns exactly the kept samples of earlier runs (same shard
+and index) and pairs them: with ``--modes texture`` only the texture is made again, the
+vertex colours' scores are the earlier run's (the same mesh when the SDF is unchanged), and the
+earlier texture's scores come along as ``median`` (the bake before the colour head), with a
+second summary of the new texture against it.
 """
 
 from __future__ import annotations
@@ -172,7 +178,7 @@ def run_samples(args: argparse.Namespace, samples: list[dict]) -> tuple[list[dic
         ref = moved(refs[sid], s["object_to_view"])
         preds = {}
         with tempfile.TemporaryDirectory() as tmp:
-            for name, vc in MODES:
+            for name, vc in [m for m in MODES if m[0] in args.modes]:
                 opts = ReconstructOptions(resolution=args.resolution, background="alpha",
                                           predictor=args.predictor, vertex_colors=vc)
                 preds[name] = reconstruct(rec, s["image"], opts, Path(tmp))
@@ -204,11 +210,12 @@ def _view_scores(r: dict, mode: str) -> dict:
     return got
 
 
-def summarise(rows: list[dict], draws: int = 2000) -> list[dict]:
+def summarise(rows: list[dict], draws: int = 2000, before: str = "vertex") -> list[dict]:
     """Per view and side+back (all sources, then each source): means and the paired relative
-    change of the texture against vertex colours, shape-clustered bootstrap interval (95%)."""
+    change of the texture against ``before`` (vertex colours, or the earlier texture
+    ``median``), shape-clustered bootstrap interval (95%)."""
     ids, srcs = [r["shape_id"] for r in rows], [r["source"] for r in rows]
-    a = Scores("vertex", ids, srcs, [_view_scores(r, "vertex") for r in rows])
+    a = Scores(before, ids, srcs, [_view_scores(r, before) for r in rows])
     b = Scores("texture", ids, srcs, [_view_scores(r, "texture") for r in rows])
     out = []
     for group in ["all", *dict.fromkeys(srcs)]:
@@ -234,9 +241,9 @@ def _mean_iou(rows: list[dict], group: str, view: str) -> float | None:
     return float(np.mean(got)) if got else None
 
 
-def markdown(summary: list[dict]) -> str:
-    lines = ["| group | view | samples (shapes) | ΔE00 vertex colours | ΔE00 texture | "
-             "texture vs vertex (95% CI) | texture better | covered px | silhouette IoU |",
+def markdown(summary: list[dict], before: str = "vertex colours") -> str:
+    lines = [f"| group | view | samples (shapes) | ΔE00 {before} | ΔE00 texture | "
+             f"texture vs {before} (95% CI) | texture better | covered px | silhouette IoU |",
              "|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
         lines.append(
@@ -261,6 +268,32 @@ def fill_flags(data_dir: Path, rows: list[dict]) -> None:
             r["appearance"] = shapes[sid]
 
 
+def paired_samples(samples: list[dict], earlier: list[dict]) -> list[dict]:
+    """The samples that are kept rows of the earlier runs (same shard and index), in their order."""
+    kept = [r for r in earlier if not r["reframed"] and r["appearance"] == "texture"]
+    by_key = {(s["shard"], s["index"]): s for s in samples}
+    missing = [(r["shard"], r["index"]) for r in kept if (r["shard"], r["index"]) not in by_key]
+    if missing:
+        raise SystemExit(f"error: --pair-with rows not in this data and split: {missing[:3]}")
+    return [by_key[(r["shard"], r["index"])] for r in kept]
+
+
+def join_earlier(rows: list[dict], earlier: list[dict], modes: list[str]) -> None:
+    """Each row gets the earlier run's scores of the same sample: the modes not run now under
+    their own names, and the earlier texture as ``median``."""
+    by_key = {(r["shard"], r["index"]): r for r in earlier}
+    for row in rows:
+        old = by_key[(row["shard"], row["index"])]
+        for key, value in old.items():
+            mode, sep, rest = key.partition("/")
+            if not sep:
+                continue
+            if mode == "texture":
+                row[f"median/{rest}"] = value
+            elif mode not in modes:
+                row[key] = value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data", required=True)
@@ -280,6 +313,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sheet-rows", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True)
+    p.add_argument("--modes", nargs="+", default=[m for m, _ in MODES],
+                   choices=[m for m, _ in MODES], help="which backend modes to run")
+    p.add_argument("--pair-with", nargs="*", default=None, metavar="RESULTS_JSON",
+                   help="rerun these earlier runs' kept samples and join their scores")
     p.add_argument("--rescore", action="store_true",
                    help="summarise OUT/results.json's rows again instead of running")
     return p.parse_args(argv)
@@ -295,20 +332,30 @@ def main(argv: list[str] | None = None) -> dict:
         rows, sheet = report["rows"], []
     else:
         t = time.perf_counter()
-        samples = load_test(Path(args.data), args.split, args.per_source, sources=args.sources)
+        earlier = [r for f in args.pair_with or []
+                   for r in json.loads(Path(f).read_text())["rows"]]
+        samples = load_test(Path(args.data), args.split,
+                            10**6 if earlier else args.per_source, sources=args.sources)
+        if earlier:
+            samples = paired_samples(samples, earlier)
         if args.shapes:
             first = {s["shape_id"]: s for s in reversed(samples) if s["shape_id"] in args.shapes}
             samples = [first[i] for i in args.shapes if i in first]
         rows, sheet = run_samples(args, samples)
+        if earlier:
+            join_earlier(rows, earlier, args.modes)
         report = {"args": vars(args), "samples": len(rows), "seconds": time.perf_counter() - t}
     fill_flags(Path(args.data), rows)
     kept = [r for r in rows if not r["reframed"] and r["appearance"] == "texture"]
     summary = summarise(kept)
     report.update(summary=summary, summary_all=summarise(rows), rows=rows)
-    (out / "results.json").write_text(json.dumps(report, indent=1))
     text = (f"{len(kept)} of {len(rows)} samples: the others are re-framed by the backend "
             f"({sum(r['reframed'] for r in rows)}) or their reference has no UV texture "
             f"({sum(r['appearance'] != 'texture' for r in rows)})\n\n" + markdown(summary))
+    if kept and "median/input" in kept[0]:
+        report["summary_median"] = summarise(kept, before="median")
+        text += "\n" + markdown(report["summary_median"], "earlier texture")
+    (out / "results.json").write_text(json.dumps(report, indent=1))
     (out / "summary.md").write_text(text)
     if sheet:
         write_sheet(sheet, SHEET_VIEWS, out / "sheet.png")

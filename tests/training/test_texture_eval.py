@@ -153,3 +153,22 @@ def test_model_runs_given_weights_with_settings_from_another_file(tmp_path):
     assert plain.predictor("auto").settings == InferenceSettings()
     with pytest.raises(SystemExit, match="goes with --model"):
         make_reconstructor(parse_args(["--data", "d", "--out", "o", "--settings-from", "x"]))
+
+
+def test_pair_with_reruns_the_kept_samples_and_joins_the_earlier_scores():
+    from training.texture_eval import join_earlier, paired_samples
+
+    def row(index: int, reframed: bool = False, look: str = "texture") -> dict:
+        return {"shard": "val/a.npz", "index": index, "reframed": reframed, "appearance": look,
+                "vertex/back": 20.0 + index, "texture/back": 18.0 + index,
+                "texture/back/pixels": 100}
+
+    earlier = [row(0), row(1, reframed=True), row(2, look="vertex"), row(3)]
+    samples = [{"shard": "val/a.npz", "index": i} for i in (3, 2, 1, 0)]
+    assert [s["index"] for s in paired_samples(samples, earlier)] == [0, 3]
+    with pytest.raises(SystemExit, match="not in this data"):
+        paired_samples(samples[:1], earlier)
+    new = [{"shard": "val/a.npz", "index": 3, "texture/back": 10.0}]
+    join_earlier(new, earlier, ["texture"])
+    assert new[0] == {"shard": "val/a.npz", "index": 3, "texture/back": 10.0,
+                      "vertex/back": 23.0, "median/back": 21.0, "median/back/pixels": 100}
