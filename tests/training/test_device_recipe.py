@@ -5,15 +5,18 @@ summary) is in the output folder within its limits."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from slice3d_tiny import make_tiny_dataset
+import pytest
+import torch
+from slice3d_tiny import TINY, make_tiny_dataset
 
-from backend.model import load_weights
+from backend.model import ModelConfig, Slice3DCompact, load_weights, save_weights
 from training.config import load_config
 from training.pack import main as pack_main
 
@@ -53,3 +56,33 @@ def test_the_smoke_mode_builds_trains_both_stages_and_returns_loadable_weights(t
     assert len(list(out.iterdir())) <= 8  # what a run brings back from $OUT
     assert "python -m training.evaluate --data data/photo_val" in run.stdout
     assert "python -m training.ship" in run.stdout
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("device_recipe", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_weights_over_the_return_limit_come_back_as_fp16_and_still_load(tmp_path, monkeypatch):
+    recipe = load_script()
+    src = save_weights(Slice3DCompact(ModelConfig.from_dict(TINY)), tmp_path / "w.safetensors",
+                       dtype=torch.float32)
+    monkeypatch.setattr(recipe, "MAX_OUT_BYTES", src.stat().st_size - 1)
+    dst = recipe.fit_for_return(src, tmp_path / "back.safetensors")
+    assert dst.stat().st_size < 0.6 * src.stat().st_size  # halved, metadata kept
+    assert next(load_weights(dst).parameters()).dtype == torch.float32  # the loader casts back
+    monkeypatch.setattr(recipe, "MAX_OUT_BYTES", 100)
+    with pytest.raises(SystemExit, match="cannot come back"):
+        recipe.fit_for_return(src, tmp_path / "too_big.safetensors")
+
+
+def test_a_stage_drops_the_source_weights_of_sources_its_data_lacks(tmp_path):
+    recipe = load_script()
+    path = recipe.derived_config(str(CONFIG), tmp_path / "s1.json", "gpu_wide_s1", ["pack.npz"],
+                                 None, {"batch_size": 2}, present={"0ad", "pybullet"})
+    cfg = load_config(path)
+    assert cfg["source_weights"] == {"0ad": 2}  # cgal, flightgear, sh3d: not in this data
+    assert (cfg["batch_size"], cfg["name"], cfg["init_weights"]) == (2, "gpu_wide_s1", "")
+    assert cfg["model"]["channels"] == load_config(CONFIG)["model"]["channels"]
