@@ -239,15 +239,16 @@ def test_no_grid_point_is_evaluated_twice(cpu):
     np.testing.assert_array_equal(grid.values[surface], dense.values[surface])
 
 
-def test_a_search_sdf_finds_the_surface_and_the_sdf_gives_every_value_near_it(cpu):
-    """With ``search`` (here a sphere 1.5 fine cells larger, off-centre), the coarse levels only
-    look for the surface: the finest level evaluates ``sdf`` at all of its active points, so the
-    values marching cubes reads, and so the mesh, are those of the grid of ``sdf`` alone."""
-    sdf, search = CountingSdf((0.05, -0.02, 0.03)), CountingSdf((0.06, -0.02, 0.03), RADIUS + 0.025)
-    grid = evaluate_coarse_to_fine(sdf, 128, cpu, search=search)
+@pytest.mark.parametrize("n", [128, 256])
+def test_a_search_sdf_finds_the_surface_and_the_sdf_gives_every_value_near_it(cpu, n):
+    """With ``search`` (here a sphere a cell of 128^3 larger, off-centre), the coarse levels
+    (up to 64^3) only look for the surface: the next level evaluates ``sdf`` at all of its active
+    points, so the values marching cubes reads, and so the mesh, are those of ``sdf`` alone."""
+    sdf, search = CountingSdf((0.05, -0.02, 0.03)), CountingSdf((0.06, -0.02, 0.03), RADIUS + 0.02)
+    grid = evaluate_coarse_to_fine(sdf, n, cpu, search=search)
     assert grid.evaluations == sdf.points + search.points
-    assert 0 < sdf.points < grid.evaluations and search.points > 0
-    alone = evaluate_coarse_to_fine(CountingSdf((0.05, -0.02, 0.03)), 128, cpu)
+    alone = evaluate_coarse_to_fine(CountingSdf((0.05, -0.02, 0.03)), n, cpu)
+    assert search.points > 33**3 and 0 < sdf.points < alone.evaluations
     surface = surface_corners(grid.values) | surface_corners(alone.values)
     np.testing.assert_array_equal(grid.values[surface], alone.values[surface])
     for a, b in zip(marching_cubes(grid), marching_cubes(alone), strict=True):
