@@ -2,7 +2,8 @@
 
 Each shape is re-prepared from the installed source the way the build did (same seed), but
 without evaluating its SDF pool (``real.unevaluated_pools``). The build's random stream is then
-replayed exactly: its views, each view's look and its SDF points. A sample's colours are
+replayed exactly: its views, each view's look (today's ``random_look``, else the draws of builds
+made before the HDRI light, ``studio_look``) and its SDF points. A sample's colours are
 written as known only when the replayed points equal the stored ones bit for bit (which pins
 the frame, the look and the random state), and each shape's SDF, recomputed at a few stored
 points, must match the stored ``sdf`` (else the shard is left alone, with a message).
@@ -27,7 +28,7 @@ from scipy.spatial import cKDTree
 
 from training.data.colors import SurfaceIndex, material_look, surface_colors
 from training.data.sampling import PoolSampler
-from training.data.shading import random_look
+from training.data.shading import random_look, studio_look
 from training.data.shards import SPLITS, write_arrays
 from training.data.sources import get_source
 from training.data.sources.base import Dropped, Shape, stable_seed
@@ -36,6 +37,8 @@ from training.data.views import View, sample_view
 
 SDF_CHECK_POINTS = 16
 UNSEEN_PICK = 2000  # real.unseen_inside's sample size
+LOOKS = (random_look, studio_look)  # today's looks, then those of builds before the HDRI light
+MAX_VIEW_MATCHES = 4  # stream states with the stored views tried before giving up on a shape
 
 
 class FrameMismatch(RuntimeError):
@@ -65,7 +68,10 @@ def _candidate_rngs(
     pool = len(shape.sampler.near) + len(shape.sampler.uniform)
     est = _inside_estimate(shape.sampler, views, points, sdf)
     seen: set[tuple] = set()
+    matched = 0
     for n in _outward(est, pool):
+        if matched >= MAX_VIEW_MATCHES:
+            return
         g = _copy(state)
         if n:
             g.choice(n, min(UNSEEN_PICK, n), replace=False)
@@ -75,6 +81,7 @@ def _candidate_rngs(
             continue
         seen.add(key)
         if _views_match(_copy(after), views):
+            matched += 1
             yield _copy(after)
 
 
@@ -132,20 +139,22 @@ def replay_shape(
     _check_sdf(shape, points[0], views[0], sdf[0])
     fresh = np.random.default_rng(seed)
     index = SurfaceIndex(shape.mesh, shape.sampler.sdf)
-    for rng in _candidate_rngs(shape, fresh, views, points, sdf):
-        vlist = [sample_view(rng) for _ in range(len(views))]
-        out = []
-        for k, view in enumerate(vlist):
-            look = random_look(rng)
-            pts, _ = shape.sampler.sample(view, rng, points.shape[1])
-            pts16 = pts.astype(np.float16)
-            if not np.array_equal(pts16, points[k]):
-                break
-            if materials is not None:
-                look = material_look(materials[k])
-            out.append(surface_colors(index, look, view, pts16))
-        else:
-            return np.stack(out)
+    for start in _candidate_rngs(shape, fresh, views, points, sdf):
+        for draw_look in LOOKS:
+            rng = _copy(start.bit_generator.state)
+            vlist = [sample_view(rng) for _ in range(len(views))]
+            out = []
+            for k, view in enumerate(vlist):
+                look = draw_look(rng)
+                pts, _ = shape.sampler.sample(view, rng, points.shape[1])
+                pts16 = pts.astype(np.float16)
+                if not np.array_equal(pts16, points[k]):
+                    break
+                if materials is not None:
+                    look = material_look(materials[k])
+                out.append(surface_colors(index, look, view, pts16))
+            else:
+                return np.stack(out)
     return None
 
 

@@ -127,8 +127,9 @@ def _direction(rng: np.random.Generator, front: bool) -> np.ndarray:
     return np.array([np.sin(az) * np.cos(el), np.sin(el), np.cos(az) * np.cos(el)])
 
 
-def random_look(rng: np.random.Generator) -> Look:
-    """A new material and studio/outdoor-like lighting so the model does not learn one look."""
+def studio_look(rng: np.random.Generator) -> Look:
+    """The material and analytic studio light of a look: ``random_look``'s first draws, and all
+    of them before the HDRI light existed (the ``colors`` backfill replays such builds)."""
     key = rng.uniform(1.1, 2.0)
     lights = [(_direction(rng, True), key * _light_colour(rng))]
     for _ in range(rng.integers(0, 3)):
@@ -155,11 +156,17 @@ def random_look(rng: np.random.Generator) -> Look:
         texture=random_texture(rng) if rng.random() < 0.45 else None,
         texture_repeats=float(np.exp(rng.uniform(np.log(1.0), np.log(6.0)))),
         texture_tint=float(rng.uniform(0.2, 0.8)),
-        env=random_environment(rng) if rng.random() < HDRI_SHARE else None,
-        roughness=float(rng.uniform(0.05, 0.9) ** 0.8),
-        camera=random_camera(rng),
-        seed=int(rng.integers(2**31)),
     )
+
+
+def random_look(rng: np.random.Generator) -> Look:
+    """A new material and studio/outdoor-like lighting so the model does not learn one look."""
+    look = studio_look(rng)
+    look.env = random_environment(rng) if rng.random() < HDRI_SHARE else None
+    look.roughness = float(rng.uniform(0.05, 0.9) ** 0.8)
+    look.camera = random_camera(rng)
+    look.seed = int(rng.integers(2**31))
+    return look
 
 
 def _pattern(look: Look, p_obj: np.ndarray) -> np.ndarray:

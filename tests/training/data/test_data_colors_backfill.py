@@ -99,3 +99,19 @@ def test_a_stream_that_cannot_be_replayed_is_marked_unknown(tmp_path, monkeypatc
     write_arrays(path, arrays)
     backfill(tmp_path)
     assert (read_shard(path)["colors"][..., 3] == 0).all()
+
+
+def test_builds_made_before_the_hdri_light_replay_too(tmp_path, monkeypatch):
+    """Shards whose looks drew only the studio part (older builds) get known colours as well."""
+    import training.data.pipeline as pipeline_mod
+    from training.data.shading import studio_look
+
+    today = pipeline_mod.random_look
+    monkeypatch.setattr(pipeline_mod, "random_look", studio_look)
+    build(tmp_path, ["procedural"], 3, views=2, workers=1, points=256)
+    built = _strip(tmp_path)
+    monkeypatch.setattr(pipeline_mod, "random_look", today)  # (undo would also undo the meshing)
+    summary = backfill(tmp_path)
+    assert summary["procedural"]["verified"] == summary["procedural"]["samples"] > 0
+    for path, colours in built.items():
+        np.testing.assert_array_equal(read_shard(path)["colors"], colours)
