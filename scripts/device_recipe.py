@@ -404,7 +404,10 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     print(json.dumps({k: summary[k] for k in ("build", "runs", "seconds")}, indent=1,
                      default=str), flush=True)
-    widths = {n: load_config(src)["model"]["channels"] for src, n in names.items()}
+    from backend.model import ModelConfig
+
+    widths = {n: list(ModelConfig.from_dict(load_config(src)["model"]).encoder_widths())
+              for src, n in names.items()}
     print(next_steps(widths, summary["env"]["gpu"]), flush=True)
     if len(weights) < len(names):
         raise SystemExit(f"error: no weights for {sorted(set(names.values()) - set(weights))}")
