@@ -103,17 +103,18 @@ class NetworkPredictor(Predictor):
     is_baseline = False
 
     def __init__(self, device: torch.device, weights: str | Path, fused: bool = True,
-                 plain_search: bool = True) -> None:
+                 plain_search: bool = False) -> None:
         """``fused``: query one photo's SDF through ``FusedDecoder`` (the same values to about
         1e-6, less work per point) where the network allows it; False runs ``query`` as is.
         ``plain_search``: with the flip average, predictions carry the plain network as their
-        ``search_sdf``; False leaves it out (every level of the grid flip-averaged)."""
+        ``search_sdf`` (18% fewer network passes at 128^3); off by default, because it moved
+        the mesh beyond the sampling noise on thin shapes (docs/BENCHMARKS.md)."""
         super().__init__(device)
         self.weights = Path(weights)
         self.model = load_weights(self.weights, device=device)
         self.decoder = FusedDecoder(self.model) if fused and supports(self.model) else None
-        # with the flip average, the mesher's coarse levels find the surface on the image alone
-        # (Prediction.search_sdf) and only the finest level pays for the average
+        # with the flip average, the mesher's coarse levels may find the surface on the image
+        # alone (Prediction.search_sdf), so that only the finer levels pay for the average
         self.plain_search = plain_search
         self.weights_sha256 = sha256_file(self.weights)
         self.metadata = read_metadata(self.weights)

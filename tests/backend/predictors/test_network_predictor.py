@@ -141,9 +141,11 @@ def test_flip_average_in_one_call_is_bit_for_bit_the_two_calls(weights):
 
 def test_with_the_flip_average_the_plain_network_searches_the_coarse_levels(weights):
     """The prediction's search_sdf is the network on the image alone, cut and lowered as the
-    flip-averaged sdf is; without the flip average (or with plain_search off) there is none."""
+    flip-averaged sdf is; without the flip average, or with plain_search off (the default),
+    there is none."""
     settings = InferenceSettings(flip_average=True, depth_clip=0.1, surface_offset=0.01)
-    pred = weights(settings)
+    off = weights(settings)
+    pred = NetworkPredictor(CPU, off.weights, plain_search=True)
     im = image()
     pts = torch.rand(2000, 3) - 0.5
     p = pred.predict(im)
@@ -152,6 +154,5 @@ def test_with_the_flip_average_the_plain_network_searches_the_coarse_levels(weig
     assert plain.search_sdf is None
     assert torch.equal(p.search_sdf(pts), plain.sdf(pts))
     assert not torch.allclose(p.sdf(pts), plain.sdf(pts), atol=1e-3)
-    off = NetworkPredictor(CPU, pred.weights, plain_search=False)
     assert off.predict(im).search_sdf is None
     assert torch.equal(off.predict(im).sdf(pts), p.sdf(pts))
