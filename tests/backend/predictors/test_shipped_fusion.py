@@ -17,6 +17,7 @@ from safetensors import safe_open
 
 from backend.meshing import extract_mesh
 from backend.model import ModelConfig, Slice3DCompact, load_weights
+from backend.predictors.fused_decoder import FusedDecoder
 from backend.predictors.network import NetworkPredictor
 
 REPO = Path(__file__).resolve().parents[3]
@@ -69,6 +70,8 @@ def without_fusion(pred: NetworkPredictor) -> NetworkPredictor:
     plain.load_state_dict(state)
     other = NetworkPredictor(CPU, SHIPPED)
     other.model = plain
+    if other.decoder is not None:  # one photo's folded decoder, built from these tensors
+        other.decoder = FusedDecoder(plain)
     return other
 
 
