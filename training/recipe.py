@@ -1,8 +1,8 @@
 """Rebuild the shipped weights from data: the phases A..O, each a training run whose output
-starts the next one.
+starts the next one, then phase V, the view fusion trained alone on O's frozen network.
 
     python -m training.recipe --dry-run                 # the plan: data commands, runs, means
-    python -m training.recipe [--phases A..O] [--hours H]
+    python -m training.recipe [--phases A..V] [--hours H]
     python -m training.recipe --phases A --stop-at 300 --seed 1   # a noise rerun of phase A
 
 Each phase is one config in ``training/configs/recipe/`` that ``extends`` the previous phase's
@@ -11,9 +11,11 @@ network and phase O's settings). Its ``init_weights`` names the previous phase's
 ``runs/recipe/<phase>/``: the last weights, the mean of its snapshots (``model_avg``), or for
 phase G the mean of phase F's weights and phase G's mean (``model_soup``), as the shipped
 lineage was built (docs/MODEL.md section 2). A phase whose ``done.json`` exists is skipped; an
-interrupted one resumes from its checkpoint. After phase O the recipe calibrates the inference
-settings and prints the ``training.ship`` command: it never writes ``backend/weights/`` itself
-(``training.train`` refuses a run folder or starting weights there).
+interrupted one resumes from its checkpoint. Phase V adds the tensors that read several photos
+(``view_fusion``) and leaves every one-photo tensor as O made it. After phases O and V the recipe
+calibrates the inference settings (V's equal O's: one photo is answered as O answers it), and
+after the last phase it prints the ``training.ship`` command: it never writes
+``backend/weights/`` itself (``training.train`` refuses a run folder or starting weights there).
 
 Differences from the recorded runs, on purpose: phase A reads ``data/pre1r`` (procedural shapes
 the documented command rebuilds) because ``data/pre1`` was made by a command nobody wrote down;
@@ -21,7 +23,10 @@ phase B reads the first 1,528 train samples of ``data/v1`` in manifest order, no
 shards of the build then in progress; phases A-C run as three chained runs (fresh Adam state and
 a warm-up at each start) where the record resumed one run; every phase trains in float32 (A-X
 used bfloat16 autocast, 3-10x slower on CPUs without native bf16); each phase starts from the
-fp32 output of the one before, not from the fp16 file ``training.ship`` wrote.
+fp32 output of the one before, not from the fp16 file ``training.ship`` wrote; phase V reads
+whatever ``data/v1`` the recipe built (the recorded run read the first 872 training samples of its
+rebuild under the HDRI light) and the whole of ``data/fg`` and ``data/sh3d`` (the recorded run: the
+first 40% of Sweet Home 3D's training split).
 """
 
 from __future__ import annotations
@@ -59,8 +64,15 @@ CALIBRATE = ("python -m training.calibrate --weights {weights} --data data/v1 --
              "--sources 0ad everyday pybullet --per-source 30 --offsets 0 "
              "--depth-clips off 0.1 0.2 --samplings bilinear bicubic --fills off 0.04 "
              "--threads 2 --out {out}")
+DATA_NEW_SOURCES = (
+    "python -m training.data install --sources sh3d-furniture sh3d-jar flightgear",
+    "python -m training.data build --out data/fg --sources flightgear --shapes flightgear=600 "
+    "--views 4 --workers 2",
+    "python -m training.data build --out data/sh3d --sources sh3d-furniture sh3d-jar "
+    "--shapes sh3d-furniture=900 sh3d-jar=120 --views 4 --workers 2",
+)
 SHIP = ("python -m training.ship --candidate {candidate} --describe "
-        "\"rebuilt from data by python -m training.recipe (phases A..O)\"")
+        "\"rebuilt from data by python -m training.recipe (phases A..V)\"")
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,7 @@ PHASES = (
     Phase("M", average=True),
     Phase("N", data=DATA_V1_0AD, average=True),
     Phase("O", data=DATA_O, stop_at=2372, average=True, calibrate=True),
+    Phase("V", data=DATA_NEW_SOURCES, stop_at=551, calibrate=True),
 )
 
 
@@ -249,7 +262,7 @@ def plan(phases: list[Phase], run_root: Path, config_dir: Path = CONFIG_DIR,
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--phases", default="A..O", help="e.g. A..O, D.., A-C, A,B")
+    ap.add_argument("--phases", default="A..V", help="e.g. A..V, D.., A-C, A,B")
     ap.add_argument("--hours", type=float, default=None, help="budget of each phase's call")
     ap.add_argument("--stop-at", type=int, default=None,
                     help="stop each phase at this step (the schedule stays the phase's)")

@@ -25,7 +25,7 @@ def sha256(path: Path) -> str:
 
 def test_each_phase_starts_from_the_output_of_the_phase_before():
     names = [p.name for p in R.PHASES]
-    assert names == list("ABCDEFGXKLMNO")
+    assert names == list("ABCDEFGXKLMNOV")
     assert load_config(R.CONFIG_DIR / "A.json")["init_weights"] == ""
     for prev, phase in zip(R.PHASES, R.PHASES[1:], strict=False):
         raw = json.loads((R.CONFIG_DIR / f"{phase.name}.json").read_text())
@@ -33,14 +33,21 @@ def test_each_phase_starts_from_the_output_of_the_phase_before():
         cfg = load_config(R.CONFIG_DIR / f"{phase.name}.json")
         assert cfg["name"] == f"recipe/{phase.name}"
         assert cfg["init_weights"] == f"runs/recipe/{prev.name}/{prev.output_name}"
-    assert R.PHASES[-1].calibrate and R.PHASES[-1].average
+    assert all(p.calibrate for p in R.PHASES[-2:])  # O, and V: the ship candidate
 
 
-def test_the_last_phase_is_the_main_config():
+def test_phase_o_is_the_main_config():
     last = load_config(R.CONFIG_DIR / "O.json")
     main = load_config(REPO / "training" / "configs" / "slice3d_compact.json")
     differ = {k for k in main if main[k] != last[k]}
     assert differ == {"name", "init_weights"}
+
+
+def test_phase_v_trains_only_the_view_fusion_of_the_main_network():
+    v = load_config(R.CONFIG_DIR / "V.json")
+    main = load_config(REPO / "training" / "configs" / "slice3d_compact.json")
+    assert v["model"] == main["model"] and main["model"]["view_fusion"] != "none"
+    assert v["train_only_fusion"] and max(v["views"]) > 1
 
 
 def test_the_first_phase_reads_data_the_documented_command_rebuilds():
@@ -56,7 +63,8 @@ def test_the_first_phase_reads_data_the_documented_command_rebuilds():
 
 
 @pytest.mark.parametrize(("text", "names"), [
-    ("A..O", "ABCDEFGXKLMNO"), ("A", "A"), ("D..", "DEFGXKLMNO"), ("A-C", "ABC"),
+    ("A..O", "ABCDEFGXKLMNO"), ("A..V", "ABCDEFGXKLMNOV"), ("A", "A"), ("D..", "DEFGXKLMNOV"),
+    ("A-C", "ABC"),
     ("A,X", "AX"), ("..B", "AB"),
 ])
 def test_phase_ranges(text, names):
@@ -75,6 +83,7 @@ def test_the_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "python -m training.data build --out data/pre1r" in out
     assert "python -m training.train --config training/configs/recipe/O.json --stop-at 2372" in out
+    assert "python -m training.train --config training/configs/recipe/V.json --stop-at 551" in out
     assert "python -m training.calibrate --weights" in out
     assert "backend/weights" not in out
     assert list(tmp_path.iterdir()) == []
