@@ -191,7 +191,7 @@ def run_samples(args: argparse.Namespace, samples: list[dict]) -> tuple[list[dic
                 and rows[-1]["appearance"] == "texture" and not rows[-1]["reframed"]):
             sheet.append({"label": sid, "renders": renders})
         print(f"[{k + 1}/{len(samples)}] {sid}: " + ", ".join(
-            f"{v} {_fmt(scores[f'vertex/{v}'])}->{_fmt(scores[f'texture/{v}'])}"
+            f"{v} {_fmt(scores.get(f'vertex/{v}'))}->{_fmt(scores.get(f'texture/{v}'))}"
             for v, _, _ in VIEWS) + f" ({time.perf_counter() - t:.1f} s)", flush=True)
     return rows, sheet
 
