@@ -35,6 +35,8 @@ def subsample_points(data: ShardSet, points: int, seed: int = 0) -> ShardSet:
     fields = {k: getattr(data, k) for k in ShardSet.__dataclass_fields__}
     fields["points"] = data.points[rows, pick]
     fields["sdf"] = data.sdf[rows, pick]
+    if data.colors is not None:  # per point too: the colour of each kept point stays its own
+        fields["colors"] = data.colors[rows, pick]
     return ShardSet(**fields)
 
 

@@ -45,6 +45,21 @@ def test_points_are_a_random_subset_not_a_prefix(tiny_data):
     assert P.subsample_points(data, 10_000) is data  # asking for more keeps them all
 
 
+def test_colours_are_subsampled_with_their_points(tiny_data):
+    data = D.load_split(tiny_data, "train", verbose=False)
+    n, p = data.points.shape[:2]
+    # a colour that encodes its point's index: after the subset, each colour still names its point
+    index = np.arange(p)
+    colours = np.zeros((n, p, 4), np.uint8)
+    colours[..., 0], colours[..., 1], colours[..., 3] = index % 256, index // 256, 255
+    data.colors = colours
+    kept = P.subsample_points(data, 64)
+    assert kept.colors is not None and kept.colors.shape == (n, 64, 4)
+    for i in range(n):
+        named = kept.colors[i, :, 0].astype(int) + 256 * kept.colors[i, :, 1].astype(int)
+        np.testing.assert_array_equal(kept.points[i], data.points[i, named])
+
+
 def test_caps_keep_a_sources_first_samples():
     src = np.array(["a", "b", "a", "a", "b", "a"])
     data = D.ShardSet(image=np.arange(6), slices=np.arange(6), points=np.zeros((6, 2, 3)),
