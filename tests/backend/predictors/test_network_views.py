@@ -7,6 +7,7 @@ import torch
 
 from backend.model import ModelConfig, Slice3DCompact, save_weights
 from backend.model.view_fusion import ExtraViews
+from backend.multiview.poses import view_transform
 from backend.predictors.base import intersected_sdf
 from backend.predictors.network import MIRROR_X, InferenceSettings, NetworkPredictor
 
@@ -40,10 +41,9 @@ def photo(seed: int) -> np.ndarray:
 
 
 def turned(azimuth: float) -> np.ndarray:
-    a = np.radians(azimuth)
-    t = np.eye(4)
-    t[0, 0], t[0, 2], t[2, 0], t[2, 2] = np.cos(a), -np.sin(a), np.sin(a), np.cos(a)
-    return t
+    """Photo 0's view frame -> that of a camera moved round the object, level: the backend's
+    one pose definition."""
+    return view_transform(azimuth, 0.0, 0.0)
 
 
 PHOTOS = [photo(0), photo(1), photo(2)]

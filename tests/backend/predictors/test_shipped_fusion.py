@@ -17,6 +17,7 @@ from safetensors import safe_open
 
 from backend.meshing import extract_mesh
 from backend.model import ModelConfig, Slice3DCompact, load_weights
+from backend.multiview.poses import view_transform
 from backend.predictors.fused_decoder import FusedDecoder
 from backend.predictors.network import NetworkPredictor
 
@@ -55,10 +56,9 @@ def photo(seed: int) -> np.ndarray:
 
 
 def turned(azimuth: float) -> np.ndarray:
-    a = np.radians(azimuth)
-    t = np.eye(4)
-    t[0, 0], t[0, 2], t[2, 0], t[2, 2] = np.cos(a), -np.sin(a), np.sin(a), np.cos(a)
-    return t
+    """Photo 0's view frame -> that of a camera moved round the object, level: the backend's
+    one pose definition."""
+    return view_transform(azimuth, 0.0, 0.0)
 
 
 def without_fusion(pred: NetworkPredictor) -> NetworkPredictor:
