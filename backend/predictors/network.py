@@ -23,8 +23,8 @@ Weights without the key run the network as it is.
 
 Weights with a colour head (``colour_head`` in their config, issue 34) give each prediction a
 ``colour_at``: sRGB at view-frame points, batched like the SDF and flip-averaged when the SDF is
-(the mirror image's encoding is made on the first call, so a job that bakes no texture pays
-nothing). Several photos: the reference photo's colours.
+(the SDF's mirror-image features where it made them, else that encoding made on the first
+call). Several photos: the reference photo's colours.
 
 Several photos (``predict_views``, issue 35): weights with a view fusion (``view_fusion`` in
 their config) read every photo at each point; other weights intersect the photos' own SDFs
@@ -142,7 +142,7 @@ class NetworkPredictor(Predictor):
     def _predict(self, image: np.ndarray, flip_average: bool | None,
                  depth_clip: float | None) -> Prediction:
         feats = self.encode(image)  # computed ONCE; the closure below reuses it for every chunk
-        search = None
+        search, mirrored = None, None
         if self._flip(flip_average):
             mirrored = self.encode(np.ascontiguousarray(image[:, ::-1]))
             averaged = self._flip_averaged_sdf_of(feats, mirrored)
@@ -151,7 +151,7 @@ class NetworkPredictor(Predictor):
         else:
             averaged = self._sdf_of(merge_maps(feats))
         return self._finished(image, feats, averaged, depth_clip, flip=self._flip(flip_average),
-                              search=search)
+                              search=search, mirrored=mirrored)
 
     def predict_views(
         self, images: list[np.ndarray], transforms: list[np.ndarray],
@@ -172,8 +172,8 @@ class NetworkPredictor(Predictor):
             flip = torch.diag(torch.tensor((*MIRROR_X, 1.0)))
             sdf = self._fused_features_sdf_of([feats, mirrored[0]], [extra, mirrored[1:]],
                                               torch.stack([mats, flip @ mats @ flip]))
-        else:
-            sdf = self._fused_features_sdf_of([feats], [extra], mats[None])
+            return self._finished(images[0], feats, sdf, None, mirrored=mirrored[0])
+        sdf = self._fused_features_sdf_of([feats], [extra], mats[None])
         return self._finished(images[0], feats, sdf, None)
 
     def intersected_views(
@@ -192,11 +192,13 @@ class NetworkPredictor(Predictor):
 
     def _finished(self, image: np.ndarray, feats: dict[str, torch.Tensor], sdf: SdfFunction,
                   depth_clip: float | None, offset: bool = True,
-                  flip: bool | None = None, search: SdfFunction | None = None) -> Prediction:
+                  flip: bool | None = None, search: SdfFunction | None = None,
+                  mirrored: dict[str, torch.Tensor] | None = None) -> Prediction:
         """The reference photo's slices, slabs, fill and colours around ``sdf``, cut to the
         predicted depth (``depth_clip``) and lowered by the surface offset (``offset``);
         ``flip``: whether the colours are flip-averaged (None: the predictor's setting);
-        ``search``: the cheaper SDF for the mesher's coarse levels, cut and lowered alike."""
+        ``search``: the cheaper SDF for the mesher's coarse levels, cut and lowered alike;
+        ``mirrored``: the mirror image's features when the SDF already encoded them."""
         bbox = feats["bbox"][0].float().cpu().numpy().astype(np.float64)
         slabs = slabs_for_bounds(bbox[0], bbox[1])
         slices = _slice_rgba(feats.get("slices"), image.shape[0])
@@ -213,16 +215,17 @@ class NetworkPredictor(Predictor):
             fill = SilhouetteFill(mask=image[..., 3] > 0.5, half_thickness=settings.silhouette_fill)
         colour = None
         if self.model.colour_head is not None:
-            colour = self._colour_of(image, feats, self._flip(flip))
+            colour = self._colour_of(image, feats, self._flip(flip), mirrored)
         return Prediction(slices=slices, slabs=slabs, sdf=finished(sdf), silhouette_fill=fill,
                           colour_at=colour,
                           search_sdf=None if search is None else finished(search))
 
-    def _colour_of(self, image: np.ndarray, feats: dict[str, torch.Tensor],
-                   flip: bool) -> ColourFunction:
+    def _colour_of(self, image: np.ndarray, feats: dict[str, torch.Tensor], flip: bool,
+                   mirrored: dict[str, torch.Tensor] | None = None) -> ColourFunction:
         """The colour head's closure over cached features: NumPy view-frame points [N,3] ->
         sRGB [N,3] in 0..1; with ``flip`` the mean with the mirror image at mirrored points
-        (both in one query call, as the SDF's flip average), that encoding made on first use."""
+        (both in one query call, as the SDF's flip average): the SDF's ``mirrored`` features,
+        or that encoding made on first use."""
         model, sampling = self.model, self.settings.feature_sampling
         cached: dict[str, torch.Tensor] = {}
         mirror = torch.tensor(MIRROR_X, device=self.device)
@@ -231,9 +234,9 @@ class NetworkPredictor(Predictor):
             if not cached:
                 sets = [feats]
                 if flip:
-                    sets.append(self.encode(np.ascontiguousarray(image[:, ::-1])))
-                cached.update(merge_maps({key: torch.cat([f[key] for f in sets])
-                                          for key in QUERY_FEATURES if key in feats}))
+                    sets.append(mirrored if mirrored is not None
+                                else self.encode(np.ascontiguousarray(image[:, ::-1])))
+                cached.update(stacked_maps(sets))
             return cached
 
         @torch.no_grad()
@@ -280,8 +283,7 @@ class NetworkPredictor(Predictor):
         QUERY_CHUNK / 2 points, so every op sees QUERY_CHUNK rows as before: ops twice as large
         measured 12% slower per point on one thread of this CPU (its caches), though far less hurt
         by a loaded machine's bursts on two (docs/BENCHMARKS.md)."""
-        stacked = merge_maps({key: torch.cat([feats[key], mirrored[key]])
-                              for key in QUERY_FEATURES if key in feats})
+        stacked = stacked_maps([feats, mirrored])
         flip = torch.tensor(MIRROR_X, device=self.device)
 
         @torch.no_grad()
@@ -305,11 +307,9 @@ class NetworkPredictor(Predictor):
         in one query call as the flip average does."""
         model, sampling = self.model, self.settings.feature_sampling
         pairs = len(references)
-        stacked = merge_maps({key: torch.cat([f[key] for f in references])
-                              for key in QUERY_FEATURES if key in references[0]})
+        stacked = stacked_maps(references)
         views = ExtraViews(
-            feats=merge_maps({key: torch.cat([f[key] for views in extras for f in views])
-                              for key in QUERY_FEATURES if key in references[0]}),
+            feats=stacked_maps([f for views in extras for f in views]),
             transforms=transforms.to(self.device),
             present=torch.ones(transforms.shape[:2], dtype=torch.bool, device=self.device))
         flip = torch.tensor(MIRROR_X, device=self.device)
@@ -325,6 +325,13 @@ class NetworkPredictor(Predictor):
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return fused
+
+
+def stacked_maps(feature_sets: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Several images' query features as one batch (image k is batch item k), merged for one
+    ``grid_sample`` per call (``merge_maps``)."""
+    return merge_maps({key: torch.cat([f[key] for f in feature_sets])
+                       for key in QUERY_FEATURES if key in feature_sets[0]})
 
 
 def _lowered(sdf: SdfFunction, by: float) -> SdfFunction:
