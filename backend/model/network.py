@@ -381,6 +381,30 @@ class Slice3DCompact(nn.Module):
         reads), the input's RGBA at each point's projection [B,N,4] and the point relative to
         the box [B,N,3]."""
         cfg = self.config
+        tok_in, cin, img, rel = self.point_inputs(feats, points, bbox, sampling)
+        slice_tokens = self.slice_tok(tok_in.to(self.slice_emb.dtype)) + self.slice_emb  # [M,12,d]
+        coord = self.coord_tok(cin.to(self.slice_emb.dtype))  # [M,1,d]
+        if views is not None:
+            coord = coord + self.fused_views(views, points, sampling).to(coord.dtype)
+        if cfg.mixer == "self":
+            x = self.mixer(torch.cat([coord, slice_tokens], dim=1))[:, :1]
+        elif cfg.mixer == "mlp":
+            x = self.mixer(torch.cat([coord, slice_tokens], dim=1).flatten(1))[:, None]
+        else:
+            x = coord
+            for layer in cast(nn.ModuleList, self.mixer):
+                x = layer(x, slice_tokens, self.kv)
+        return self.out_norm(x), img, rel
+
+    def point_inputs(
+        self, feats: dict[str, torch.Tensor], points: torch.Tensor, bbox: torch.Tensor | None,
+        sampling: str,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What the point decoder reads at view-frame points [B,N,3]: the slice tokens' inputs
+        [B*N,12,k], the coordinate token's input [B*N,1,c], the input's RGBA at each point's
+        projection [B,N,4] and the point relative to the box [B,N,3]. One definition for
+        ``decode_points`` and the folded decoder (``backend.predictors.fused_decoder``)."""
+        cfg = self.config
         b, n, _ = points.shape
         ndc = project_points(points)
         fm_flat, sv_flat, img = _sample_image_maps(feats, ndc, sampling)
@@ -395,25 +419,12 @@ class Slice3DCompact(nn.Module):
             sv = cast(torch.Tensor, sv_flat).view(b, n, N_SLICES, 2)
             parts += [sv.to(points.dtype), slab_coords(points, bb).unsqueeze(-1)]
         tok_in = torch.cat(parts, dim=-1).reshape(b * n, N_SLICES, -1)
-        tok_in = tok_in.to(self.slice_emb.dtype)
-        slice_tokens = self.slice_tok(tok_in) + self.slice_emb  # [M,12,d]
         coord_parts = [fourier_features(points, cfg.fourier), ctx.to(points.dtype),
                        img.to(points.dtype), rel]
         if cfg.global_code:
             coord_parts.append(feats["global"].to(points.dtype)[:, None].expand(b, n, -1))
         cin = torch.cat(coord_parts, dim=-1).reshape(b * n, 1, -1)
-        coord = self.coord_tok(cin.to(self.slice_emb.dtype))  # [M,1,d]
-        if views is not None:
-            coord = coord + self.fused_views(views, points, sampling).to(coord.dtype)
-        if cfg.mixer == "self":
-            x = self.mixer(torch.cat([coord, slice_tokens], dim=1))[:, :1]
-        elif cfg.mixer == "mlp":
-            x = self.mixer(torch.cat([coord, slice_tokens], dim=1).flatten(1))[:, None]
-        else:
-            x = coord
-            for layer in cast(nn.ModuleList, self.mixer):
-                x = layer(x, slice_tokens, self.kv)
-        return self.out_norm(x), img, rel
+        return tok_in, cin, img, rel
 
     def view_reading(self, feats: dict[str, torch.Tensor], points: torch.Tensor,
                      sampling: str = "bilinear") -> torch.Tensor:

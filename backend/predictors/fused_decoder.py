@@ -24,15 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..model.network import (
-    N_SLICES,
-    Slice3DCompact,
-    _sample_image_maps,
-    fourier_features,
-    project_points,
-    sample_maps,
-    slab_coords,
-)
+from ..model.network import Slice3DCompact
 
 
 def supports(model: Slice3DCompact) -> bool:
@@ -116,24 +108,11 @@ class FusedDecoder:
     def query(self, feats: dict[str, torch.Tensor], points: torch.Tensor,
               sampling: str = "bilinear") -> torch.Tensor:
         """SDF at view-frame points [B,N,3] -> [B,N], as ``Slice3DCompact.query``."""
-        model, cfg = self.model, self.model.config
         b, n, _ = points.shape
-        ndc = project_points(points)
-        fm_flat, sv_flat, img = _sample_image_maps(feats, ndc, sampling)
-        ctx = sample_maps(feats["ctx"], ndc, sampling)
-        bb = feats["bbox"].to(points.dtype)
-        centre = bb.mean(dim=1, keepdim=True)
-        extent = (bb[:, 1:] - bb[:, :1]).clamp_min(1e-3)
-        rel = (points - centre) / extent
-        tok_in = torch.cat([fm_flat.reshape(b, n, N_SLICES, cfg.group),
-                            cast(torch.Tensor, sv_flat).reshape(b, n, N_SLICES, 2),
-                            slab_coords(points, bb).unsqueeze(-1)], dim=-1)
+        tok_in, cin, _, _ = self.model.point_inputs(feats, points, None, sampling)
         m = b * n
-        tokens = F.gelu(F.linear(tok_in.reshape(m, N_SLICES, -1), self.t1_w, self.t1_b))
-        coord_parts = [fourier_features(points, cfg.fourier), ctx, img, rel]
-        if cfg.global_code:
-            coord_parts.append(feats["global"].to(points.dtype)[:, None].expand(b, n, -1))
-        x = model.coord_tok(torch.cat(coord_parts, dim=-1).reshape(m, -1))  # [M,d]
+        tokens = F.gelu(F.linear(tok_in, self.t1_w, self.t1_b))
+        x = self.model.coord_tok(cin.reshape(m, -1))  # [M,d]
         for layer in self.layers:
             x = layer(x, tokens)
         x = F.layer_norm(x, (x.shape[-1],), eps=self.out_eps)
