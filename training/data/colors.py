@@ -11,10 +11,9 @@ the look's tint. So the label is what the photo shows before lighting, on every 
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from training.data.mesh import ShapeMesh
-from training.data.mesh_sdf import MeshSDF
+from training.data.mesh_sdf import MeshSDF, candidate_index
 from training.data.shading import Look, albedo, linear_to_srgb, shading_normals
 from training.data.views import View
 
@@ -66,12 +65,7 @@ class SurfaceIndex:
         if isinstance(sdf, MeshSDF):
             self._tree, self._face = sdf._tree, sdf._face
         else:
-            rng = np.random.default_rng(0)
-            n = int(min(max(20000, 4 * len(mesh.faces)), 400000))
-            pts, fi = mesh.sample_surface(n, rng)
-            cen = mesh.vertices[mesh.faces].mean(1)
-            self._face = np.concatenate([fi, np.arange(len(cen))])
-            self._tree = cKDTree(np.concatenate([pts, cen]))
+            self._tree, self._face = candidate_index(mesh)
         self.face_normals = mesh.face_normals
 
     def closest(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -92,6 +92,17 @@ def point_triangle_distance(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
     return np.linalg.norm(p - res, axis=1)
 
 
+def candidate_index(mesh: ShapeMesh) -> tuple[cKDTree, np.ndarray]:
+    """A KD-tree over dense surface samples and every face centroid (so small faces are always
+    candidates), and the face of each tree point: a point's nearest tree points name the faces
+    its closest surface point is searched on."""
+    rng = np.random.default_rng(0)
+    n = int(min(max(20000, 4 * len(mesh.faces)), 400000))
+    pts, fi = mesh.sample_surface(n, rng)
+    cen = mesh.vertices[mesh.faces].mean(1)
+    return cKDTree(np.concatenate([pts, cen])), np.concatenate([fi, np.arange(len(cen))])
+
+
 @dataclass
 class MeshSDF:
     """Callable object-frame SDF of a mesh; ``method`` says how signs are decided."""
@@ -101,13 +112,7 @@ class MeshSDF:
     k: int = 8
 
     def __post_init__(self) -> None:
-        rng = np.random.default_rng(0)
-        n = int(min(max(20000, 4 * len(self.mesh.faces)), 400000))
-        pts, fi = self.mesh.sample_surface(n, rng)
-        # add every face centroid so small faces are always candidates
-        cen = self.mesh.vertices[self.mesh.faces].mean(1)
-        self._face = np.concatenate([fi, np.arange(len(cen))])
-        self._tree = cKDTree(np.concatenate([pts, cen]))
+        self._tree, self._face = candidate_index(self.mesh)
         self._tm = trimesh.Trimesh(self.mesh.vertices, self.mesh.faces, process=False)
         self.last_winding: np.ndarray | None = None
 
