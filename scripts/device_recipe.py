@@ -176,7 +176,8 @@ def merge_data(pack: str | None, data_dir: Path, manifest: dict, size: int, work
     (the build's when there is no pack). Returns the file and its counts by source."""
     import numpy as np
 
-    from training.dataset import ShardSet, concat_sets, load_pack, load_split
+    from training.dataset import concat_sets, load_pack, load_split
+    from training.pack import write_pack
 
     sets = load_built(data_dir, manifest, size, workers, work)
     val = None
@@ -189,11 +190,7 @@ def merge_data(pack: str | None, data_dir: Path, manifest: dict, size: int, work
         raise RuntimeError("no data for stage 2: neither a pack nor a finished shard")
     train = concat_sets(sets)
     out = work / "stage2.npz"
-    arrays = {f"{split}/{k}": getattr(data, k) for split, data in (("train", train), ("val", val))
-              for k in ShardSet.__dataclass_fields__ if getattr(data, k) is not None}
-    with open(out.with_suffix(".part"), "wb") as f:
-        np.savez(f, **arrays)  # uncompressed: written and read back in seconds
-    out.with_suffix(".part").replace(out)
+    write_pack({"train": train, "val": val}, out, compress=False)
     src, n = np.unique(train.source.astype(str), return_counts=True)
     return out, {str(s): int(c) for s, c in zip(src, n, strict=True)}
 

@@ -51,8 +51,9 @@ def parse_caps(items: list[str]) -> dict[str, int]:
     return caps
 
 
-def write_pack(splits: dict[str, ShardSet], out: Path) -> int:
-    """Save ``{split: ShardSet}`` to ``out`` (written whole, then renamed); return its size."""
+def write_pack(splits: dict[str, ShardSet], out: Path, compress: bool = True) -> int:
+    """Save ``{split: ShardSet}`` to ``out`` (written whole, then renamed); return its size.
+    ``compress=False``: a pack written and read back on one machine, in seconds."""
     # A field a set does not have (object_to_view of a set read from an older pack) is left out,
     # never pickled: a pack holds plain arrays only, and load_pack reads it back as None.
     arrays = {f"{split}/{k}": getattr(data, k)
@@ -61,7 +62,7 @@ def write_pack(splits: dict[str, ShardSet], out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
+        (np.savez_compressed if compress else np.savez)(f, **arrays)
     tmp.replace(out)
     return out.stat().st_size
 
