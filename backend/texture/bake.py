@@ -127,6 +127,8 @@ def unseen_texels(bary: np.ndarray, corners: np.ndarray, vertices: np.ndarray,
     """The guess for texels given by barycentric weights ``bary`` [K,3] on faces ``corners``
     [K,3]: the predictor's colour at those faces' vertices (only those: the fully seen part
     of the mesh is never asked), interpolated, or the median colour ([1,3])."""
+    if colour_at is None:  # no head: one colour, nothing to look up per vertex
+        return median_colour(photo)[None, :]
     used, local = np.unique(corners, return_inverse=True)
     per_vertex = unseen_colour(vertices[used], photo, colour_at)
     if len(per_vertex) != len(used):
