@@ -29,7 +29,13 @@ from .geometry import CAMERA_DISTANCE, LENS_MM, SENSOR_MM, SLICE_AXES, project
 from .intake import LoadedImage, load_image
 from .mesh_cleanup import clean_mesh
 from .meshing import SdfGrid, evaluate_coarse_to_fine, grid_levels, marching_cubes
-from .multiview.placement import ExtraPhoto, Placement, place_photos, single_view
+from .multiview.placement import (
+    ExtraPhoto,
+    Placement,
+    place_photos,
+    placed_inputs,
+    single_view,
+)
 from .multiview.request import ViewRequest
 from .multiview.shape import coarse_shape
 from .options import ReconstructOptions
@@ -103,12 +109,10 @@ class Reconstructor:
     def _fuse(predictor: Predictor, prediction: Prediction, model_input: np.ndarray,
               placement: Placement, options: ReconstructOptions) -> Prediction:
         """All the used photos read together; photo 0's own prediction when it is alone."""
-        used = [v for v in placement.views if v.used]
-        if len(used) == 1:
+        inputs, transforms = placed_inputs(model_input, placement)
+        if len(inputs) == 1:
             return prediction
-        inputs = [model_input] + [cast(np.ndarray, v.model_input) for v in used[1:]]
-        return predictor.predict_views(inputs, [cast(np.ndarray, v.transform) for v in used],
-                                       options.flip_average_override())
+        return predictor.predict_views(inputs, transforms, options.flip_average_override())
 
     def run(
         self,

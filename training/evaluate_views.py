@@ -13,6 +13,9 @@ Predictors, one column each in ``results.json`` (``python -m training.compare`` 
 ``view1`` the network on the reference photo alone (its calibrated single-view settings);
 ``sdfN`` N photos, their SDFs intersected (``NetworkPredictor.intersected_views``);
 ``featN`` N photos read at every point by the view fusion (when the weights have one);
+``estN`` the same N photos with nothing known of their poses: the backend's own placing (photo
+0's coarse shape, the pose search over azimuths and elevations, the refusal of photos that
+match nothing, the re-framing) and then the fusion, as a job without ``--azimuths`` runs;
 ``baseline`` the silhouette baseline on the reference and ``hullN`` its N-photo visual hull.
 The inference settings (flip average, sampling, fill, depth clip) come from ``--settings-from``
 (default: the shipped weights), so every column runs the same way. ``--columns`` keeps only the
@@ -37,6 +40,8 @@ from backend.errors import BackendError
 from backend.framing import to_model_input
 from backend.meshing import extract_mesh
 from backend.model import read_metadata
+from backend.multiview.placement import ExtraPhoto, place_photos, placed_inputs
+from backend.multiview.shape import coarse_shape
 from backend.predictors.base import Prediction
 from backend.predictors.network import InferenceSettings, NetworkPredictor
 from backend.predictors.silhouette import SilhouettePredictor
@@ -101,8 +106,23 @@ def columns(network: NetworkPredictor, views: list[int]) -> dict[str, tuple[int,
         out[f"sdf{n}"] = (n, network.intersected_views)
         if network.fuses_features:
             out[f"feat{n}"] = (n, network.predict_views)
+            out[f"est{n}"] = (n, lambda ims, ts: estimated_poses(network, ims))
         out[f"hull{n}"] = (n, baseline.predict_views)
     return out
+
+
+def estimated_poses(network: NetworkPredictor, photos: list[np.ndarray]) -> Prediction:
+    """Photos 1.. placed as the backend places photos without poses, then fused."""
+    reference = photos[0]
+    prediction = network.predict(reference)
+    shape = coarse_shape(prediction.sdf, reference[..., 3], network.device)
+    extras = [ExtraPhoto(k, f"photo {k + 1}", np.round(np.clip(p, 0, 1) * 255).astype(np.uint8))
+              for k, p in enumerate(photos[1:], start=1)]
+    placement = place_photos(shape, reference, "photo 1", extras, None, None)
+    inputs, transforms = placed_inputs(reference, placement)
+    if len(inputs) == 1:
+        return prediction
+    return network.predict_views(inputs, transforms)
 
 
 def mesh_of(prediction: Prediction, resolution: int):

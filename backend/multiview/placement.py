@@ -109,6 +109,18 @@ def place_photos(
     return placement
 
 
+def placed_inputs(reference_input: np.ndarray, placement: Placement
+                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """What the predictor reads for a placed job: every used photo's model input (photo 0's
+    as given, the others re-framed) and its transform from the reference view frame."""
+    used = [v for v in placement.views if v.used]
+    inputs = [reference_input] + [v.model_input for v in used[1:] if v.model_input is not None]
+    transforms = [v.transform for v in used if v.transform is not None]
+    if len(inputs) != len(used) or len(transforms) != len(used):
+        raise ValueError("a used photo has no model input or no transform")
+    return inputs, transforms
+
+
 def _place(photo: ExtraPhoto, pose, given: bool, ref_el: float, shape: CoarseShape,
            warnings: list[str]) -> ViewEntry:
     who = f"Photo {photo.index + 1}" + (f" ({photo.source})" if photo.source else "")

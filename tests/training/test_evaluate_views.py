@@ -84,7 +84,8 @@ def test_every_column_is_scored_and_compare_reads_the_pairs(views_data, tmp_path
              str(weights), "--views", "1", "2", "4", "--per-source", "1", "--resolution", "32",
              "--out", str(out)])
     report = json.loads((out / "results.json").read_text())
-    names = ["view1", "baseline", "sdf2", "feat2", "hull2", "sdf4", "feat4", "hull4"]
+    names = ["view1", "baseline", "sdf2", "feat2", "est2", "hull2", "sdf4", "feat4", "est4",
+             "hull4"]
     assert report["samples"] == 1 and list(report["summary"]["all"])[1:] == names
     for row in report["results"]:
         assert set(row["metrics"]) == set(names)
