@@ -10,7 +10,9 @@ photo, and the confidence of right and wrong poses and of a stranger (photo 0 of
 posing as an extra photo), which is what the refusal threshold is chosen from.
 
 Modes: ``full`` (azimuth and every elevation searched), ``azimuth`` (elevations given) and
-``azimuth-silhouette`` (elevations given, no colour term: what the colour term adds).
+``azimuth-silhouette`` (elevations given, no colour term: what the colour term adds);
+``full-both`` and ``azimuth-both`` also predict each extra photo's own coarse shape and score
+every pose both ways (``search_poses(photo_shapes=...)``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from backend.multiview.shape import coarse_shape
 from backend.predictors import load_predictor
 
 WITHIN_DEG = 15.0
-MODES = ("full", "azimuth", "azimuth-silhouette")
+MODES = ("full", "azimuth", "azimuth-silhouette", "full-both", "azimuth-both")
 AMBIGUITIES = {"truth": lambda a: a, "truth+180": lambda a: a + 180.0,
                "-truth": lambda a: -a, "180-truth": lambda a: 180.0 - a}
 
@@ -93,14 +95,22 @@ def evaluate_shape(predictor, shape: ShapeViews, stranger: np.ndarray | None,
     if stranger is not None:
         extra.append(framed(stranger))
     targets = [PhotoTarget.from_model_input(x) for x in extra]
+    own_shapes, own_s = None, 0.0
+    if any(m.endswith("-both") for m in modes):
+        start = time.perf_counter()
+        own_shapes = [coarse_shape(predictor.predict(x).sdf, x[..., 3], device) for x in extra]
+        own_s = (time.perf_counter() - start) / len(extra)
     for mode in modes:
         elevations = None
         if mode.startswith("azimuth"):
             elevations = list(shape.views[:, 1]) + ([15.0] if stranger is not None else [])
+        both = mode.endswith("-both")
         start = time.perf_counter()
         found = search_poses(coarse, reference, targets, elevations=elevations,
-                             colour_weight=0.0 if mode.endswith("silhouette") else COLOUR_WEIGHT)
-        per_view = (time.perf_counter() - start) / len(extra)
+                             colour_weight=0.0 if mode.endswith("silhouette") else COLOUR_WEIGHT,
+                             photo_shapes=own_shapes if both else None)
+        # a photo's own shape is part of what the search costs it
+        per_view = (time.perf_counter() - start) / len(extra) + (own_s if both else 0.0)
         yield from _records(shape, found, mode, per_view, shape_s)
 
 

@@ -8,6 +8,11 @@ the two are compared by IoU. Colours break the near-ties of symmetric shapes: su
 photo 0 shows, and that the candidate camera would also see, should have the same colour in both
 photos. The search is a coarse grid, then two local refinements around the best.
 Confidence is the best pose's IoU.
+
+Both ways, when each extra photo's own coarse shape is given (``photo_shapes``): the same
+comparison is also made from the other side, photo k's shape seen from photo 0's camera under
+the inverse pose against photo 0, and the two scores add. Each shape guesses its hidden depth on
+its own, so the two guesses' errors partly cancel.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ class PhotoTarget:
     rgb: torch.Tensor  # float [3, H, W] in 0..1
     alpha: torch.Tensor  # float [1, H, W] in 0..1
     box: tuple[float, float, float, float]  # the mask's box in NDC: left, top, right, bottom
+
+    def model_input(self) -> np.ndarray:
+        """Back to the float32 [S, S, 4] image it was made from."""
+        return torch.cat([self.rgb, self.alpha]).permute(1, 2, 0).numpy()
 
     @classmethod
     def from_model_input(cls, image: np.ndarray) -> PhotoTarget:
@@ -92,14 +101,24 @@ def search_poses(
     shape: CoarseShape, reference: np.ndarray, photos: Sequence[PhotoTarget],
     azimuths: Sequence[float] | None = None, elevations: Sequence[float] | None = None,
     cancel: Callable[[], bool] | None = None, colour_weight: float = COLOUR_WEIGHT,
+    photo_shapes: Sequence[CoarseShape] | None = None,
 ) -> SearchResult:
     """The best pose of each extra photo (``photos[i]`` is photo i + 1).
 
     ``azimuths``/``elevations``, when given, hold one value per photo including photo 0 and are
     kept as they are; what is not given is searched. ``reference`` is photo 0's model input.
+    ``photo_shapes[i]``, when given, is photos[i]'s own coarse shape in its own view frame: the
+    poses are then scored both ways (the module's docstring).
     """
     search = _Search(shape, reference_colours(shape, reference), list(photos), cancel,
                      colour_weight)
+    if photo_shapes is not None:
+        if len(photo_shapes) != len(photos):
+            raise ValueError("one coarse shape per extra photo")
+        target = PhotoTarget.from_model_input(reference)
+        search.back = [
+            (_Search(s, reference_colours(s, photo.model_input()), [target], None, colour_weight),
+             target) for s, photo in zip(photo_shapes, photos, strict=True)]
     fixed_az = None if azimuths is None else [float(a) for a in azimuths[1:]]
     fixed_el = None if elevations is None else [float(e) for e in elevations[1:]]
     ref_el = None if elevations is None else float(elevations[0])
@@ -144,27 +163,31 @@ class _Search:
         self.cancel = cancel
         self.colour_weight = colour_weight
         self.scored = 0
+        # per photo: its own shape's search and photo 0 as its target (both-ways scoring)
+        self.back: list[tuple[_Search, PhotoTarget]] | None = None
 
     def best_over(self, ref_elevations: list[float],
                   grids: list[tuple[list[float], list[float]]]) -> tuple[float, list[FoundPose]]:
         """The reference elevation whose photos' best poses score highest in sum, and those."""
         best: tuple[float, float, list[FoundPose]] | None = None
         for ref_el in ref_elevations:
-            found = [self.best_pose(photo, ref_el, *grid)
-                     for photo, grid in zip(self.photos, grids, strict=True)]
+            found = [self.best_pose(i, ref_el, *grid) for i, grid in enumerate(grids)]
             total = sum(p.score for p in found)
             if best is None or total > best[0]:
                 best = (total, ref_el, found)
         assert best is not None
         return best[1], best[2]
 
-    def best_pose(self, photo: PhotoTarget, ref_el: float, az_list: list[float],
+    def best_pose(self, index: int, ref_el: float, az_list: list[float],
                   el_list: list[float]) -> FoundPose:
         if self.cancel and self.cancel():
             raise Cancelled()
         poses = list(itertools.product(az_list, el_list))
         rots = rotations([view_transform(a, ref_el, e) for a, e in poses])
-        iou, score = self.score(photo, rots)
+        iou, score = self.score(self.photos[index], rots)
+        if self.back is not None:  # photo k's shape seen from photo 0's camera
+            back, reference = self.back[index]
+            score = score + back.score(reference, rots.transpose(1, 2).contiguous())[1]
         self.scored += len(poses)
         k = int(torch.argmax(score))
         return FoundPose(float(poses[k][0] % 360.0), float(poses[k][1]),

@@ -82,3 +82,27 @@ def test_reference_colours_are_read_per_point():
     left = seen.points[:, 0] < -0.05
     right = seen.points[:, 0] > 0.05
     assert float(seen.colours[left].mean()) < 0.1 and float(seen.colours[right].mean()) > 0.9
+
+
+def own_shape(mesh: trimesh.Trimesh, azimuth: float, elevation: float, depth: float = 1.0):
+    """The mesh in the view frame of a camera at (azimuth, elevation), its depth along the view
+    axis scaled by ``depth`` (below 1: a guess of the hidden side that is too thin)."""
+    vertices = np.asarray(mesh.vertices) @ view_rotation(azimuth, elevation).T
+    vertices[:, 2] *= depth
+    return shape_from_mesh(vertices, np.asarray(mesh.faces))
+
+
+def test_both_ways_scoring_recovers_poses_that_a_thin_reference_guess_misses(scene):
+    _, reference, photos = scene
+    mesh = known_object()
+    thin = own_shape(mesh, 0.0, REFERENCE_ELEVATION, depth=0.25)
+    elevations = [REFERENCE_ELEVATION] + [el for _, el in TRUTH]
+    one_way = search_poses(thin, reference, photos, elevations=elevations)
+    own = [own_shape(mesh, az, el) for az, el in TRUTH]
+    both = search_poses(thin, reference, photos, elevations=elevations, photo_shapes=own)
+    errors_one = [angle_error(f.azimuth, az) for f, (az, _) in zip(one_way.poses, TRUTH)]
+    errors_both = [angle_error(f.azimuth, az) for f, (az, _) in zip(both.poses, TRUTH)]
+    assert max(errors_one) > 30, errors_one  # the thin guess alone is misled
+    assert max(errors_both) <= 15, (errors_one, errors_both)
+    with pytest.raises(ValueError, match="one coarse shape per extra photo"):
+        search_poses(thin, reference, photos, photo_shapes=own[:1])
