@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,17 +32,19 @@ from .meshing import SdfGrid, evaluate_coarse_to_fine, grid_levels, marching_cub
 from .multiview.placement import (
     ExtraPhoto,
     Placement,
+    ViewEntry,
     place_photos,
     placed_inputs,
     single_view,
 )
+from .multiview.reframe import reframe_cutout
 from .multiview.request import ViewRequest
 from .multiview.shape import coarse_shape
 from .options import ReconstructOptions
 from .predictors import Predictor, load_predictor
 from .predictors.base import Prediction
 from .silhouette_fill import fill_missed_rays
-from .texture import ColourFn, texture_mesh
+from .texture import ColourFn, ViewPhoto, texture_mesh
 
 # Share of the whole job each stage stands for, so one progress bar moves evenly.
 STAGES = {
@@ -197,7 +199,8 @@ class Reconstructor:
             mesh = clean_mesh(verts, faces, options.face_budget)
         with stage("texture"):
             surface = paint_surface(mesh, cutout, model_input, options,
-                                    predictor.colour_function(prediction))
+                                    predictor.colour_function(prediction),
+                                    placement.views if placement else ())
             warnings.extend(surface.warnings)
         with stage("bundle"):
             # The stages so far and their total: the bundle cannot hold its own writing time, and
@@ -314,13 +317,16 @@ TEXTURE_FAILED = ("The texture could not be made ({reason}); the mesh carries th
 
 
 def paint_surface(mesh: trimesh.Trimesh, cutout: np.ndarray, model_input: np.ndarray,
-                  options: ReconstructOptions, colour_at: ColourFn | None = None) -> Surface:
-    """A baked texture unless vertex colours were asked for; any texturing failure falls back
-    to vertex colours with a warning a person understands, and the job still succeeds."""
+                  options: ReconstructOptions, colour_at: ColourFn | None = None,
+                  views: Sequence[ViewEntry] = ()) -> Surface:
+    """A baked texture unless vertex colours were asked for, painted from photo 0 and every
+    other used photo in ``views``; any texturing failure falls back to vertex colours (photo
+    0's) with a warning a person understands, and the job still succeeds."""
     if not options.vertex_colors:
         try:
             photo = frame_object(cutout, size=options.texture_size)
-            textured = texture_mesh(mesh, photo, colour_at, options.texture_size)
+            textured = texture_mesh(mesh, photo, colour_at, options.texture_size,
+                                    texture_views(views, options.texture_size))
             return Surface(textured.mesh, textured.texture)
         except Exception as exc:  # noqa: BLE001 - any failure: the untextured result still stands
             reason = (str(exc) or type(exc).__name__)[:200]
@@ -333,6 +339,14 @@ def _coloured(mesh: trimesh.Trimesh, model_input: np.ndarray,
     mesh.visual = trimesh.visual.ColorVisuals(
         mesh, vertex_colors=vertex_colours(mesh.vertices, model_input))
     return Surface(mesh, None, (warning,) if warning else ())
+
+
+def texture_views(views: Sequence[ViewEntry], size: int) -> list[ViewPhoto]:
+    """Each used extra photo framed at the texture's size exactly as its model input was
+    (its cut-out onto the same box), so the bake can project into it."""
+    return [ViewPhoto(reframe_cutout(v.cutout, v.target, size), v.transform) for v in views
+            if v.used and v.index > 0 and v.cutout is not None and v.target is not None
+            and v.transform is not None]
 
 
 def vertex_colours(vertices: np.ndarray, model_input: np.ndarray) -> np.ndarray:

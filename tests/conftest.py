@@ -37,6 +37,7 @@ SLOW_PREFIXES = (
     "backend/multiview/test_pose_search.py",
     "backend/predictors/test_shipped_fusion.py",
     "training/test_views_sheet.py",
+    "scripts/test_bench_views.py",
 )
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..framing import frame_object, to_model_input
 from .pose_search import PhotoTarget, search_poses
 from .poses import camera_to_view, matrix_json, view_transform
-from .reframe import projected_box, reframe_cutout
+from .reframe import Box, projected_box, reframe_cutout
 from .shape import CoarseShape
 
 # A photo whose silhouette agrees less than this (IoU, box to box) with the reference shape
@@ -35,6 +35,10 @@ class ViewEntry:
     message: str | None = None
     transform: np.ndarray | None = None  # reference view frame -> this photo's view frame
     model_input: np.ndarray | None = None  # float32 [S, S, 4], re-framed (photo k >= 1)
+    # photo k >= 1, used: its cut-out and the box it is re-framed onto, so the texture can frame
+    # it again at its own size (never written to result.json)
+    cutout: np.ndarray | None = None  # uint8 RGBA, as masked
+    target: Box | None = None
 
     def to_json(self) -> dict:
         pose = (camera_to_view(self.transform) if self.used and self.transform is not None
@@ -142,8 +146,8 @@ def _place(photo: ExtraPhoto, pose, given: bool, ref_el: float, shape: CoarseSha
         warnings.append(f"{who}: at the pose given {agreement}; check its azimuth and "
                         "elevation.")
     entry.transform = view_transform(pose.azimuth, ref_el, pose.elevation)
-    target = projected_box(shape.vertices, entry.transform)
-    entry.model_input = to_model_input(reframe_cutout(photo.cutout, target))
+    entry.cutout, entry.target = photo.cutout, projected_box(shape.vertices, entry.transform)
+    entry.model_input = to_model_input(reframe_cutout(photo.cutout, entry.target))
     return entry
 
 

@@ -10,9 +10,13 @@ weighted sum of ``[g_t, u_t]`` (``C`` stacks ``b2 + e_t``). The [points, 12, 64]
 product and the add of the embedding are gone, for two products 76 wide instead of 64. The layer
 norms' scale and shift fold into the linear map after them.
 
+Several photos (issue 35's view fusion) change only the coordinate token: the extra views'
+term (``Slice3DCompact.fused_views``, computed by the model as it is) is added to it before the
+layers, exactly where ``decode_points`` adds it, so the folded layers serve several photos too.
+
 Equal to ``query`` in exact arithmetic; in float32 the order of the sums differs, so values agree
-to about 1e-6 (tests/backend/predictors/test_fused_decoder.py). Only the cross mixer without
-extra views is folded (``supports``); everything else stays on ``Slice3DCompact.query``.
+to about 1e-6 (tests/backend/predictors/test_fused_decoder.py). Only the cross mixer with slices
+is folded (``supports``); everything else stays on ``Slice3DCompact.query``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..model.network import Slice3DCompact
+from ..model.view_fusion import ExtraViews
 
 
 def supports(model: Slice3DCompact) -> bool:
@@ -84,7 +89,7 @@ class _Layer:
 
 
 class FusedDecoder:
-    """``model.query`` for the cross mixer (no extra views), with the folded maps above.
+    """``model.query`` for the cross mixer, with or without extra views, folded as above.
 
     Built once per loaded network (the folds are a few small matrix products); holds copies of
     the weights, so it does not follow later changes to the model's parameters."""
@@ -106,13 +111,16 @@ class FusedDecoder:
 
     @torch.no_grad()
     def query(self, feats: dict[str, torch.Tensor], points: torch.Tensor,
-              sampling: str = "bilinear") -> torch.Tensor:
-        """SDF at view-frame points [B,N,3] -> [B,N], as ``Slice3DCompact.query``."""
+              sampling: str = "bilinear", views: ExtraViews | None = None) -> torch.Tensor:
+        """SDF at view-frame points [B,N,3] -> [B,N], as ``Slice3DCompact.query``; ``views``:
+        extra photos of the same objects, read by the network's view fusion."""
         b, n, _ = points.shape
         tok_in, cin, _, _ = self.model.point_inputs(feats, points, None, sampling)
         m = b * n
         tokens = F.gelu(F.linear(tok_in, self.t1_w, self.t1_b))
         x = self.model.coord_tok(cin.reshape(m, -1))  # [M,d]
+        if views is not None:  # the extra views' term, where decode_points adds it
+            x = x + self.model.fused_views(views, points, sampling).view(m, -1).to(x.dtype)
         for layer in self.layers:
             x = layer(x, tokens)
         x = F.layer_norm(x, (x.shape[-1],), eps=self.out_eps)

@@ -104,8 +104,9 @@ class NetworkPredictor(Predictor):
 
     def __init__(self, device: torch.device, weights: str | Path, fused: bool = True,
                  plain_search: bool = False) -> None:
-        """``fused``: query one photo's SDF through ``FusedDecoder`` (the same values to about
-        1e-6, less work per point) where the network allows it; False runs ``query`` as is.
+        """``fused``: query the SDF, of one photo or several, through ``FusedDecoder`` (the same
+        values to about 1e-6, less work per point) where the network allows it; False runs
+        ``query`` as is.
         ``plain_search``: with the flip average, predictions carry the plain network as their
         ``search_sdf`` (18% fewer network passes at 128^3); off by default, because it moved
         the mesh beyond the sampling noise on thin shapes (docs/BENCHMARKS.md)."""
@@ -253,12 +254,14 @@ class NetworkPredictor(Predictor):
 
         return colour_at
 
-    def _query(self, feats: dict[str, torch.Tensor], points: torch.Tensor) -> torch.Tensor:
-        """The network's SDF at points [B,N,3] of images whose features are ``feats``."""
+    def _query(self, feats: dict[str, torch.Tensor], points: torch.Tensor,
+               views: ExtraViews | None = None) -> torch.Tensor:
+        """The network's SDF at points [B,N,3] of images whose features are ``feats``, reading
+        the extra photos ``views`` too where given; folded (``FusedDecoder``) where it can be."""
         sampling = self.settings.feature_sampling
         if self.decoder is not None:
-            return self.decoder.query(feats, points, sampling=sampling)
-        return self.model.query(feats, points, sampling=sampling)
+            return self.decoder.query(feats, points, sampling=sampling, views=views)
+        return self.model.query(feats, points, sampling=sampling, views=views)
 
     def _sdf_of(self, feats: dict[str, torch.Tensor]) -> SdfFunction:
         """The network's SDF closure over cached image features, queried chunk by chunk."""
@@ -305,7 +308,6 @@ class NetworkPredictor(Predictor):
         """The network reading every view at each point; with two references (the photos and
         their mirror images, transforms [2,K,4,4]) the mean of the two at mirrored points, both
         in one query call as the flip average does."""
-        model, sampling = self.model, self.settings.feature_sampling
         pairs = len(references)
         stacked = stacked_maps(references)
         views = ExtraViews(
@@ -321,7 +323,7 @@ class NetworkPredictor(Predictor):
             for i in range(0, pts.shape[0], step):
                 part = pts[i : i + step]
                 both = torch.stack([part, part * flip][:pairs])
-                out.append(model.query(stacked, both, sampling=sampling, views=views).mean(0))
+                out.append(self._query(stacked, both, views).mean(0))
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return fused

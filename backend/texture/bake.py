@@ -1,4 +1,9 @@
-"""Texel colours: the photo where the input camera sees the surface, a guess elsewhere.
+"""Texel colours: the photos where their cameras see the surface, a guess elsewhere.
+
+Photo 0 is the reference; a several-photo job's other used photos (``ViewPhoto``) each come with
+the rotation from the reference view frame to theirs. Each photo is tested on its own (its own
+depth buffer, facing, outline); where several see a texel, the one that shows it most squarely
+dominates (``blend_looks``). With photo 0 alone the texture is what it was before the others.
 
 The unseen side's guess is the predictor's colour head (``colour_at``) when it has one; without
 one it is the object's median visible colour. The nearest visible point's colour would be the
@@ -15,7 +20,8 @@ slowly across a face.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,6 +37,8 @@ ColourFn = Callable[[np.ndarray], np.ndarray]  # view-frame points [N, 3] -> sRG
 SEEN_COS = (0.05, 0.35)
 SEEN_ALPHA = (0.3, 0.9)  # and as the photo's alpha goes across the outline's soft edge
 GREY = np.array([0.5, 0.5, 0.5])
+# Several photos on one texel: each counts (how squarely it shows it / the squarest's) ** this.
+BLEND_POWER = 8.0
 PADDING = 4  # texels of dilation around each chart (xatlas leaves 2 between charts)
 
 
@@ -39,13 +47,24 @@ def smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
+@dataclass(frozen=True)
+class ViewPhoto:
+    """Another photo of the object (a several-photo job): framed like photo 0 but for its own
+    camera, so ``contract.project`` of points in *its* view frame maps into it."""
+
+    photo: np.ndarray  # uint8 RGBA [H, W, 4], transparent background
+    transform: np.ndarray  # 4x4, the reference view frame -> this photo's view frame
+
+
 def bake_texture(uv: UVMesh, normals: np.ndarray, photo: np.ndarray,
-                 colour_at: ColourFn | None = None, size: int = 1024) -> np.ndarray:
+                 colour_at: ColourFn | None = None, size: int = 1024,
+                 views: Sequence[ViewPhoto] = ()) -> np.ndarray:
     """The base-colour texture, uint8 [size, size, 3], row 0 at the top (v = 1).
 
     uv: the unwrapped mesh (view frame); normals: unit vertex normals [V', 3] of uv.vertices;
     photo: the framed input, uint8 RGBA [H, W, 4] with a transparent background, aligned with
-    the model input (``contract.project`` maps view-frame points into it).
+    the model input (``contract.project`` maps view-frame points into it); views: the job's
+    other used photos, each seen from its own camera (``ViewPhoto``).
     """
     face, bary = rasterize(_uv_pixels(uv, size), size, size)
     covered = face >= 0
@@ -55,10 +74,12 @@ def bake_texture(uv: UVMesh, normals: np.ndarray, photo: np.ndarray,
     points = np.einsum("kj,kjc->kc", b, vertices[corners])
     normal = np.einsum("kj,kjc->kc", b, vertex_normals[corners])
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
-    weight = seen_weight(points, normal, CameraDepth(uv.vertices, uv.faces))
-    seen = np.flatnonzero(weight > 0)
-    seen_rgb, alpha = sample_photo(photo, points[seen])
-    w = (weight[seen] * smoothstep(*SEEN_ALPHA, alpha))[:, None]
+    looks = [photo_look(photo, points, normal, CameraDepth(uv.vertices, uv.faces))]
+    for view in views:
+        looks.append(photo_look(view.photo, moved(points, view.transform),
+                                moved(normal, view.transform, rotate_only=True),
+                                CameraDepth(moved(uv.vertices, view.transform), uv.faces)))
+    seen, seen_rgb, w = blend_looks(looks, len(points))
     guessed = np.ones(len(points), bool)  # texels the guess shows in: all but the fully seen
     guessed[seen[w[:, 0] >= 1.0]] = False
     colour = np.zeros((len(points), 3))
@@ -67,6 +88,64 @@ def bake_texture(uv: UVMesh, normals: np.ndarray, photo: np.ndarray,
     texture = np.zeros((size, size, 3), dtype=np.uint8)
     texture[covered] = np.clip(colour * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return pad(texture, covered)
+
+
+@dataclass(frozen=True)
+class Look:
+    """What one photo gives the texels its camera sees (``seen``: their indices)."""
+
+    seen: np.ndarray
+    rgb: np.ndarray  # [len(seen), 3] sRGB 0..1
+    weight: np.ndarray  # [len(seen)] 0..1: facing, unoccluded, inside the outline
+    square: np.ndarray  # [len(seen)] weight x facing cosine: how squarely the photo shows it
+
+
+def photo_look(photo: np.ndarray, points: np.ndarray, normals: np.ndarray,
+               depth: CameraDepth) -> Look:
+    """One photo's colours and weights for texel points and normals in its own view frame."""
+    weight = seen_weight(points, normals, depth)
+    seen = np.flatnonzero(weight > 0)
+    rgb, alpha = sample_photo(photo, points[seen])
+    w = weight[seen] * smoothstep(*SEEN_ALPHA, alpha)
+    return Look(seen, rgb, w, w * facing_cosine(points[seen], normals[seen]))
+
+
+def blend_looks(looks: list[Look], count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The texels any photo sees, their photo colour and how much of it they take ([n, 1]).
+
+    Where several photos see a texel, each counts by how squarely it shows it (weight x facing
+    cosine) relative to the squarest, to the power BLEND_POWER: the squarest photo dominates (it
+    has the most pixels on the surface, and a pose error smears it least), the others soften the
+    seams between photos. The photos' coverage is their best weight: the guess shows only where
+    no photo sees the texel. One photo: its own colour and weight, bit for bit.
+    """
+    seen = np.flatnonzero(_marked(looks, count))
+    at = [np.searchsorted(seen, look.seen) for look in looks]  # each look's texels in ``seen``
+    weights, square = np.zeros((len(looks), len(seen))), np.zeros((len(looks), len(seen)))
+    for k, look in enumerate(looks):
+        weights[k, at[k]], square[k, at[k]] = look.weight, look.square
+    best = square.max(axis=0)
+    strength = (square / np.where(best > 0, best, 1.0)) ** BLEND_POWER
+    share = strength / np.where(best > 0, strength.sum(axis=0), 1.0)
+    rgb = np.zeros((len(seen), 3))
+    for k, look in enumerate(looks):
+        rgb[at[k]] += share[k, at[k]][:, None] * look.rgb
+    return seen, rgb, weights.max(axis=0)[:, None]
+
+
+def _marked(looks: list[Look], count: int) -> np.ndarray:
+    """Texels some photo's camera sees (a weight above 0 before the outline's alpha)."""
+    marked = np.zeros(count, bool)
+    for look in looks:
+        marked[look.seen] = True
+    return marked
+
+
+def moved(points: np.ndarray, transform: np.ndarray, rotate_only: bool = False) -> np.ndarray:
+    """Reference view-frame points [N, 3] (or directions) in another photo's view frame."""
+    m = np.asarray(transform, np.float64)
+    out = np.asarray(points, np.float64) @ m[:3, :3].T
+    return (out if rotate_only else out + m[:3, 3]).astype(points.dtype)
 
 
 def _uv_pixels(uv: UVMesh, size: int) -> np.ndarray:
@@ -78,10 +157,14 @@ def _uv_pixels(uv: UVMesh, size: int) -> np.ndarray:
 def seen_weight(points: np.ndarray, normals: np.ndarray, depth: CameraDepth) -> np.ndarray:
     """0..1 per point: how much of its colour the photo may give (seen and facing the camera;
     the photo's alpha at the point scales it further)."""
+    return depth.visible(points) * smoothstep(*SEEN_COS, facing_cosine(points, normals))
+
+
+def facing_cosine(points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """The cosine between each normal and the ray from its point to the camera."""
     to_camera = np.array([0.0, 0.0, CAMERA_DISTANCE], dtype=np.float32) - points
     to_camera /= np.maximum(np.linalg.norm(to_camera, axis=1, keepdims=True), 1e-12)
-    facing = smoothstep(*SEEN_COS, np.einsum("kc,kc->k", normals, to_camera))
-    return depth.visible(points) * facing
+    return np.einsum("kc,kc->k", normals, to_camera)
 
 
 def sample_photo(photo: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

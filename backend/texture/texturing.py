@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import trimesh
 
-from .bake import ColourFn, bake_texture
+from .bake import ColourFn, ViewPhoto, bake_texture
 from .material import textured_trimesh
 from .unwrap import unwrap
 
@@ -24,8 +25,9 @@ class TexturedMesh:
 
 
 def texture_mesh(mesh: trimesh.Trimesh, photo: np.ndarray, colour_at: ColourFn | None = None,
-                 size: int = 1024) -> TexturedMesh:
-    """The mesh with UVs and a baked base-colour texture of size x size texels.
+                 size: int = 1024, views: Sequence[ViewPhoto] = ()) -> TexturedMesh:
+    """The mesh with UVs and a baked base-colour texture of size x size texels, painted from
+    ``photo`` (the reference) and the job's other used photos ``views``.
 
     Raises on any failure (an empty mesh, an atlas xatlas cannot make): the caller falls back to
     vertex colours and says so.
@@ -35,5 +37,5 @@ def texture_mesh(mesh: trimesh.Trimesh, photo: np.ndarray, colour_at: ColourFn |
                          f"{MAX_TEXTURED_FACES} a texture is made for; lower face_budget")
     uv = unwrap(mesh.vertices, mesh.faces, size)
     normals = np.asarray(mesh.vertex_normals, dtype=np.float64)[uv.source]
-    texture = bake_texture(uv, normals, photo, colour_at, size)
+    texture = bake_texture(uv, normals, photo, colour_at, size, views)
     return TexturedMesh(mesh=textured_trimesh(uv, normals, texture), texture=texture)

@@ -1,6 +1,8 @@
-"""backend.predictors.fused_decoder: the folded decoder gives query's SDF."""
+"""backend.predictors.fused_decoder: the folded decoder gives query's SDF, one photo or several."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,11 +10,16 @@ import torch
 
 from backend.model import ModelConfig, Slice3DCompact, save_weights
 from backend.model.network import merge_maps
+from backend.model.view_fusion import ExtraViews
+from backend.multiview.poses import view_transform
 from backend.predictors.fused_decoder import FusedDecoder, supports
 from backend.predictors.network import InferenceSettings, NetworkPredictor
 
 SMALL = {"channels": [8, 8, 16, 16], "group": 4, "d_model": 32, "heads": 4, "layers": 2, "ff": 48,
          "fourier": 3}
+FUSING = {**SMALL, "view_fusion": "meanmax", "view_width": 16}
+SHIPPED = Path(__file__).resolve().parents[3] / "backend/weights/slice3d_compact.safetensors"
+CPU = torch.device("cpu")
 
 
 def image() -> np.ndarray:
@@ -23,6 +30,25 @@ def image() -> np.ndarray:
     im[:, :, 3] = 0.0
     im[30:100, 20:70, 3] = 1.0
     return im
+
+
+def photos(count: int) -> list[np.ndarray]:
+    """``count`` different framed photos (textured boxes placed apart on white)."""
+    out = []
+    for k in range(count):
+        rng = np.random.default_rng(k)
+        im = np.ones((128, 128, 4), np.float32)
+        top, left = 20 + 6 * k, 30 + 4 * k
+        im[top:top + 80, left:left + 60, :3] = rng.uniform(0.2, 0.9, (80, 60, 3))
+        im[..., 3] = 0.0
+        im[top:top + 80, left:left + 60, 3] = 1.0
+        out.append(im)
+    return out
+
+
+def poses(count: int) -> list[np.ndarray]:
+    """Photo 0's frame (the identity) and ``count - 1`` cameras around and above it."""
+    return [view_transform(70.0 * k, 10.0, 10.0 - 12.0 * k) for k in range(count)]
 
 
 def randomised(config: dict) -> Slice3DCompact:
@@ -71,4 +97,71 @@ def test_predictor_sdf_is_the_same_fused_or_not(tmp_path):
     for flip in (True, False):
         a = fused.predict(image(), flip_average=flip).sdf(points)
         b = plain.predict(image(), flip_average=flip).sdf(points)
+        assert torch.allclose(a, b, atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("extra", [1, 2, 3])
+def test_fused_query_with_extra_views_equals_query(extra):
+    """Several photos: the view fusion's term joins the folded decoder's coordinate token;
+    object 1 has one view only (the rest padding), object 2 none."""
+    model = randomised(FUSING)
+    b = 3
+    with torch.no_grad():
+        feats = merge_maps(model.encode(torch.rand(b, 4, 128, 128)))
+        more = merge_maps(model.encode(torch.rand(b * extra, 4, 128, 128)))
+        mats = torch.from_numpy(np.stack([[view_transform(50.0 * k + 20.0 * i, 5.0, 15.0 - 9 * k)
+                                           for k in range(extra)] for i in range(b)])).float()
+        present = torch.ones(b, extra, dtype=torch.bool)
+        present[1, 1:] = False  # object 1 has one view only
+        present[2] = False  # object 2 has none: the fusion adds nothing there
+        views = ExtraViews(feats=more, transforms=mats, present=present)
+        points = torch.rand(b, 600, 3) - 0.5
+        fused = FusedDecoder(model)
+        for sampling in ("bilinear", "bicubic"):
+            expected = model.query(feats, points, sampling=sampling, views=views)
+            got = fused.query(feats, points, sampling=sampling, views=views)
+            assert got.shape == expected.shape == (b, 600)
+            assert torch.allclose(got, expected, atol=2e-5, rtol=0)
+        alone = model.query(feats, points, sampling="bicubic")
+    # the views are read: each object with a view moves away from its one-photo SDF...
+    assert (got[:2] - alone[:2]).abs().mean(1).min() > 1e-2
+    # ...and the one without any is that SDF, as in the unfolded network
+    assert torch.allclose(got[2], alone[2], atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_predictor_views_sdf_is_the_same_fused_or_not(tmp_path, count):
+    path = save_weights(randomised(FUSING), tmp_path / "w.safetensors", dtype=torch.float32,
+                        metadata=InferenceSettings(flip_average=True,
+                                                   feature_sampling="bicubic").to_metadata())
+    fused = NetworkPredictor(CPU, path)
+    plain = NetworkPredictor(CPU, path, fused=False)
+    assert fused.fuses_features and fused.decoder is not None and plain.decoder is None
+    images, transforms = photos(count), poses(count)
+    points = torch.rand(2000, 3, generator=torch.Generator().manual_seed(count)) - 0.5
+    for flip in (True, False):
+        a = fused.predict_views(images, transforms, flip_average=flip).sdf(points)
+        b = plain.predict_views(images, transforms, flip_average=flip).sdf(points)
+        assert torch.allclose(a, b, atol=2e-5, rtol=0)
+    one = fused.predict(images[0], flip_average=False).sdf(points)
+    assert (a - one).abs().mean() > 1e-2  # the other photos were read
+
+
+@pytest.fixture(scope="module")
+def shipped() -> tuple[NetworkPredictor, NetworkPredictor]:
+    if not SHIPPED.is_file():
+        pytest.skip("no shipped weights here")
+    return NetworkPredictor(CPU, SHIPPED), NetworkPredictor(CPU, SHIPPED, fused=False)
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_shipped_views_sdf_is_the_same_fused_or_not(shipped, count):
+    """The shipped weights (a trained view fusion, flip average on): folded equals unfolded."""
+    fused, plain = shipped
+    assert fused.fuses_features and fused.decoder is not None and plain.decoder is None
+    images, transforms = photos(count), poses(count)
+    points = torch.rand(2000, 3, generator=torch.Generator().manual_seed(count)) - 0.5
+    for flip in (True, False):
+        a = fused.predict_views(images, transforms, flip_average=flip).sdf(points)
+        b = plain.predict_views(images, transforms, flip_average=flip).sdf(points)
         assert torch.allclose(a, b, atol=2e-5, rtol=0)

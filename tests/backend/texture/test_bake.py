@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import trimesh
 
-from backend.texture.bake import bake_texture, pad, seen_weight
+from backend.multiview.poses import view_transform
+from backend.texture.bake import ViewPhoto, bake_texture, pad, seen_weight
 from backend.texture.raster import rasterize
 from backend.texture.unwrap import UVMesh, unwrap
 from backend.texture.visibility import CameraDepth
 
 GREEN, RED, MAGENTA = (40, 160, 60), (220, 30, 30), (1.0, 0.0, 1.0)
+BLUE, YELLOW = (30, 60, 210), (230, 210, 40)
 SIZE = 256
 
 
@@ -22,6 +26,17 @@ def photo(size: int = 64) -> np.ndarray:
     lo, hi = int(size * 0.4), int(size * 0.6)
     image[lo:hi, lo:hi, :3] = RED
     return image
+
+
+def plain(colour: tuple[int, int, int], size: int = 64) -> np.ndarray:
+    """One opaque colour over the whole frame."""
+    image = np.zeros((size, size, 4), np.uint8)
+    image[...] = (*colour, 255)
+    return image
+
+
+def linear_head(points: np.ndarray) -> np.ndarray:
+    return np.clip(0.5 + points * np.array([1.0, 1.5, -1.0]), 0.0, 1.0)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +125,7 @@ def test_the_colour_head_is_asked_at_the_vertices_and_interpolated_across_faces(
 
     def colour_at(points: np.ndarray) -> np.ndarray:
         asked.append(len(points))
-        return np.clip(0.5 + points * np.array([1.0, 1.5, -1.0]), 0.0, 1.0)
+        return linear_head(points)
 
     texture = bake_texture(uv, normals, photo(), colour_at, size=SIZE)
     # the front's inner vertices are fully seen and never asked
@@ -119,3 +134,76 @@ def test_the_colour_head_is_asked_at_the_vertices_and_interpolated_across_faces(
         p = np.array(point)
         expected = np.clip(0.5 + p * np.array([1.0, 1.5, -1.0]), 0.0, 1.0) * 255
         np.testing.assert_allclose(texel_at(uv, texture, p), expected, atol=4)
+
+
+# -- several photos (issue 35): the others paint what photo 0 does not see ----------------------
+
+BACK = np.array([0.03, 0.02, -0.2])  # right behind photo 0's red square
+RIGHT = np.array([0.2, 0.05, -0.03])  # the +X face: edge-on to photos 0 and 1
+
+
+def test_a_back_photo_paints_the_back(box):
+    uv, normals = box
+    alone = bake_texture(uv, normals, photo(), size=SIZE)
+    both = bake_texture(uv, normals, photo(), size=SIZE,
+                        views=[ViewPhoto(plain(BLUE), view_transform(180.0, 0.0, 0.0))])
+    np.testing.assert_allclose(texel_at(uv, alone, BACK), GREEN, atol=12)  # the median guess
+    np.testing.assert_allclose(texel_at(uv, both, BACK), BLUE, atol=12)
+    np.testing.assert_allclose(texel_at(uv, both, np.array([-0.12, -0.15, -0.2])), BLUE, atol=12)
+    for point, colour in (([0.03, 0.02, 0.2], RED), ([0.15, -0.12, 0.2], GREEN)):
+        np.testing.assert_allclose(texel_at(uv, both, np.array(point)), colour, atol=12)
+    np.testing.assert_allclose(texel_at(uv, both, RIGHT), GREEN, atol=12)  # neither sees it
+
+
+def test_the_squarest_photo_dominates_where_several_see_a_texel(box):
+    """The +X face: square to a photo from azimuth 90, at 45 degrees to one from 45 (where it
+    is fully seen too): its colour is nearly all the square photo's; photo 0's front, at 45
+    degrees to the second photo, stays photo 0's."""
+    uv, normals = box
+    views = [ViewPhoto(plain(BLUE), view_transform(90.0, 0.0, 0.0)),
+             ViewPhoto(plain(YELLOW), view_transform(45.0, 0.0, 0.0))]
+    texture = bake_texture(uv, normals, photo(), size=SIZE, views=views)
+    right = texel_at(uv, texture, RIGHT)
+    share = np.dot(right - YELLOW, np.subtract(BLUE, YELLOW)) / np.sum(np.subtract(BLUE,
+                                                                                   YELLOW) ** 2)
+    assert 0.85 < share <= 1.0, right
+    np.testing.assert_allclose(texel_at(uv, texture, np.array([0.03, 0.02, 0.2])), RED, atol=25)
+
+
+def test_an_occluded_point_takes_nothing_from_the_photo_that_cannot_see_it():
+    """Two boxes one behind the other along photo 1's view: photo 1 sees the near box's face,
+    not the far box's face behind it, which keeps the guess."""
+    near = trimesh.creation.box(extents=(0.2, 0.2, 0.2))
+    near.apply_translation((0.0, 0.0, -0.25))
+    far = trimesh.creation.box(extents=(0.2, 0.2, 0.2))
+    far.apply_translation((0.0, 0.0, 0.25))
+    mesh = trimesh.util.concatenate([near, far]).subdivide()
+    uv = unwrap(mesh.vertices, mesh.faces, SIZE)
+    normals = np.asarray(mesh.vertex_normals)[uv.source]
+    # photo 0 (green) sees the far box's front; photo 1 from behind (blue) sees the near box's
+    # back face (z = -0.35) and not the far box's back face (z = 0.15), hidden behind it
+    texture = bake_texture(uv, normals, plain(GREEN), size=SIZE,
+                           views=[ViewPhoto(plain(BLUE), view_transform(180.0, 0.0, 0.0))])
+    np.testing.assert_allclose(texel_at(uv, texture, np.array([0.02, 0.03, -0.35])), BLUE,
+                               atol=12)
+    np.testing.assert_allclose(texel_at(uv, texture, np.array([0.02, 0.03, 0.15])), GREEN,
+                               atol=12)
+
+
+def test_a_transparent_photo_changes_nothing(box):
+    uv, normals = box
+    empty = np.zeros((64, 64, 4), np.uint8)
+    alone = bake_texture(uv, normals, photo(), linear_head, size=SIZE)
+    np.testing.assert_array_equal(
+        bake_texture(uv, normals, photo(), linear_head, size=SIZE,
+                     views=[ViewPhoto(empty, view_transform(180.0, 0.0, 0.0))]), alone)
+
+
+def test_without_other_photos_the_texture_is_the_one_photo_bake_byte_for_byte(box):
+    """sha256 of the bake before several photos could paint it (no head; the linear head), on
+    this box: the one-photo texture must not move. Recompute only for a deliberate change."""
+    uv, normals = box
+    digests = [hashlib.sha256(bake_texture(uv, normals, photo(), head, size=SIZE).tobytes())
+               .hexdigest() for head in (None, linear_head)]
+    assert digests == ["0e154e0b53a74d9eba50d3c47da2cbcf689d188130331a133c52553c469fa8b6",
+                       "abc5ed2734a5b281621908f5d0dbcfa58a2bd72046f92a8e0bfa1373f6b96474"]
