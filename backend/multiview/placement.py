@@ -80,9 +80,14 @@ def place_photos(
     shape: CoarseShape, reference_input: np.ndarray, reference_source: str,
     extras: Sequence[ExtraPhoto], azimuths: Sequence[float] | None,
     elevations: Sequence[float] | None, cancel: Callable[[], bool] | None = None,
+    own_shape: Callable[[np.ndarray], CoarseShape] | None = None,
 ) -> Placement:
     """Every photo's entry, photo 0 first; extra photos re-framed and, where their pose was
-    searched, kept only when they agree with the reference shape (MIN_CONFIDENCE)."""
+    searched, kept only when they agree with the reference shape (MIN_CONFIDENCE).
+
+    ``own_shape`` (a model input -> that photo's own coarse shape), when given and the azimuths
+    are searched, lets the search score every pose both ways (``search_poses``).
+    """
     ready = [p for p in extras if p.cutout is not None]
     if not ready:  # nothing to place: photo 0 alone, its elevation as given (or unknown)
         placement = Placement([ViewEntry(0, reference_source, True,
@@ -94,12 +99,13 @@ def place_photos(
         return placement
     pick = [0] + [p.index for p in ready]
     start = time.perf_counter()
+    inputs = [to_model_input(frame_object(p.cutout)) for p in ready if p.cutout is not None]
     result = search_poses(
-        shape, reference_input,
-        [PhotoTarget.from_model_input(to_model_input(frame_object(p.cutout))) for p in ready
-         if p.cutout is not None],
+        shape, reference_input, [PhotoTarget.from_model_input(x) for x in inputs],
         None if azimuths is None else [azimuths[k] for k in pick],
-        None if elevations is None else [elevations[k] for k in pick], cancel)
+        None if elevations is None else [elevations[k] for k in pick], cancel,
+        photo_shapes=([own_shape(x) for x in inputs]
+                      if own_shape is not None and azimuths is None else None))
     placement = Placement([], search_s=round(time.perf_counter() - start, 4),
                           candidates=result.candidates)
     given = azimuths is not None and elevations is not None
