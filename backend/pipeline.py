@@ -33,13 +33,12 @@ from .multiview.placement import (
     ExtraPhoto,
     Placement,
     ViewEntry,
-    place_photos,
+    place_predicted,
     placed_inputs,
     single_view,
 )
 from .multiview.reframe import reframe_cutout
 from .multiview.request import ViewRequest
-from .multiview.shape import CoarseShape, coarse_shape
 from .options import ReconstructOptions
 from .predictors import Predictor, load_predictor
 from .predictors.base import Prediction
@@ -98,22 +97,6 @@ class Reconstructor:
             if kind not in self._predictors:
                 self._predictors[kind] = load_predictor(kind, self.device)
             return self._predictors[kind]
-
-    def _place(self, predictor: Predictor, prediction: Prediction, model_input: np.ndarray,
-               source: str, extras: list[ExtraPhoto], request: ViewRequest,
-               flip_average: bool | None, cancel: CancelFn | None) -> Placement:
-        """The extra photos placed against photo 0's coarse shape (given or found poses); with
-        the network a search also reads each extra photo's own coarse shape (both-ways scoring;
-        the baseline's inflated outlines guess no depth, and both ways misled it in the tests)."""
-        shape = coarse_shape(prediction.sdf, model_input[..., 3], self.device, cancel)
-
-        def own_shape(photo_input: np.ndarray) -> CoarseShape:
-            own = predictor.predict(photo_input, flip_average)
-            return coarse_shape(own.sdf, photo_input[..., 3], self.device, cancel)
-
-        return place_photos(shape, model_input, source, extras, request.azimuths,
-                            request.elevations, cancel,
-                            None if predictor.is_baseline else own_shape)
 
     @staticmethod
     def _fuse(predictor: Predictor, prediction: Prediction, model_input: np.ndarray,
@@ -190,9 +173,10 @@ class Reconstructor:
             given = request.azimuths is not None and request.elevations is not None
             words = STAGE_LABELS["poses"] + ("" if given else " (finding their poses)")
             with stage("poses", words):
-                placement = self._place(predictor, prediction, model_input,
-                                        request.names[0] or options.name, extras, request,
-                                        options.flip_average_override(), cancel)
+                placement = place_predicted(
+                    predictor, prediction, model_input, request.names[0] or options.name,
+                    extras, request.azimuths, request.elevations, self.device,
+                    options.flip_average_override(), cancel)
                 warnings.extend(placement.warnings)
             with stage("fuse"):
                 prediction = self._fuse(predictor, prediction, model_input, placement, options)

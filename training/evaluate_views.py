@@ -40,8 +40,7 @@ from backend.errors import BackendError
 from backend.framing import to_model_input
 from backend.meshing import extract_mesh
 from backend.model import read_metadata
-from backend.multiview.placement import ExtraPhoto, place_photos, placed_inputs
-from backend.multiview.shape import coarse_shape
+from backend.multiview.placement import ExtraPhoto, place_predicted, placed_inputs
 from backend.predictors.base import Prediction
 from backend.predictors.network import InferenceSettings, NetworkPredictor
 from backend.predictors.silhouette import SilhouettePredictor
@@ -115,10 +114,10 @@ def estimated_poses(network: NetworkPredictor, photos: list[np.ndarray]) -> Pred
     """Photos 1.. placed as the backend places photos without poses, then fused."""
     reference = photos[0]
     prediction = network.predict(reference)
-    shape = coarse_shape(prediction.sdf, reference[..., 3], network.device)
     extras = [ExtraPhoto(k, f"photo {k + 1}", np.round(np.clip(p, 0, 1) * 255).astype(np.uint8))
               for k, p in enumerate(photos[1:], start=1)]
-    placement = place_photos(shape, reference, "photo 1", extras, None, None)
+    placement = place_predicted(network, prediction, reference, "photo 1", extras, None, None,
+                                network.device)
     inputs, transforms = placed_inputs(reference, placement)
     if len(inputs) == 1:
         return prediction

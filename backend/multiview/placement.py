@@ -9,12 +9,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from ..framing import frame_object, to_model_input
+from ..predictors.base import Prediction, Predictor
 from .pose_search import PhotoTarget, search_poses
 from .poses import camera_to_view, matrix_json, view_transform
 from .reframe import Box, projected_box, reframe_cutout
-from .shape import CoarseShape
+from .shape import CoarseShape, coarse_shape
 
 # A photo whose silhouette agrees less than this (IoU, box to box) with the reference shape
 # under its best pose is left out: it shows another object, or a side the guess got wrong.
@@ -117,6 +119,25 @@ def place_photos(
         placement.views.append(_place(photo, found.get(photo.index), given, ref_el, shape,
                                       placement.warnings))
     return placement
+
+
+def place_predicted(
+    predictor: Predictor, prediction: Prediction, reference_input: np.ndarray,
+    reference_source: str, extras: Sequence[ExtraPhoto], azimuths: Sequence[float] | None,
+    elevations: Sequence[float] | None, device: torch.device,
+    flip_average: bool | None = None, cancel: Callable[[], bool] | None = None,
+) -> Placement:
+    """``place_photos`` against photo 0's predicted coarse shape; with the network a search
+    also reads each extra photo's own coarse shape (both-ways scoring; the baseline's inflated
+    outlines guess no depth, and both ways misled it in the tests)."""
+    shape = coarse_shape(prediction.sdf, reference_input[..., 3], device, cancel)
+
+    def own_shape(photo_input: np.ndarray) -> CoarseShape:
+        own = predictor.predict(photo_input, flip_average)
+        return coarse_shape(own.sdf, photo_input[..., 3], device, cancel)
+
+    return place_photos(shape, reference_input, reference_source, extras, azimuths, elevations,
+                        cancel, None if predictor.is_baseline else own_shape)
 
 
 def placed_inputs(reference_input: np.ndarray, placement: Placement
