@@ -6,29 +6,40 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from multiview_scene import known_object, photograph
 
+from backend.multiview.poses import view_rotation
 from training.pose_eval import load_shapes, main, run, summarise
 
 VIEWS = [(10.0, 15.0, 1.0), (100.0, 15.0, 0.9), (210.0, 30.0, 1.05)]
 
 
-def write_data(root) -> None:
-    """Two shapes (the object, and it turned upside down) with three samples each."""
+def write_data(root, with_meshes: bool = False) -> None:
+    """Two shapes (the object, and it turned upside down) with three samples each; with
+    ``with_meshes`` also the true meshes and each sample's object_to_view, as the engine
+    writes them."""
     mesh = known_object()
     flipped = known_object()
     flipped.vertices[:, 1] *= -1
     flipped.invert()
-    images, views, ids = [], [], []
+    images, views, ids, poses = [], [], [], []
+    (root / "meshes").mkdir(parents=True)
     for sid, m in (("box-0", mesh), ("box-1", flipped)):
+        np.savez(root / "meshes" / f"{sid}.npz", vertices=m.vertices.astype(np.float32),
+                 faces=m.faces.astype(np.int32))
         for az, el, scale in VIEWS:
             images.append(photograph(m, az, el, size=128, scale=scale))
             views.append((az, el, scale))
             ids.append(sid)
+            pose = np.eye(4)
+            pose[:3, :3] = scale * view_rotation(az, el)
+            poses.append(pose)
     (root / "test").mkdir(parents=True)
+    extra = {"object_to_view": np.asarray(poses, np.float32)} if with_meshes else {}
     np.savez(root / "test" / "synthetic-00000.npz", image=np.stack(images),
              view=np.asarray(views, np.float32), shape_id=np.asarray(ids),
-             source=np.asarray(["synthetic"] * len(ids)))
+             source=np.asarray(["synthetic"] * len(ids)), **extra)
     (root / "manifest.json").write_text(json.dumps({"splits": {"test": [
         "test/synthetic-00000.npz"]}}))
 
@@ -61,3 +72,21 @@ def test_pose_eval_scores_found_azimuths_against_the_truth(tmp_path, capsys):
 
 def test_summary_of_no_records():
     assert summarise([]) == {"views": 0}
+
+
+def test_true_shapes_place_every_photo_and_poses_are_checked_for_equivalence(tmp_path):
+    write_data(tmp_path / "data", with_meshes=True)
+    summary = run(tmp_path / "data", "test", 2, ["azimuth-both"], "baseline", None,
+                  shape_from="truth")
+    part = summary["azimuth-both"]
+    assert summary["shape"] == "truth" and part["views"] == 4
+    assert part["within_15deg"] == 1.0  # the true shape of an asymmetric object: no doubt
+    assert part["within_15deg_or_equivalent"] == 1.0
+    predicted = run(tmp_path / "data", "test", 2, ["azimuth"], "baseline", None)["azimuth"]
+    assert predicted["within_15deg_or_equivalent"] >= predicted["within_15deg"]
+
+
+def test_true_shapes_need_the_meshes(tmp_path):
+    write_data(tmp_path / "data")
+    with pytest.raises(SystemExit, match="needs box-.'s mesh"):
+        run(tmp_path / "data", "test", 1, ["azimuth"], "baseline", None, shape_from="truth")
