@@ -23,6 +23,18 @@ on the shipped network, so the vertex mode is today's and the texture mode is th
         --model runs/colour/mlp/model.safetensors \
         --settings-from backend/weights/slice3d_compact.safetensors --out runs/eval/colour_val
 
+``--views N`` gives each job the sample's shape's other views (the next N - 1 renders of the same
+shape in its shard, in shard order) as extra photos with their true poses: azimuths relative to
+the sample's own, each view's elevation, through the ``ViewRequest`` a several-photo job takes.
+The reference and the four render cameras stay the sample's (photo 0's) view frame. Paired with
+a one-photo run it measures what the other photos add to the hidden side's colour:
+
+    python -m training.texture_eval --data data/sh3d --split val --per-source 3 --modes texture \
+        --resolution 64 --threads 1 --out runs/eval/tex_views1
+    python -m training.texture_eval --data data/sh3d --split val --views 4 --modes texture \
+        --resolution 64 --threads 1 --pair-with runs/eval/tex_views1/results.json \
+        --out runs/eval/tex_views4
+
 ``--pair-with RESULTS.json ...`` reruns exactly the kept samples of earlier runs (same shard
 and index) and pairs them: with ``--modes texture`` only the texture is made again, the
 vertex colours' scores are the earlier run's (the same mesh when the SDF is unchanged), and the
@@ -37,15 +49,18 @@ import io
 import json
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from backend.contract import MAX_VIEWS
 from backend.framing import frame_object
 from backend.geometry import MODEL_INPUT_SIZE
 from backend.model import read_metadata
+from backend.multiview.request import ViewRequest
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
 from backend.predictors import Predictor
@@ -138,13 +153,46 @@ def png_bytes(rgba: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def reconstruct(rec: Reconstructor, image: np.ndarray, options: ReconstructOptions,
+@dataclass(frozen=True)
+class Photos:
+    """A job's photos: the sample's image first, then its shape's other views (true poses)."""
+
+    images: list[np.ndarray]
+    azimuths: tuple[float, ...]  # relative to the first photo's (0)
+    elevations: tuple[float, ...]
+
+
+def shape_photos(data_dir: Path, sample: dict, count: int) -> Photos:
+    """The sample's image and up to ``count - 1`` other views of its shape from its shard (the
+    data engine writes a shape's views one after another), with the shard's ``view`` poses."""
+    if count <= 1:
+        return Photos([sample["image"]], (0.0,), (0.0,))
+    with np.load(data_dir / sample["shard"], allow_pickle=False) as z:
+        ids, views = z["shape_id"].astype(str), z["view"].astype(np.float64)
+        others = [int(i) for i in np.flatnonzero(ids == sample["shape_id"])
+                  if i != sample["index"]][:count - 1]
+        images = [sample["image"]] + [z["image"][i] for i in others]
+    pick = [sample["index"], *others]
+    azimuths = tuple(float((views[i, 0] - views[pick[0], 0]) % 360.0) for i in pick)
+    return Photos(images, azimuths, tuple(float(views[i, 1]) for i in pick))
+
+
+def reconstruct(rec: Reconstructor, photos: Photos, options: ReconstructOptions,
                 work: Path) -> ShapeMesh:
-    """One real backend job into a bundle folder; its mesh.glb as a coloured mesh."""
+    """One real backend job into a bundle folder; its mesh.glb as a coloured mesh. Several
+    photos go as one several-photo job with their poses given."""
     out = work / ("vertex" if options.vertex_colors else "texture")
-    result = rec.run(png_bytes(image), options, out)
+    if len(photos.images) == 1:
+        job: bytes | ViewRequest = png_bytes(photos.images[0])
+    else:
+        job = ViewRequest(tuple(png_bytes(i) for i in photos.images),
+                          tuple(f"view{k}.png" for k in range(len(photos.images))),
+                          photos.azimuths, photos.elevations)
+    result = rec.run(job, options, out)
     if options.vertex_colors is False and result["texture"] is None:
         raise RuntimeError(f"no texture was made: {result['warnings']}")
+    if not all(v["used"] for v in result.get("views", [])):
+        raise RuntimeError(f"a photo was left out: {result['warnings']}")
     return load_bundle_mesh(out / "mesh.glb")
 
 
@@ -176,15 +224,16 @@ def run_samples(args: argparse.Namespace, samples: list[dict]) -> tuple[list[dic
         if sid not in refs:
             refs[sid] = reference_shape(Path(args.data), s["source"], sid)
         ref = moved(refs[sid], s["object_to_view"])
+        photos = shape_photos(Path(args.data), s, args.views)
         preds = {}
         with tempfile.TemporaryDirectory() as tmp:
             for name, vc in [m for m in MODES if m[0] in args.modes]:
                 opts = ReconstructOptions(resolution=args.resolution, background="alpha",
                                           predictor=args.predictor, vertex_colors=vc)
-                preds[name] = reconstruct(rec, s["image"], opts, Path(tmp))
+                preds[name] = reconstruct(rec, photos, opts, Path(tmp))
         scores, renders = score_sample(ref, preds, args.size)
         rows.append({"shape_id": sid, "source": s["source"], "family": s["family"],
-                     "shard": s["shard"], "index": s["index"],
+                     "shard": s["shard"], "index": s["index"], "photos": len(photos.images),
                      "reframed": reframed(s["image"]), "appearance": appearance(refs[sid]),
                      **scores})
         if (len(sheet) < args.sheet_rows and all(r["label"] != sid for r in sheet)
@@ -213,7 +262,9 @@ def _view_scores(r: dict, mode: str) -> dict:
 def summarise(rows: list[dict], draws: int = 2000, before: str = "vertex") -> list[dict]:
     """Per view and side+back (all sources, then each source): means and the paired relative
     change of the texture against ``before`` (vertex colours, or the earlier texture
-    ``median``), shape-clustered bootstrap interval (95%)."""
+    ``median``), shape-clustered bootstrap interval (95%). Rows without ``before``'s scores (a
+    run of the texture mode alone) are left out: alone, such a run has no summary."""
+    rows = [r for r in rows if f"{before}/input" in r and "texture/input" in r]
     ids, srcs = [r["shape_id"] for r in rows], [r["source"] for r in rows]
     a = Scores(before, ids, srcs, [_view_scores(r, before) for r in rows])
     b = Scores("texture", ids, srcs, [_view_scores(r, "texture") for r in rows])
@@ -310,6 +361,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--settings-from", default=None,
                    help="with --model: take the inference settings from this weights file")
     p.add_argument("--size", type=int, default=128, help="render size in pixels")
+    p.add_argument("--views", type=int, default=1, choices=range(1, MAX_VIEWS + 1),
+                   metavar="N", help="photos per job: the sample and its shape's next N - 1 "
+                                     "views, poses given")
     p.add_argument("--sheet-rows", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True)

@@ -172,3 +172,25 @@ def test_pair_with_reruns_the_kept_samples_and_joins_the_earlier_scores():
     join_earlier(new, earlier, ["texture"])
     assert new[0] == {"shard": "val/a.npz", "index": 3, "texture/back": 10.0,
                       "vertex/back": 23.0, "median/back": 21.0, "median/back/pixels": 100}
+
+
+def test_views_takes_the_shapes_next_renders_with_poses_relative_to_the_sample(tmp_path):
+    from training.texture_eval import shape_photos
+
+    ids = np.array(["a", "b", "b", "b", "b", "b", "c"])
+    views = np.array([[0, 0, 1], [300, 10, 1], [20, -5, 1], [120, 30, 0.8], [250, 0, 1],
+                      [90, 5, 1], [0, 0, 1]], np.float32)
+    images = np.arange(7, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 4), np.uint8)
+    np.savez(tmp_path / "s.npz", shape_id=ids, view=views, image=images)
+    sample = {"shard": "s.npz", "index": 2, "shape_id": "b", "image": images[2]}
+    photos = shape_photos(tmp_path, sample, 4)
+    assert [int(i[0, 0, 0]) for i in photos.images] == [2, 1, 3, 4]  # itself, then shard order
+    np.testing.assert_allclose(photos.azimuths, [0.0, 280.0, 100.0, 230.0])
+    np.testing.assert_allclose(photos.elevations, [-5.0, 10.0, 30.0, 0.0])
+    assert len(shape_photos(tmp_path, {**sample, "index": 6, "shape_id": "c"}, 4).images) == 1
+    assert shape_photos(tmp_path, sample, 1).images[0] is sample["image"]
+
+
+def test_a_texture_only_run_has_no_summary_of_its_own():
+    rows = [{"shape_id": "s", "source": "x", "texture/input": 1.0}]
+    assert summarise(rows) == []
