@@ -154,6 +154,7 @@ def shipped() -> tuple[NetworkPredictor, NetworkPredictor]:
     return NetworkPredictor(CPU, SHIPPED), NetworkPredictor(CPU, SHIPPED, fused=False)
 
 
+@pytest.mark.slow  # the shipped network at full size: about 30 s for the three
 @pytest.mark.parametrize("count", [2, 3, 4])
 def test_shipped_views_sdf_is_the_same_fused_or_not(shipped, count):
     """The shipped weights (a trained view fusion, flip average on): folded equals unfolded."""
