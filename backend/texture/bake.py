@@ -3,7 +3,7 @@
 Photo 0 is the reference; a several-photo job's other used photos (``ViewPhoto``) each come with
 the rotation from the reference view frame to theirs. Each photo is tested on its own (its own
 depth buffer, facing, outline); where several see a texel, the one that shows it most squarely
-dominates (``blend_looks``). With photo 0 alone the texture is what it was before the others.
+counts most (``blend_looks``). With photo 0 alone the texture is what it was before the others.
 
 The unseen side's guess is the predictor's colour head (``colour_at``) when it has one; without
 one it is the object's median visible colour. The nearest visible point's colour would be the
@@ -38,7 +38,10 @@ SEEN_COS = (0.05, 0.35)
 SEEN_ALPHA = (0.3, 0.9)  # and as the photo's alpha goes across the outline's soft edge
 GREY = np.array([0.5, 0.5, 0.5])
 # Several photos on one texel: each counts (how squarely it shows it / the squarest's) ** this.
-BLEND_POWER = 8.0
+# Measured (docs/experiments/texture_colour.md): 64 and 8 (near winner-takes-all) were worse than
+# 1 on held-out shapes; 0.25 was no clearer better. Each photo carries its own light, and a
+# placed photo is never exactly registered: a soft blend averages both out.
+BLEND_POWER = 1.0
 PADDING = 4  # texels of dilation around each chart (xatlas leaves 2 between charts)
 
 
@@ -114,10 +117,10 @@ def blend_looks(looks: list[Look], count: int) -> tuple[np.ndarray, np.ndarray, 
     """The texels any photo sees, their photo colour and how much of it they take ([n, 1]).
 
     Where several photos see a texel, each counts by how squarely it shows it (weight x facing
-    cosine) relative to the squarest, to the power BLEND_POWER: the squarest photo dominates (it
-    has the most pixels on the surface, and a pose error smears it least), the others soften the
-    seams between photos. The photos' coverage is their best weight: the guess shows only where
-    no photo sees the texel. One photo: its own colour and weight, bit for bit.
+    cosine: the squarer, the more of its pixels fall on the surface and the less a pose error
+    smears it) relative to the squarest, to the power BLEND_POWER. The photos' coverage is their
+    best weight: the guess shows only where no photo sees the texel. One photo: its own colour
+    and weight, bit for bit.
     """
     seen = np.flatnonzero(_marked(looks, count))
     at = [np.searchsorted(seen, look.seen) for look in looks]  # each look's texels in ``seen``
