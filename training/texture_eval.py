@@ -161,12 +161,16 @@ class Photos:
     azimuths: tuple[float, ...]  # relative to the first photo's (0)
     elevations: tuple[float, ...]
 
+    @classmethod
+    def single(cls, image: np.ndarray) -> Photos:
+        return cls([image], (0.0,), (0.0,))
+
 
 def shape_photos(data_dir: Path, sample: dict, count: int) -> Photos:
     """The sample's image and up to ``count - 1`` other views of its shape from its shard (the
     data engine writes a shape's views one after another), with the shard's ``view`` poses."""
     if count <= 1:
-        return Photos([sample["image"]], (0.0,), (0.0,))
+        return Photos.single(sample["image"])
     with np.load(data_dir / sample["shard"], allow_pickle=False) as z:
         ids, views = z["shape_id"].astype(str), z["view"].astype(np.float64)
         others = [int(i) for i in np.flatnonzero(ids == sample["shape_id"])

@@ -19,6 +19,7 @@ from backend.pipeline import Reconstructor
 from training.data.mesh import ShapeMesh
 from training.texture_eval import (
     MODES,
+    Photos,
     appearance,
     markdown,
     reconstruct,
@@ -78,7 +79,7 @@ def scored(tmp_path_factory) -> dict:
     for name, vc in MODES:
         opts = ReconstructOptions(resolution=64, background="alpha", predictor="baseline",
                                   vertex_colors=vc, texture_size=512)
-        preds[name] = reconstruct(rec, input_image(box), opts, Path(work))
+        preds[name] = reconstruct(rec, Photos.single(input_image(box)), opts, Path(work))
     scores, _ = score_sample(box, preds, 96)
     return scores
 
