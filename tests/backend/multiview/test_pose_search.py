@@ -100,8 +100,9 @@ def test_both_ways_scoring_recovers_poses_that_a_thin_reference_guess_misses(sce
     one_way = search_poses(thin, reference, photos, elevations=elevations)
     own = [own_shape(mesh, az, el) for az, el in TRUTH]
     both = search_poses(thin, reference, photos, elevations=elevations, photo_shapes=own)
-    errors_one = [angle_error(f.azimuth, az) for f, (az, _) in zip(one_way.poses, TRUTH)]
-    errors_both = [angle_error(f.azimuth, az) for f, (az, _) in zip(both.poses, TRUTH)]
+    truth = [az for az, _ in TRUTH]
+    errors_one = [angle_error(f.azimuth, az) for f, az in zip(one_way.poses, truth, strict=True)]
+    errors_both = [angle_error(f.azimuth, az) for f, az in zip(both.poses, truth, strict=True)]
     assert max(errors_one) > 30, errors_one  # the thin guess alone is misled
     assert max(errors_both) <= 15, (errors_one, errors_both)
     with pytest.raises(ValueError, match="one coarse shape per extra photo"):
