@@ -2,10 +2,13 @@
 
 A test is slow when its module starts Blender, a backend process or a network, or builds data:
 the prefixes below, chosen from `pytest --durations=0` on the whole suite. `make test` runs all.
+
+It also gives the processes the tests start a terminal's Ctrl+C, whatever started the suite.
 """
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,16 @@ SLOW_PREFIXES = (
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: left out of `make test-fast`; `make test` runs it")
+    restore_ctrl_c()
+
+
+def restore_ctrl_c() -> None:
+    """A shell starts a background job (``make test &``, nohup) with SIGINT ignored, and a child
+    inherits that: Python then never raises KeyboardInterrupt, so the Ctrl+C tests would see the
+    CLI run to its end. A handled signal is reset to the default in a child, so handling it here
+    gives every child a terminal's Ctrl+C."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
