@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -49,10 +49,11 @@ class PhotoTarget:
     rgb: torch.Tensor  # float [3, H, W] in 0..1
     alpha: torch.Tensor  # float [1, H, W] in 0..1
     box: tuple[float, float, float, float]  # the mask's box in NDC: left, top, right, bottom
+    image: np.ndarray = field(repr=False, compare=False)  # the [S, S, 4] it was made from
 
     def model_input(self) -> np.ndarray:
-        """Back to the float32 [S, S, 4] image it was made from."""
-        return torch.cat([self.rgb, self.alpha]).permute(1, 2, 0).numpy()
+        """The float32 [S, S, 4] image it was made from (the both-ways search's colours)."""
+        return self.image
 
     @classmethod
     def from_model_input(cls, image: np.ndarray) -> PhotoTarget:
@@ -60,7 +61,7 @@ class PhotoTarget:
         box = mask_box(image[..., 3])
         t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
         return cls(t[:3], t[3:], (float(box.left), float(box.top), float(box.right),
-                                  float(box.bottom)))
+                                  float(box.bottom)), image)
 
 
 @dataclass(frozen=True)
