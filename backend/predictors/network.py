@@ -59,6 +59,7 @@ from .base import (
     check_views,
     intersected_sdf,
 )
+from .chunks import map_chunks
 from .fused_decoder import FusedDecoder, supports
 
 QUERY_CHUNK = 2048  # points per network call; 4096 is level within noise (docs/BENCHMARKS.md)
@@ -245,11 +246,12 @@ class NetworkPredictor(Predictor):
             stacked = features()
             pairs = stacked["bbox"].shape[0]
             pts = torch.from_numpy(np.asarray(points, np.float32).reshape(-1, 3)).to(self.device)
-            out, step = [], max(QUERY_CHUNK // pairs, 1)
-            for i in range(0, pts.shape[0], step):
-                part = pts[i : i + step]
+
+            def chunk(part: torch.Tensor) -> torch.Tensor:
                 both = torch.stack([part, part * mirror][:pairs])
-                out.append(model.query_colour(stacked, both, sampling=sampling).mean(0))
+                return model.query_colour(stacked, both, sampling=sampling).mean(0)
+
+            out = map_chunks(chunk, pts, max(QUERY_CHUNK // pairs, 1))
             return torch.cat(out).cpu().numpy().astype(np.float64) if out else np.zeros((0, 3))
 
         return colour_at
@@ -269,8 +271,7 @@ class NetworkPredictor(Predictor):
         @torch.no_grad()
         def sdf(points: torch.Tensor) -> torch.Tensor:
             pts = points.to(self.device, torch.float32)
-            out = [self._query(feats, pts[i : i + QUERY_CHUNK][None])[0]
-                   for i in range(0, pts.shape[0], QUERY_CHUNK)]
+            out = map_chunks(lambda part: self._query(feats, part[None])[0], pts, QUERY_CHUNK)
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return sdf
@@ -292,11 +293,12 @@ class NetworkPredictor(Predictor):
         @torch.no_grad()
         def averaged(points: torch.Tensor) -> torch.Tensor:
             pts = points.to(self.device, torch.float32)
-            out, step = [], max(QUERY_CHUNK // 2, 1)
-            for i in range(0, pts.shape[0], step):
-                part = pts[i : i + step]
+
+            def chunk(part: torch.Tensor) -> torch.Tensor:
                 both = self._query(stacked, torch.stack([part, part * flip]))
-                out.append(0.5 * (both[0] + both[1]))
+                return 0.5 * (both[0] + both[1])
+
+            out = map_chunks(chunk, pts, max(QUERY_CHUNK // 2, 1))
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return averaged
@@ -319,11 +321,12 @@ class NetworkPredictor(Predictor):
         @torch.no_grad()
         def fused(points: torch.Tensor) -> torch.Tensor:
             pts = points.to(self.device, torch.float32)
-            out, step = [], max(QUERY_CHUNK // pairs, 1)
-            for i in range(0, pts.shape[0], step):
-                part = pts[i : i + step]
+
+            def chunk(part: torch.Tensor) -> torch.Tensor:
                 both = torch.stack([part, part * flip][:pairs])
-                out.append(self._query(stacked, both, views).mean(0))
+                return self._query(stacked, both, views).mean(0)
+
+            out = map_chunks(chunk, pts, max(QUERY_CHUNK // pairs, 1))
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return fused
