@@ -136,23 +136,25 @@ def test_predictor_views_sdf_is_the_same_fused_or_not(tmp_path, count):
                                                    feature_sampling="bicubic").to_metadata())
     fused = NetworkPredictor(CPU, path)
     a = assert_views_sdf_equal(fused, NetworkPredictor(CPU, path, fused=False), count)
-    points = torch.rand(2000, 3, generator=torch.Generator().manual_seed(count)) - 0.5
-    one = fused.predict(photos(count)[0], flip_average=False).sdf(points)
+    one = fused.predict(photos(count)[0], flip_average=False).sdf(probe_points(count))
     assert (a - one).abs().mean() > 1e-2  # the other photos were read
 
 
 def assert_views_sdf_equal(fused: NetworkPredictor, plain: NetworkPredictor, count: int
                            ) -> torch.Tensor:
     """Folded and unfolded several-photo SDFs agree, flip average on and off; returns the
-    folded one without it, at 2000 points seeded by ``count``."""
+    folded one without it, at ``probe_points(count)``."""
     assert fused.fuses_features and fused.decoder is not None and plain.decoder is None
-    images, transforms = photos(count), poses(count)
-    points = torch.rand(2000, 3, generator=torch.Generator().manual_seed(count)) - 0.5
+    images, transforms, points = photos(count), poses(count), probe_points(count)
     for flip in (True, False):
         a = fused.predict_views(images, transforms, flip_average=flip).sdf(points)
         b = plain.predict_views(images, transforms, flip_average=flip).sdf(points)
         assert torch.allclose(a, b, atol=2e-5, rtol=0)
     return a
+
+
+def probe_points(count: int) -> torch.Tensor:
+    return torch.rand(2000, 3, generator=torch.Generator().manual_seed(count)) - 0.5
 
 
 @pytest.fixture(scope="module")
