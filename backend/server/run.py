@@ -126,10 +126,10 @@ def _serve(
     async def lifespan(_app):
         manager.start()
         try:  # a failed start stops the worker too: exiting under its warm-up aborts the process
-            if state_file:
+            print(f"Slice3D backend listening on {url}", flush=True)
+            if state_file:  # last: whoever waits on the state file finds the banner printed
                 _write_atomically(state_file, {"url": url, "port": actual_port,
                                                "pid": os.getpid(), "version": __version__})
-            print(f"Slice3D backend listening on {url}", flush=True)
             SERVING.set()  # from now on a parent's death is a clean shutdown
             if parent_pid:
                 watch_parent(parent_pid, request_shutdown)

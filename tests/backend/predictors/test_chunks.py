@@ -28,10 +28,15 @@ def test_same_values_in_order_on_several_threads(two_threads):
     points = torch.randn(10_000, 3)
     seen: set[int] = set()
     inside: list[int] = []
+    # The first two chunks wait for each other: they pass only when they run at the same time
+    # on two threads (a fast chunk could otherwise finish before the second thread starts).
+    meet = threading.Barrier(2, timeout=30)
 
     def fn(part: torch.Tensor) -> torch.Tensor:
         seen.add(threading.get_ident())
         inside.append(torch.get_num_threads())
+        if len(inside) <= 2:
+            meet.wait()
         return net(part)[:, 0]
 
     with torch.no_grad():
