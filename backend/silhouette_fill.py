@@ -46,16 +46,18 @@ def ray_minima(grid: SdfGrid, size: int) -> tuple[np.ndarray, np.ndarray]:
     the grid, and the view-frame z where it is reached."""
     lo, hi = grid.lo, grid.hi
     g = (np.arange(size) + 0.5) / (size / 2.0) - 1.0  # pixel centres in NDC
-    gy, gx = np.meshgrid(g, g, indexing="ij")
     z = np.linspace(hi, lo, DEPTH_SAMPLES)
-    x, y, _ = unproject(gx[..., None], gy[..., None], CAMERA_DISTANCE - z)
+    # x depends on the column and z alone, y on the row and z alone: each is worked out once
+    # per (column, depth) or (row, depth) and only broadcast into the [row, column, depth] grid
+    x, _, _ = unproject(g[None, :, None], 0.0, CAMERA_DISTANCE - z)
+    _, y, _ = unproject(0.0, g[:, None, None], CAMERA_DISTANCE - z)
 
     def to_unit(a: np.ndarray) -> np.ndarray:
         return (a - lo) / (hi - lo) * 2.0 - 1.0
 
-    zz = np.broadcast_to(z, x.shape)
     # grid_sample's last coordinate indexes the volume's last axis: values are [x, y, z]
-    coords = np.stack([to_unit(zz), to_unit(y), to_unit(x)], axis=-1).astype(np.float32)
+    coords = np.empty((size, size, DEPTH_SAMPLES, 3), dtype=np.float32)
+    coords[..., 0], coords[..., 1], coords[..., 2] = to_unit(z), to_unit(y), to_unit(x)
     volume = torch.from_numpy(np.ascontiguousarray(grid.values, dtype=np.float32))[None, None]
     along = F.grid_sample(volume, torch.from_numpy(coords)[None], mode="bilinear",
                           padding_mode="border", align_corners=True)[0, 0].numpy()
