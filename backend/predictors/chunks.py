@@ -9,11 +9,13 @@ rows as before, so the values are the same bit for bit.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+THREAD_PREFIX = "slice3d-chunk"
 _pools: dict[int, ThreadPoolExecutor] = {}
 
 
@@ -29,9 +31,7 @@ def map_chunks(fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
     threads = torch.get_num_threads()
     if points.device.type != "cpu" or threads < 2 or len(starts) < 2:
         return [fn(points[i : i + step]) for i in starts]
-    pool = _pools.get(threads)
-    if pool is None:
-        pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="slice3d-chunk")
+    pool = _pool(threads)
     grad = torch.is_grad_enabled()  # grad mode is per thread: the caller's goes with each chunk
 
     def run(i: int) -> torch.Tensor:
@@ -43,3 +43,20 @@ def map_chunks(fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
         return list(pool.map(run, starts))
     finally:
         torch.set_num_threads(threads)
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` threads, every one started now and kept.
+
+    ThreadPoolExecutor starts a thread only when it finds none idle, and it counts a finished
+    task as an idle thread: a pool whose first chunk finished before the second was handed out
+    kept one thread for good (seen on a fast CI machine). So each thread is started on a task
+    that waits until all of them run."""
+    pool = _pools.get(threads)
+    if pool is None:
+        pool = ThreadPoolExecutor(threads, thread_name_prefix=THREAD_PREFIX)
+        all_started = threading.Barrier(threads, timeout=60)
+        for started in [pool.submit(all_started.wait) for _ in range(threads)]:
+            started.result()
+        _pools[threads] = pool
+    return pool

@@ -7,6 +7,7 @@ import threading
 import pytest
 import torch
 
+from backend.predictors import chunks
 from backend.predictors.chunks import map_chunks
 
 
@@ -48,6 +49,16 @@ def test_same_values_in_order_on_several_threads(two_threads):
     assert set(inside) == {1}  # each op on one thread while the chunks run side by side
     assert torch.get_num_threads() == 2
     assert torch.cat(out).grad_fn is None  # the caller's no_grad went with every chunk
+
+
+def test_a_new_pool_starts_all_its_threads_even_when_its_first_chunks_are_instant(
+        two_threads, monkeypatch):
+    # ThreadPoolExecutor alone would start a second thread only if the first were still busy
+    monkeypatch.setattr(chunks, "_pools", {})
+    map_chunks(lambda p: p, torch.zeros(10, 3), 4)
+    pool_threads = chunks._pools[2]._threads
+    assert len(pool_threads) == 2
+    assert all(t.name.startswith(chunks.THREAD_PREFIX) and t.is_alive() for t in pool_threads)
 
 
 def test_one_thread_or_one_chunk_runs_in_the_callers_thread(two_threads):
