@@ -18,7 +18,7 @@ skipped and stage 1 trains on the pack to the end; without a pack the GPU waits 
     python scripts/device_recipe.py training/configs/experiments/gpu_wide.json --minutes 8.5 \\
         --pack .carry/real_p512.npz --init .carry/init.safetensors --out "$OUT"
     python scripts/device_recipe.py training/configs/experiments/gpu_wide.json --smoke \\
-        --pack PACK --init INIT --out out/device_smoke     # every stage on the CPU, 3.5 minutes
+        --pack PACK --init INIT --out out/device_smoke     # every stage on the CPU, 2 minutes
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ sys.path.insert(0, str(REPO))
 
 MAX_OUT_BYTES = 16 * 2**20  # what one file under $OUT may weigh and still come back
 ENGINE_MODULES = ("embreex", "trimesh", "numba", "skimage", "scipy", "PIL")
-# --smoke: every stage for real on a CPU in under four minutes (tests/training/test_device_recipe)
-SMOKE = {"minutes": 3.5, "build_minutes": 1.5, "workers": 1, "views": 1,
+# --smoke: every stage for real on a CPU in about two minutes (tests/training/test_device_recipe)
+SMOKE = {"minutes": 2.0, "build_minutes": 1.0, "workers": 1, "views": 1,
          "sources": ["procedural"], "shapes": ["procedural=48"], "build_points": 512,
          "finish_seconds": 8.0}
 # a narrow encoder (the point decoder as configured, so --init still warm-starts it), small
@@ -287,7 +287,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="config overrides for every run (JSON values; model merges key by key)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/device_recipe"))
     ap.add_argument("--smoke", action="store_true",
-                    help="CPU smoke: one worker, a minute of building, small batches, 3 minutes")
+                    help="CPU smoke: one worker, a minute of building, small batches, 2 minutes")
     args = ap.parse_args(argv)
     if len(args.configs) > 2:
         ap.error("at most two configs: 3 files each and a summary must fit the 8 files that "

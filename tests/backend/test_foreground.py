@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from backend_test_support import APPLE, disc_cutout, disc_mask, disc_on_background
@@ -97,20 +101,34 @@ def test_unknown_mode():
     assert info.value.code == "bad_options"
 
 
-def test_mask_is_stock_rembg_byte_for_byte(monkeypatch):
-    """The u2netp session loaded without rembg/__init__ gives rembg.new_session's exact mask."""
-    monkeypatch.setenv("U2NET_HOME", str(models_dir()))  # stock rembg reads the same file
-    import rembg  # here, and only here, the full package (pymatting included) is imported
-    from PIL import Image
+# Stock rembg, whole package, in its own process. NUMBA_DISABLE_JIT leaves pymatting's numba
+# functions (alpha matting, which these masks never run) uncompiled: compiling them at import is
+# a minute of CI, and stock rembg's own code is what computes the masks either way.
+STOCK_MASKS = """
+import sys, numpy as np, rembg
+from PIL import Image
+inputs = np.load(sys.argv[1])
+stock = rembg.new_session("u2netp", providers=["CPUExecutionProvider"])
+masks = [np.asarray(stock.predict(Image.fromarray(np.ascontiguousarray(inputs[k][..., :3])))[0]
+                    .convert("L"), dtype=np.uint8) for k in ("photo", "synthetic")]
+assert callable(rembg.remove)
+np.savez(sys.argv[2], photo=masks[0], synthetic=masks[1])
+"""
 
+
+def test_mask_is_stock_rembg_byte_for_byte(tmp_path):
+    """The u2netp session loaded without rembg/__init__ gives rembg.new_session's exact mask."""
     from backend.foreground import _remove_background
     from backend.intake import load_image
 
-    photo = load_image(APPLE.read_bytes()).rgba
-    synthetic, _ = disc_on_background(256, 0.3)
-    stock = rembg.new_session("u2netp", providers=["CPUExecutionProvider"])
-    for rgba in (photo, synthetic):
-        ours = _remove_background(rgba)
-        theirs = stock.predict(Image.fromarray(np.ascontiguousarray(rgba[..., :3])))[0]
-        assert ours.tobytes() == np.asarray(theirs.convert("L"), dtype=np.uint8).tobytes()
-    assert callable(rembg.remove)  # the real package still imports whole after ours
+    images = {"photo": load_image(APPLE.read_bytes()).rgba,
+              "synthetic": disc_on_background(256, 0.3)[0]}
+    np.savez(tmp_path / "inputs.npz", **images)
+    env = {**os.environ, "U2NET_HOME": str(models_dir()), "NUMBA_DISABLE_JIT": "1"}
+    run = subprocess.run([sys.executable, "-c", STOCK_MASKS, str(tmp_path / "inputs.npz"),
+                          str(tmp_path / "stock.npz")], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with np.load(tmp_path / "stock.npz") as stock:
+        for name, rgba in images.items():
+            assert _remove_background(rgba).tobytes() == stock[name].tobytes(), name

@@ -28,10 +28,12 @@ def setup(tmp_path_factory):
 def test_writes_the_best_setting_into_a_copy_of_the_weights(setup, tmp_path):
     data, weights = setup
     out = tmp_path / "cal.safetensors"
+    # 16 settings, the plain network among them: every setting is a prediction and a mesh per
+    # sample, so one axis (the offset) stays at one value
     C.main(["--weights", str(weights), "--data", str(data), "--per-source", "2",
-            "--offsets", "0", "0.05", "--depth-clips", "off", "0.1",
-            "--samplings", "bilinear", "bicubic", "--fills", "off", "0.02", "--resolution", "32",
-            "--threads", "1", "--out", str(out)])
+            "--offsets", "0", "--depth-clips", "off", "0.1", "--samplings", "bicubic",
+            "bilinear", "--fills", "off", "0.02", "--resolution", "32", "--threads", "1",
+            "--out", str(out)])
     meta = read_metadata(out)
     chosen = InferenceSettings.from_metadata(meta)
     info = json.loads(meta["slice3d_info"])["calibration"]
