@@ -62,7 +62,16 @@ from .base import (
 from .chunks import map_chunks
 from .fused_decoder import FusedDecoder, supports
 
-QUERY_CHUNK = 2048  # points per network call; 4096 is level within noise (docs/BENCHMARKS.md)
+QUERY_CHUNK = 2048  # points per network call on a CPU; 4096 is level within noise (BENCHMARKS)
+# On a GPU a 2048-point call is mostly kernel launches: a 256^3 grid took some 800 calls one after
+# another (docs/BENCHMARKS.md, "Model inference on a GPU"). There a level of the grid goes in a
+# few large calls instead.
+DEVICE_QUERY_CHUNK = 65536
+
+
+def query_chunk(device: torch.device) -> int:
+    """Points per network call on ``device``."""
+    return QUERY_CHUNK if device.type == "cpu" else DEVICE_QUERY_CHUNK
 INFERENCE_KEY = "slice3d_inference"
 MIRROR_X = (-1.0, 1.0, 1.0)
 # what Slice3DCompact.query reads of the image features (the flip average stacks these)
@@ -122,6 +131,7 @@ class NetworkPredictor(Predictor):
         self.metadata = read_metadata(self.weights)
         self.has_slices = self.model.config.slices
         self.settings = InferenceSettings.from_metadata(self.metadata)
+        self.query_chunk = query_chunk(device)
 
     @torch.no_grad()
     def encode(self, image: np.ndarray) -> dict[str, torch.Tensor]:
@@ -251,7 +261,7 @@ class NetworkPredictor(Predictor):
                 both = torch.stack([part, part * mirror][:pairs])
                 return model.query_colour(stacked, both, sampling=sampling).mean(0)
 
-            out = map_chunks(chunk, pts, max(QUERY_CHUNK // pairs, 1))
+            out = map_chunks(chunk, pts, max(self.query_chunk // pairs, 1))
             return torch.cat(out).cpu().numpy().astype(np.float64) if out else np.zeros((0, 3))
 
         return colour_at
@@ -271,7 +281,8 @@ class NetworkPredictor(Predictor):
         @torch.no_grad()
         def sdf(points: torch.Tensor) -> torch.Tensor:
             pts = points.to(self.device, torch.float32)
-            out = map_chunks(lambda part: self._query(feats, part[None])[0], pts, QUERY_CHUNK)
+            out = map_chunks(lambda part: self._query(feats, part[None])[0], pts,
+                             self.query_chunk)
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return sdf
@@ -284,7 +295,7 @@ class NetworkPredictor(Predictor):
 
         Every op of the point decoder works per point and per batch item, so the values are
         those of two separate calls, bit for bit (tests/backend/predictors). A call takes
-        QUERY_CHUNK / 2 points, so every op sees QUERY_CHUNK rows as before: ops twice as large
+        query_chunk / 2 points, so every op sees query_chunk rows as before: ops twice as large
         measured 12% slower per point on one thread of this CPU (its caches), though far less hurt
         by a loaded machine's bursts on two (docs/BENCHMARKS.md)."""
         stacked = stacked_maps([feats, mirrored])
@@ -298,7 +309,7 @@ class NetworkPredictor(Predictor):
                 both = self._query(stacked, torch.stack([part, part * flip]))
                 return 0.5 * (both[0] + both[1])
 
-            out = map_chunks(chunk, pts, max(QUERY_CHUNK // 2, 1))
+            out = map_chunks(chunk, pts, max(self.query_chunk // 2, 1))
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return averaged
@@ -326,7 +337,7 @@ class NetworkPredictor(Predictor):
                 both = torch.stack([part, part * flip][:pairs])
                 return self._query(stacked, both, views).mean(0)
 
-            out = map_chunks(chunk, pts, max(QUERY_CHUNK // pairs, 1))
+            out = map_chunks(chunk, pts, max(self.query_chunk // pairs, 1))
             return torch.cat(out) if out else pts.new_zeros(0)
 
         return fused

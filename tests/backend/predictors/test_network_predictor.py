@@ -8,7 +8,16 @@ import torch
 
 from backend.model import ModelConfig, Slice3DCompact, save_weights
 from backend.model.network import merge_maps
-from backend.predictors.network import MIRROR_X, InferenceSettings, NetworkPredictor
+from backend.predictors import network as network_module
+from backend.predictors.chunks import map_chunks
+from backend.predictors.network import (
+    DEVICE_QUERY_CHUNK,
+    MIRROR_X,
+    QUERY_CHUNK,
+    InferenceSettings,
+    NetworkPredictor,
+    query_chunk,
+)
 
 TINY = {"channels": [8, 8, 16, 16], "group": 2, "d_model": 16, "heads": 2, "layers": 1, "ff": 32}
 CPU = torch.device("cpu")
@@ -156,3 +165,34 @@ def test_with_the_flip_average_the_plain_network_searches_the_coarse_levels(weig
     assert not torch.allclose(p.sdf(pts), plain.sdf(pts), atol=1e-3)
     assert off.predict(im).search_sdf is None
     assert torch.equal(off.predict(im).sdf(pts), p.sdf(pts))
+
+
+def test_a_gpu_takes_large_calls_and_a_cpu_small_ones():
+    """Kernel launches dominate a 2048-point call on a GPU; on a CPU small calls run side by side
+    on the threads (chunks.py). torch.device("cuda") names the device without needing one."""
+    assert query_chunk(CPU) == QUERY_CHUNK
+    assert query_chunk(torch.device("cuda")) == DEVICE_QUERY_CHUNK > 16 * QUERY_CHUNK
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_the_sdf_does_not_depend_on_the_chunk_size(weights, flip, monkeypatch):
+    """A GPU's large calls give the values the CPU's small ones do, a chunk boundary included."""
+    steps: list[int] = []
+
+    def spy(fn, points, step):
+        steps.append(step)
+        return map_chunks(fn, points, step)
+
+    monkeypatch.setattr(network_module, "map_chunks", spy)
+    pred = weights(InferenceSettings(flip_average=flip))
+    pts = torch.rand(2 * QUERY_CHUNK + 333, 3) - 0.5
+    small = pred.predict(image()).sdf(pts)
+    pred.query_chunk = DEVICE_QUERY_CHUNK
+    large = pred.predict(image()).sdf(pts)
+    pred.query_chunk = 1000  # uneven chunks, the last one short
+    uneven = pred.predict(image()).sdf(pts)
+    pairs = 2 if flip else 1  # a flip-averaged call holds each point twice
+    assert steps == [QUERY_CHUNK // pairs, DEVICE_QUERY_CHUNK // pairs, 1000 // pairs]
+    assert small.shape == large.shape == (len(pts),)
+    torch.testing.assert_close(large, small, atol=1e-5, rtol=0)
+    torch.testing.assert_close(uneven, small, atol=1e-5, rtol=0)
