@@ -67,15 +67,15 @@ QUERY_CHUNK = 2048  # points per network call on a CPU; 4096 is level within noi
 # another (docs/BENCHMARKS.md, "Model inference on a GPU"). There a level of the grid goes in a
 # few large calls instead.
 DEVICE_QUERY_CHUNK = 65536
+INFERENCE_KEY = "slice3d_inference"
+MIRROR_X = (-1.0, 1.0, 1.0)
+# what Slice3DCompact.query reads of the image features (the flip average stacks these)
+QUERY_FEATURES = ("fmap", "ctx", "image", "bbox", "global", "slices")
 
 
 def query_chunk(device: torch.device) -> int:
     """Points per network call on ``device``."""
     return QUERY_CHUNK if device.type == "cpu" else DEVICE_QUERY_CHUNK
-INFERENCE_KEY = "slice3d_inference"
-MIRROR_X = (-1.0, 1.0, 1.0)
-# what Slice3DCompact.query reads of the image features (the flip average stacks these)
-QUERY_FEATURES = ("fmap", "ctx", "image", "bbox", "global", "slices")
 
 
 @dataclass(frozen=True)

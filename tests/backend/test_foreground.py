@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from backend_test_support import APPLE, disc_cutout, disc_mask, disc_on_backgrou
 from backend.errors import BackendError
 from backend.foreground import alpha_is_meaningful, extract_foreground
 from backend.u2net_model import model_present, models_dir
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -101,34 +104,40 @@ def test_unknown_mode():
     assert info.value.code == "bad_options"
 
 
-# Stock rembg, whole package, in its own process. NUMBA_DISABLE_JIT leaves pymatting's numba
-# functions (alpha matting, which these masks never run) uncompiled: compiling them at import is
-# a minute of CI, and stock rembg's own code is what computes the masks either way.
-STOCK_MASKS = """
-import sys, numpy as np, rembg
+# Ours first, then stock rembg imported whole in the same process (the two must live side by
+# side), in a process of their own: NUMBA_DISABLE_JIT leaves pymatting's numba functions (alpha
+# matting, which these masks never run) uncompiled, where compiling them at import is a minute
+# of CI. Stock rembg's own code computes its masks either way.
+BOTH_MASKS = """
+import sys, numpy as np
 from PIL import Image
+from backend.foreground import _remove_background
 inputs = np.load(sys.argv[1])
+ours = {k: _remove_background(inputs[k]) for k in ("photo", "synthetic")}
+import rembg
 stock = rembg.new_session("u2netp", providers=["CPUExecutionProvider"])
-masks = [np.asarray(stock.predict(Image.fromarray(np.ascontiguousarray(inputs[k][..., :3])))[0]
-                    .convert("L"), dtype=np.uint8) for k in ("photo", "synthetic")]
+theirs = {k: np.asarray(stock.predict(Image.fromarray(np.ascontiguousarray(inputs[k][..., :3])))[0]
+                        .convert("L"), dtype=np.uint8) for k in ours}
 assert callable(rembg.remove)
-np.savez(sys.argv[2], photo=masks[0], synthetic=masks[1])
+np.savez(sys.argv[2], **{f"ours_{k}": v for k, v in ours.items()},
+         **{f"theirs_{k}": v for k, v in theirs.items()})
 """
 
 
 def test_mask_is_stock_rembg_byte_for_byte(tmp_path):
     """The u2netp session loaded without rembg/__init__ gives rembg.new_session's exact mask."""
-    from backend.foreground import _remove_background
     from backend.intake import load_image
 
     images = {"photo": load_image(APPLE.read_bytes()).rgba,
               "synthetic": disc_on_background(256, 0.3)[0]}
     np.savez(tmp_path / "inputs.npz", **images)
-    env = {**os.environ, "U2NET_HOME": str(models_dir()), "NUMBA_DISABLE_JIT": "1"}
-    run = subprocess.run([sys.executable, "-c", STOCK_MASKS, str(tmp_path / "inputs.npz"),
-                          str(tmp_path / "stock.npz")], env=env, capture_output=True, text=True,
-                         timeout=300)
+    env = {**os.environ, "U2NET_HOME": str(models_dir()), "NUMBA_DISABLE_JIT": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", BOTH_MASKS, str(tmp_path / "inputs.npz"),
+                          str(tmp_path / "masks.npz")], env=env, capture_output=True, text=True,
+                         timeout=300, cwd=REPO)
     assert run.returncode == 0, run.stderr[-3000:]
-    with np.load(tmp_path / "stock.npz") as stock:
-        for name, rgba in images.items():
-            assert _remove_background(rgba).tobytes() == stock[name].tobytes(), name
+    with np.load(tmp_path / "masks.npz") as masks:
+        for name in images:
+            assert masks[f"ours_{name}"].shape == images[name].shape[:2]
+            assert masks[f"ours_{name}"].tobytes() == masks[f"theirs_{name}"].tobytes(), name
