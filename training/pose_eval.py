@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from backend.framing import frame_object, to_model_input
-from backend.multiview.placement import MIN_CONFIDENCE
+from backend.multiview.placement import MIN_FOUND_CONFIDENCE
 from backend.multiview.pose_search import COLOUR_WEIGHT, PhotoTarget, search_poses
 from backend.multiview.poses import view_transform
 from backend.multiview.shape import (
@@ -227,11 +227,12 @@ def summarise(records: list[dict]) -> dict:
         "coarse_shape_s_mean": round(float(np.mean([r["shape_s"] for r in records])), 3),
         "confidence_right_median": _median(right), "confidence_wrong_median": _median(wrong),
         "confidence_stranger_median": _median([r["confidence"] for r in strangers]),
-        "kept_at_threshold": share([{**r, "kept": r["confidence"] >= MIN_CONFIDENCE}
+        "kept_at_threshold": share([{**r, "kept": r["confidence"] >= MIN_FOUND_CONFIDENCE}
                                     for r in views], "kept"),
         "strangers_refused_at_threshold": share(
-            [{**r, "refused": r["confidence"] < MIN_CONFIDENCE} for r in strangers], "refused"),
-        "threshold": MIN_CONFIDENCE,
+            [{**r, "refused": r["confidence"] < MIN_FOUND_CONFIDENCE} for r in strangers],
+            "refused"),
+        "threshold": MIN_FOUND_CONFIDENCE,
         # what the refusal threshold is chosen from: photos of the same object (right or wrong
         # pose) should stay, strangers should go
         "confidence_same_object_quantiles": _quantiles([r["confidence"] for r in views]),

@@ -19,8 +19,15 @@ from .reframe import Box, projected_box, reframe_cutout
 from .shape import CoarseShape, coarse_shape
 
 # A photo whose silhouette agrees less than this (IoU, box to box) with the reference shape
-# under its best pose is left out: it shows another object, or a side the guess got wrong.
+# under its best pose shows another object, or a side the guess got wrong: left out when its
+# pose was searched, used with a warning when it was given.
 MIN_CONFIDENCE = 0.6
+# A photo whose azimuth was searched is used only from this agreement on. On the validation
+# split, photos fused at found poses made the shape worse than the first photo alone at every
+# lower threshold (two / four photos, Chamfer-L1: +13.7% / +7.3% from 0.6, +4.4% / +5.5% from
+# 0.8, +0.9% / +1.4% from 0.9; docs/experiments/multiview.md), so a found pose must agree almost
+# exactly, and the message asks for the azimuth instead.
+MIN_FOUND_CONFIDENCE = 0.9
 
 
 @dataclass
@@ -85,7 +92,8 @@ def place_photos(
     own_shape: Callable[[np.ndarray], CoarseShape] | None = None,
 ) -> Placement:
     """Every photo's entry, photo 0 first; extra photos re-framed and, where their pose was
-    searched, kept only when they agree with the reference shape (MIN_CONFIDENCE).
+    searched, kept only when they agree with the reference shape (MIN_CONFIDENCE; a searched
+    azimuth needs MIN_FOUND_CONFIDENCE).
 
     ``own_shape`` (a model input -> that photo's own coarse shape), when given and the azimuths
     are searched, lets the search score every pose both ways (``search_poses``).
@@ -117,7 +125,7 @@ def place_photos(
     found = dict(zip((p.index for p in ready), result.poses, strict=True))
     for photo in extras:
         placement.views.append(_place(photo, found.get(photo.index), given, ref_el, shape,
-                                      placement.warnings))
+                                      placement.warnings, searched=azimuths is None))
     return placement
 
 
@@ -153,7 +161,8 @@ def placed_inputs(reference_input: np.ndarray, placement: Placement
 
 
 def _place(photo: ExtraPhoto, pose, given: bool, ref_el: float, shape: CoarseShape,
-           warnings: list[str]) -> ViewEntry:
+           warnings: list[str], searched: bool = False) -> ViewEntry:
+    """``searched``: the photo's azimuth was found, not given (MIN_FOUND_CONFIDENCE applies)."""
     who = f"Photo {photo.index + 1}" + (f" ({photo.source})" if photo.source else "")
     if photo.cutout is None or pose is None:
         message = f"{who} was left out: {photo.error or 'it could not be read'}"
@@ -161,6 +170,14 @@ def _place(photo: ExtraPhoto, pose, given: bool, ref_el: float, shape: CoarseSha
         return ViewEntry(photo.index, photo.source, False, message=message)
     entry = ViewEntry(photo.index, photo.source, True, "given" if given else "found",
                       pose.azimuth, pose.elevation, pose.confidence)
+    if searched and MIN_CONFIDENCE <= pose.confidence < MIN_FOUND_CONFIDENCE:
+        entry.used, entry.pose, entry.azimuth, entry.elevation = False, None, None, None
+        entry.message = (f"{who} was left out: the camera position found for it agrees only "
+                         f"{pose.confidence:.0%} with the first photo's object, too uncertain "
+                         f"to use (at least {MIN_FOUND_CONFIDENCE:.0%} needed); give its azimuth "
+                         "to use it.")
+        warnings.append(entry.message)
+        return entry
     if pose.confidence < MIN_CONFIDENCE:
         agreement = (f"its outline agrees only {pose.confidence:.0%} with the shape seen in the "
                      f"first photo (at least {MIN_CONFIDENCE:.0%} needed)")
