@@ -191,3 +191,38 @@ def test_a_restart_removes_the_work_dirs_of_dead_servers(tmp_path):
             new.kill()
     finally:
         old.kill()
+
+
+def test_a_signal_inside_the_job_managers_lock_does_not_deadlock():
+    """The signal handler runs on the thread it interrupts. If that thread holds the lock the
+    stop needs (a request in the middle of reading the jobs), the stop must not wait on its own
+    thread; it happens once the lock is let go, and the server is told to exit at once."""
+    import threading
+
+    import uvicorn
+
+    from backend.server.run import StoppingServer
+
+    lock = threading.Lock()  # the job manager's lock is a plain Lock as well
+    stopped = threading.Event()
+
+    def begin_stop() -> None:
+        with lock:
+            stopped.set()
+
+    server = StoppingServer(uvicorn.Config(app=lambda scope, receive, send: None),
+                            on_signal=begin_stop)
+    returned = threading.Event()
+
+    def interrupted_request() -> None:  # the main thread of a serving backend, here any thread
+        with lock:
+            server.handle_exit(signal.SIGTERM, None)
+            returned.set()
+            assert not stopped.is_set()  # still inside the lock: the stop waits for it
+
+    worker = threading.Thread(target=interrupted_request, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert returned.is_set(), "the signal handler waited for a lock its own thread holds"
+    assert server.should_exit
+    assert stopped.wait(5)
