@@ -199,9 +199,8 @@ class StoppingServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # A signal handler runs on the main thread between two bytecodes, possibly inside a
-        # `with lock:` of the request code it interrupted. on_signal takes the job manager's
-        # lock, so on the main thread it could wait forever for a lock its own thread holds (a
-        # backend whose Blender died mid-request was seen alive 20 s later). On a thread of
+        # `with lock:` of the code it interrupted. on_signal takes the job manager's lock, so on
+        # the main thread it could wait forever for a lock its own thread holds. On a thread of
         # its own it waits until the interrupted code lets go.
         threading.Thread(target=self._on_signal, name="slice3d-stop-on-signal",
                          daemon=True).start()

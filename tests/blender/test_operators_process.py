@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 from bl_harness import run_blender
 
@@ -19,6 +20,19 @@ def _alive(pid: int) -> bool:
         return fh.read().rpartition(")")[2].split()[:1] != ["Z"]
 
 
+def _what_it_is_doing(pid: int, state_dir: Path) -> str:
+    """For a backend that outlived its Blender: its state, its threads and the end of its log."""
+    proc = Path(f"/proc/{pid}")
+    status = [ln for ln in (proc / "status").read_text().splitlines()
+              if ln.startswith(("State", "PPid", "SigCgt", "SigBlk", "SigPnd", "ShdPnd"))]
+    threads = sorted((t / "comm").read_text().strip() + " " + (t / "wchan").read_text()
+                     for t in (proc / "task").iterdir())
+    log = state_dir / "backend.log"
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+    return (f"backend {pid} outlived Blender by 20 s\n" + "\n".join(status) + "\nthreads:\n"
+            + "\n".join(threads) + f"\n{log} ends:\n{tail}")
+
+
 def test_backend_dies_with_a_vanished_blender(profile):
     """Blender killed without cleanup: the kernel's parent-death signal stops the backend."""
     orphan = run_blender(profile, "process_orphan")
@@ -28,7 +42,7 @@ def test_backend_dies_with_a_vanished_blender(profile):
         deadline = time.time() + 20
         while _alive(pid) and time.time() < deadline:
             time.sleep(0.1)
-        assert not _alive(pid)
+        assert not _alive(pid), _what_it_is_doing(pid, Path(orphan["token_file"]).parent)
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
