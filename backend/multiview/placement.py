@@ -171,27 +171,31 @@ def _place(photo: ExtraPhoto, pose, given: bool, ref_el: float, shape: CoarseSha
     entry = ViewEntry(photo.index, photo.source, True, "given" if given else "found",
                       pose.azimuth, pose.elevation, pose.confidence)
     if searched and MIN_CONFIDENCE <= pose.confidence < MIN_FOUND_CONFIDENCE:
-        entry.used, entry.pose, entry.azimuth, entry.elevation = False, None, None, None
-        entry.message = (f"{who} was left out: the camera position found for it agrees only "
-                         f"{pose.confidence:.0%} with the first photo's object, too uncertain "
-                         f"to use (at least {MIN_FOUND_CONFIDENCE:.0%} needed); give its azimuth "
-                         "to use it.")
-        warnings.append(entry.message)
-        return entry
+        return _left_out(entry, warnings, (
+            f"{who} was left out: the camera position found for it agrees only "
+            f"{pose.confidence:.0%} with the first photo's object, too uncertain to use (at "
+            f"least {MIN_FOUND_CONFIDENCE:.0%} needed); give its azimuth to use it."))
     if pose.confidence < MIN_CONFIDENCE:
         agreement = (f"its outline agrees only {pose.confidence:.0%} with the shape seen in the "
                      f"first photo (at least {MIN_CONFIDENCE:.0%} needed)")
         if not given:
-            entry.used, entry.pose, entry.azimuth, entry.elevation = False, None, None, None
-            entry.message = (f"{who} was left out: no camera position makes it match the first "
-                             f"photo's object; {agreement}.")
-            warnings.append(entry.message)
-            return entry
+            return _left_out(entry, warnings, (
+                f"{who} was left out: no camera position makes it match the first photo's "
+                f"object; {agreement}."))
         warnings.append(f"{who}: at the pose given {agreement}; check its azimuth and "
                         "elevation.")
     entry.transform = view_transform(pose.azimuth, ref_el, pose.elevation)
     entry.cutout, entry.target = photo.cutout, projected_box(shape.vertices, entry.transform)
     entry.model_input = to_model_input(reframe_cutout(photo.cutout, entry.target))
+    return entry
+
+
+def _left_out(entry: ViewEntry, warnings: list[str], message: str) -> ViewEntry:
+    """A searched photo not used: no pose on its entry, the reason in words on it and in the
+    job's warnings (its confidence stays, for the record)."""
+    entry.used, entry.pose, entry.azimuth, entry.elevation = False, None, None, None
+    entry.message = message
+    warnings.append(message)
     return entry
 
 
