@@ -39,6 +39,7 @@ never reads it, so ``query`` answers as without it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import cast
 
@@ -139,6 +140,11 @@ def sample_maps(fmap: torch.Tensor, ndc: torch.Tensor, mode: str = "bilinear") -
     return out.squeeze(-1).transpose(1, 2)
 
 
+# how the decoder reads a map [B,C,H,W] at NDC points [B,N,2] with a sampling mode: sample_maps,
+# or an equal reader that is faster somewhere (backend.predictors.map_sampling)
+MapReader = Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor]
+
+
 def merge_maps(feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The features with ``merged``: fmap, slices and image concatenated, which ``query`` then
     samples in one call instead of three (the interpolation weights are computed once per point,
@@ -152,17 +158,18 @@ def merge_maps(feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def _sample_image_maps(
-    feats: dict[str, torch.Tensor], ndc: torch.Tensor, sampling: str
+    feats: dict[str, torch.Tensor], ndc: torch.Tensor, sampling: str,
+    sample: MapReader = sample_maps,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """fmap, slices (None without) and image sampled at ndc, [B,N,C] each: from ``merged`` in
     one call where ``merge_maps`` made it, else map by map."""
     if "merged" not in feats:
         slices = feats.get("slices")
-        return (sample_maps(feats["fmap"], ndc, sampling),
-                None if slices is None else sample_maps(slices, ndc, sampling),
-                sample_maps(feats["image"], ndc, sampling))
+        return (sample(feats["fmap"], ndc, sampling),
+                None if slices is None else sample(slices, ndc, sampling),
+                sample(feats["image"], ndc, sampling))
     sizes = [feats[key].shape[1] for key in ("fmap", "slices", "image")]
-    fm, sv, img = sample_maps(feats["merged"], ndc, sampling).split(sizes, dim=-1)
+    fm, sv, img = sample(feats["merged"], ndc, sampling).split(sizes, dim=-1)
     return fm, sv, img
 
 
@@ -398,18 +405,19 @@ class Slice3DCompact(nn.Module):
 
     def point_inputs(
         self, feats: dict[str, torch.Tensor], points: torch.Tensor, bbox: torch.Tensor | None,
-        sampling: str,
+        sampling: str, sample: MapReader = sample_maps,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """What the point decoder reads at view-frame points [B,N,3]: the slice tokens' inputs
         [B*N,12,k], the coordinate token's input [B*N,1,c], the input's RGBA at each point's
         projection [B,N,4] and the point relative to the box [B,N,3]. One definition for
-        ``decode_points`` and the folded decoder (``backend.predictors.fused_decoder``)."""
+        ``decode_points`` and the folded decoder (``backend.predictors.fused_decoder``), which
+        may read the maps with its own ``sample``."""
         cfg = self.config
         b, n, _ = points.shape
         ndc = project_points(points)
-        fm_flat, sv_flat, img = _sample_image_maps(feats, ndc, sampling)
+        fm_flat, sv_flat, img = _sample_image_maps(feats, ndc, sampling, sample)
         fm = fm_flat.view(b, n, N_SLICES, cfg.group)
-        ctx = sample_maps(feats["ctx"], ndc, sampling)
+        ctx = sample(feats["ctx"], ndc, sampling)
         bb = (feats["bbox"] if bbox is None else bbox).detach().to(points.dtype)
         centre = bb.mean(dim=1, keepdim=True)
         extent = (bb[:, 1:] - bb[:, :1]).clamp_min(1e-3)
