@@ -1,0 +1,58 @@
+"""The photo's light taken off the colours it gives the texture.
+
+A photo shows albedo times light: the side turned from the light is darker, and a texture that
+keeps that is lit twice in Blender, once in the photo and again by the scene. The mesh gives each
+seen texel's normal, so a smooth light fitted to the photo's luminance over those texels (a
+constant and a linear term in the normal, the first-order spherical harmonics, in linear light,
+weighted least squares) says how much brighter or darker each texel is than the object's mean.
+Dividing that out leaves colours that differ by albedo and by what so smooth a light cannot
+explain (cast shadows, highlights, errors of the mesh's normals). The object's mean brightness
+is kept: a photo does not say how bright the object is, only how bright it looked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_TEXELS = 64  # fewer seen texels than this: too few to fit a light, colours left as they are
+# Each texel's shading relative to the mean is clipped to this range: grazing and badly placed
+# normals make the fit extrapolate, and dividing by a near-zero shading would blow a texel up.
+SHADING_RANGE = (0.25, 4.0)
+LUMA = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 luminance of linear RGB
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    c = np.asarray(c, dtype=np.float64)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    c = np.clip(np.asarray(c, dtype=np.float64), 0.0, None)
+    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1.0 / 2.4) - 0.055)
+
+
+def relative_shading(normals: np.ndarray, luminance: np.ndarray,
+                     weights: np.ndarray) -> np.ndarray:
+    """Each texel's fitted light over the weighted mean fitted light ([N], clipped to
+    ``SHADING_RANGE``); all ones where there is nothing to fit."""
+    n = len(luminance)
+    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
+    if n < MIN_TEXELS or w.sum() <= 0:
+        return np.ones(n)
+    basis = np.concatenate([np.ones((n, 1)), np.asarray(normals, dtype=np.float64)], axis=1)
+    root = np.sqrt(w)[:, None]
+    coeffs, *_ = np.linalg.lstsq(basis * root, luminance * root[:, 0], rcond=None)
+    light = basis @ coeffs
+    mean = float(np.sum(w * light) / w.sum())
+    if not np.isfinite(mean) or mean <= 1e-6:
+        return np.ones(n)
+    return np.clip(light / mean, *SHADING_RANGE)
+
+
+def delit(rgb: np.ndarray, normals: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """sRGB colours [N, 3] in 0..1 of texels with unit ``normals`` [N, 3] (any frame fixed to
+    the photo's camera), with the fitted light divided out; ``weights`` say how much each
+    texel's colour is trusted in the fit."""
+    linear = srgb_to_linear(rgb)
+    shading = relative_shading(normals, linear @ LUMA, weights)
+    return np.clip(linear_to_srgb(linear / shading[:, None]), 0.0, 1.0)
