@@ -94,7 +94,7 @@ def bake_texture(uv: UVMesh, normals: np.ndarray, photo: np.ndarray,
     guessed[seen[w[:, 0] >= 1.0]] = False
     colour = np.zeros((len(points), 3))
     colour[guessed] = unseen_texels(b[guessed], corners[guessed], vertices,
-                                    seen_median(looks[0]), colour_at)
+                                    seen_median(looks[0], photo), colour_at)
     colour[seen] = w * seen_rgb + (1.0 - w) * colour[seen]
     texture = np.zeros((size, size, 3), dtype=np.uint8)
     texture[covered] = np.clip(colour * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -198,11 +198,22 @@ def sample_photo(photo: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.
     return np.clip(rgb, 0.0, 1.0).astype(np.float64), alpha.astype(np.float64)
 
 
-def seen_median(look: Look) -> np.ndarray:
-    """The object's median colour: that of the texels a photo shows well (weight at least a
-    half), de-lit as they are, so that the guess is not lit twice; GREY where it shows none."""
+def seen_median(look: Look, photo: np.ndarray) -> np.ndarray:
+    """The object's median colour: that of the texels the photo shows well (weight at least a
+    half), de-lit as they are, so that the guess is not lit twice; where it shows none (a mesh
+    that misses the photo's outline), the median of the photo's own solid pixels."""
     good = look.weight >= 0.5
-    return np.median(look.rgb[good], axis=0) if good.any() else GREY
+    return np.median(look.rgb[good], axis=0) if good.any() else median_colour(photo)
+
+
+def median_colour(photo: np.ndarray) -> np.ndarray:
+    """The median colour of the photo's solid pixels (grey if it has none)."""
+    step = max(1, min(photo.shape[:2]) // 256)  # a 256 px sample: the median barely moves
+    photo = photo[::step, ::step]
+    solid = photo[..., 3] > 230
+    if not solid.any():
+        return GREY
+    return np.median(photo[solid][:, :3].astype(np.float64), axis=0) / 255.0
 
 
 def unseen_colour(points: np.ndarray, fallback: np.ndarray,

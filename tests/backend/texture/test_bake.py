@@ -231,3 +231,14 @@ def test_the_photos_light_is_taken_off_the_texture():
     in_texture = [texel_at(uv, texture, p).sum() for p in (left, right)]
     assert in_photo[0] - in_photo[1] > 80
     assert abs(in_texture[0] - in_texture[1]) < 0.3 * (in_photo[0] - in_photo[1]), in_texture
+
+
+def test_a_photo_that_shows_the_mesh_nowhere_still_gives_the_object_its_colour(box):
+    """The photo's object lies in a corner the box does not project to: no texel is seen, and
+    the guess is the median of the photo's own solid pixels, not grey."""
+    uv, normals = box
+    image = np.zeros((64, 64, 4), np.uint8)
+    image[:8, :8] = (*RED, 255)
+    texture = bake_texture(uv, normals, image, size=SIZE)
+    for point in ([0.03, 0.02, 0.2], BACK, RIGHT):
+        np.testing.assert_allclose(texel_at(uv, texture, np.array(point)), RED, atol=6)
