@@ -50,6 +50,7 @@ GREY = np.array([0.5, 0.5, 0.5])
 # placed photo is never exactly registered: a soft blend averages both out.
 BLEND_POWER = 1.0
 PADDING = 4  # texels of dilation around each chart (xatlas leaves 2 between charts)
+WELL_SEEN = 0.5  # seen weight from which a texel's de-lit colour counts in the median guess
 
 
 def smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
@@ -199,10 +200,10 @@ def sample_photo(photo: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def seen_median(look: Look, photo: np.ndarray) -> np.ndarray:
-    """The object's median colour: that of the texels the photo shows well (weight at least a
-    half), de-lit as they are, so that the guess is not lit twice; where it shows none (a mesh
-    that misses the photo's outline), the median of the photo's own solid pixels."""
-    good = look.weight >= 0.5
+    """The object's median colour: that of the texels the photo shows well (``WELL_SEEN``),
+    de-lit as they are, so that the guess is not lit twice; where it shows none (a mesh that
+    misses the photo's outline), the median of the photo's own solid pixels."""
+    good = look.weight >= WELL_SEEN
     return np.median(look.rgb[good], axis=0) if good.any() else median_colour(photo)
 
 

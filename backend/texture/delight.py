@@ -14,21 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..srgb import linear_to_srgb, srgb_to_linear
+
 MIN_TEXELS = 64  # fewer seen texels than this: too few to fit a light, colours left as they are
 # Each texel's shading relative to the mean is clipped to this range: grazing and badly placed
 # normals make the fit extrapolate, and dividing by a near-zero shading would blow a texel up.
 SHADING_RANGE = (0.25, 4.0)
 LUMA = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 luminance of linear RGB
-
-
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    c = np.asarray(c, dtype=np.float64)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(c: np.ndarray) -> np.ndarray:
-    c = np.clip(np.asarray(c, dtype=np.float64), 0.0, None)
-    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1.0 / 2.4) - 0.055)
 
 
 def relative_shading(normals: np.ndarray, luminance: np.ndarray,
@@ -53,6 +45,6 @@ def delit(rgb: np.ndarray, normals: np.ndarray, weights: np.ndarray) -> np.ndarr
     """sRGB colours [N, 3] in 0..1 of texels with unit ``normals`` [N, 3] (any frame fixed to
     the photo's camera), with the fitted light divided out; ``weights`` say how much each
     texel's colour is trusted in the fit."""
-    linear = srgb_to_linear(rgb)
+    linear = srgb_to_linear(np.asarray(rgb, dtype=np.float64))
     shading = relative_shading(normals, linear @ LUMA, weights)
-    return np.clip(linear_to_srgb(linear / shading[:, None]), 0.0, 1.0)
+    return linear_to_srgb(linear / shading[:, None])

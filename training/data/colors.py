@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from backend.srgb import linear_to_srgb
 from training.data.mesh import ShapeMesh
 from training.data.mesh_sdf import MeshSDF, candidate_index
-from training.data.shading import Look, albedo, linear_to_srgb, shading_normals
+from training.data.shading import Look, albedo, shading_normals
 from training.data.views import View
 
 CANDIDATES = 8  # candidate faces per query point (the nearest surface samples' faces)

@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image
 
 from backend.contract import BLENDER_CAMERA_LOCATION, LENS_MM, SENSOR_MM
+from backend.srgb import srgb_to_linear
 from training.data.mesh import ShapeMesh
-from training.data.shading import srgb_to_linear
 from training.data.views import View
 
 SAMPLES = 16  # with the denoiser: clean enough at 256 px, about 1 s per image on one core

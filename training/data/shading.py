@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backend.srgb import linear_to_srgb, srgb_to_linear
 from training.data.hdri import Environment, random_environment
 from training.data.materials import random_texture, sample_bilinear, triplanar
 from training.data.mesh import ShapeMesh
@@ -44,15 +45,6 @@ def slice_grey(normals_view: np.ndarray, dirs_view: np.ndarray) -> np.ndarray:
     n = np.where(facing[:, None], normals_view, -normals_view)
     g = SLICE_AMBIENT + (1 - SLICE_AMBIENT) * np.clip(n @ SLICE_LIGHT, 0, 1)
     return np.where(facing, g, SLICE_BACKFACE * g)
-
-
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(c: np.ndarray) -> np.ndarray:
-    c = np.clip(c, 0, 1)
-    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)
 
 
 @dataclass

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.texture.delight import (
-    LUMA,
-    MIN_TEXELS,
-    SHADING_RANGE,
-    delit,
-    linear_to_srgb,
-    relative_shading,
-    srgb_to_linear,
-)
+from backend.srgb import linear_to_srgb, srgb_to_linear
+from backend.texture.delight import LUMA, MIN_TEXELS, SHADING_RANGE, delit, relative_shading
 
 
 def hemisphere(count: int, seed: int = 0) -> np.ndarray:

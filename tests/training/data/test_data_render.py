@@ -9,6 +9,7 @@ import numpy as np
 import trimesh
 
 from backend.geometry import SLICE_NAMES, ndc_to_pixel, project_ndc
+from backend.srgb import srgb_to_linear
 from training.data.hdri import Environment
 from training.data.mesh import ShapeMesh
 from training.data.raycast import Caster
@@ -20,7 +21,7 @@ from training.data.render import (
     slab_index,
     view_frame,
 )
-from training.data.shading import Camera, Look, random_look, srgb_to_linear
+from training.data.shading import Camera, Look, random_look
 from training.data.views import View
 
 CUBES = {  # object-frame centres of six small cubes
