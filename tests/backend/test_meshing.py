@@ -10,7 +10,9 @@ import trimesh
 from backend.errors import BackendError, Cancelled
 from backend.geometry import SDF_BOUND, SDF_PAD
 from backend.meshing import (
+    BAND_UP_TO,
     CHUNK,
+    START,
     evaluate_coarse_to_fine,
     evaluate_dense,
     extract_mesh,
@@ -248,12 +250,41 @@ def test_a_search_sdf_finds_the_surface_and_the_sdf_gives_every_value_near_it(cp
     grid = evaluate_coarse_to_fine(sdf, n, cpu, search=search)
     assert grid.evaluations == sdf.points + search.points
     alone = evaluate_coarse_to_fine(CountingSdf((0.05, -0.02, 0.03)), n, cpu)
-    assert search.points > 33**3 and 0 < sdf.points < alone.evaluations
+    assert search.points > 17**3 and 0 < sdf.points < alone.evaluations
     surface = surface_corners(grid.values) | surface_corners(alone.values)
     np.testing.assert_array_equal(grid.values[surface], alone.values[surface])
     for a, b in zip(marching_cubes(grid), marching_cubes(alone), strict=True):
         np.testing.assert_array_equal(a, b)
     # a grid of one level has nothing to search: sdf alone
     one, unused = CountingSdf(), CountingSdf()
-    evaluate_coarse_to_fine(one, 32, cpu, search=unused)
-    assert one.points == 33**3 and unused.points == 0
+    evaluate_coarse_to_fine(one, START, cpu, search=unused)
+    assert one.points == (START + 1) ** 3 and unused.points == 0
+
+
+class SphereAndBar(CountingSdf):
+    """A sphere with a thin bar beside it that holds a row of 64^3 grid points and no 32^3 one:
+    only the band at the 32^3 level finds it (with the band at 16^3 alone it is lost)."""
+
+    def __call__(self, pts: torch.Tensor) -> torch.Tensor:
+        sphere = super().__call__(pts)
+        axis = grid_axis(64)
+        centre = torch.tensor([0.0, float(axis[57]), float(axis[33])])
+        bar = (pts - centre).abs() - torch.tensor([0.4, 0.012, 0.012])
+        outside = bar.clamp(min=0).norm(dim=-1) + bar.max(dim=-1).values.clamp(max=0)
+        return torch.minimum(sphere, outside)
+
+
+@pytest.mark.parametrize("n", [64, 128])
+def test_a_16_start_banded_to_32_gives_the_32_start_grid_for_fewer_points(cpu, n):
+    """Starting dense at 16^3 with the band on the next level too evaluates the 32^3 level
+    only near the surface, and finds every point there that the dense 32^3 start found: the same
+    mesh, bit for bit, the thin bar included, for fewer evaluations."""
+    assert START == 16 and BAND_UP_TO == 32
+    small, large = SphereAndBar(), SphereAndBar()
+    a = evaluate_coarse_to_fine(small, n, cpu)
+    b = evaluate_coarse_to_fine(large, n, cpu, start=32)
+    assert small.points < large.points - 10_000
+    for x, y in zip(marching_cubes(a), marching_cubes(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+    bar_vertices = (marching_cubes(a)[0][:, 1] > 0.4).sum()
+    assert bar_vertices > 100
