@@ -41,36 +41,46 @@ class SilhouetteFill:
     half_thickness: float  # view-frame units
 
 
-def ray_minima(grid: SdfGrid, size: int) -> tuple[np.ndarray, np.ndarray]:
+def ray_minima(grid: SdfGrid, size: int, where: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel of a size x size image: the grid's smallest SDF along the pixel's ray through
-    the grid, and the view-frame z where it is reached."""
+    the grid, and the view-frame z where it is reached. ``where`` (bool [size, size]): only
+    those pixels' rays are sampled, the others read +inf and z 0 (the fill needs only the
+    mask's rays and their neighbours: a third of the image on the example, docs/BENCHMARKS.md)."""
     lo, hi = grid.lo, grid.hi
+    rows, cols = np.nonzero(np.ones((size, size), bool) if where is None else where)
     g = (np.arange(size) + 0.5) / (size / 2.0) - 1.0  # pixel centres in NDC
     z = np.linspace(hi, lo, DEPTH_SAMPLES)
     # x depends on the column and z alone, y on the row and z alone: each is worked out once
-    # per (column, depth) or (row, depth) and only broadcast into the [row, column, depth] grid
-    x, _, _ = unproject(g[None, :, None], 0.0, CAMERA_DISTANCE - z)
-    _, y, _ = unproject(0.0, g[:, None, None], CAMERA_DISTANCE - z)
+    # per (column, depth) or (row, depth) and only gathered for the rays sampled
+    x, _, _ = unproject(g[:, None], 0.0, CAMERA_DISTANCE - z[None, :])
+    _, y, _ = unproject(0.0, g[:, None], CAMERA_DISTANCE - z[None, :])
 
     def to_unit(a: np.ndarray) -> np.ndarray:
         return (a - lo) / (hi - lo) * 2.0 - 1.0
 
     # grid_sample's last coordinate indexes the volume's last axis: values are [x, y, z]
-    coords = np.empty((size, size, DEPTH_SAMPLES, 3), dtype=np.float32)
-    coords[..., 0], coords[..., 1], coords[..., 2] = to_unit(z), to_unit(y), to_unit(x)
+    coords = np.empty((len(rows), DEPTH_SAMPLES, 3), dtype=np.float32)
+    coords[..., 0], coords[..., 1], coords[..., 2] = (
+        to_unit(z)[None, :], to_unit(y)[rows], to_unit(x)[cols])
     volume = torch.from_numpy(np.ascontiguousarray(grid.values, dtype=np.float32))[None, None]
-    along = F.grid_sample(volume, torch.from_numpy(coords)[None], mode="bilinear",
-                          padding_mode="border", align_corners=True)[0, 0].numpy()
-    nearest = along.argmin(axis=-1)
-    return along.min(axis=-1), z[nearest]
+    along = F.grid_sample(volume, torch.from_numpy(coords)[None, None], mode="bilinear",
+                          padding_mode="border", align_corners=True)[0, 0, 0].numpy()
+    lowest = np.full((size, size), np.inf, dtype=np.float32)
+    z_at = np.zeros((size, size))
+    if len(rows):
+        lowest[rows, cols] = along.min(axis=-1)
+        z_at[rows, cols] = z[along.argmin(axis=-1)]
+    return lowest, z_at
 
 
 def fill_missed_rays(grid: SdfGrid, fill: SilhouetteFill) -> tuple[SdfGrid, int]:
     """The grid with a sheet on every masked ray that misses the surface; how many there were."""
     mask = np.asarray(fill.mask, dtype=bool)
     size = mask.shape[0]
-    lowest, z_at = ray_minima(grid, size)
-    seen = lowest <= 0.0  # the surface's own silhouette
+    # the rays of the mask and of the pixels beside it, the only ones whose silhouette is read
+    lowest, z_at = ray_minima(grid, size, ndimage.binary_dilation(mask, iterations=OUTLINE_PX))
+    seen = lowest <= 0.0  # the surface's own silhouette, where the mask can read it
     outline = ndimage.binary_dilation(seen, iterations=OUTLINE_PX) & ~seen
     lost = mask & ~seen & ~outline
     joining = mask & outline & ndimage.binary_dilation(lost, structure=EIGHT_NEIGHBOURS)

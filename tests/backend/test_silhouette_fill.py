@@ -56,6 +56,21 @@ def test_ray_minima_find_the_sdf_minimum_and_its_depth():
     assert lowest[0, 0] > 0.2  # a corner ray passes far from both
 
 
+def test_ray_minima_of_some_pixels_are_those_of_all_pixels_there():
+    """The fill samples only the mask's rays and their neighbours: those rays give exactly what
+    sampling every ray gives, the others read as missed (+inf) at depth 0."""
+    grid = evaluate_dense(sdf, 64, CPU)
+    where = ndimage.binary_dilation(mask_of_both())
+    lowest, z_at = ray_minima(grid, SIZE)
+    some_lowest, some_z = ray_minima(grid, SIZE, where)
+    assert 0 < where.sum() < SIZE * SIZE / 2
+    np.testing.assert_array_equal(some_lowest[where], lowest[where])
+    np.testing.assert_array_equal(some_z[where], z_at[where])
+    assert np.isinf(some_lowest[~where]).all() and (some_z[~where] == 0).all()
+    nothing, _ = ray_minima(grid, SIZE, np.zeros((SIZE, SIZE), bool))
+    assert np.isinf(nothing).all()
+
+
 def test_the_fill_puts_a_sheet_on_the_lost_part_only():
     grid = evaluate_dense(sdf, 64, CPU)
     filled, count = fill_missed_rays(grid, SilhouetteFill(mask_of_both(), 0.02))
