@@ -93,7 +93,7 @@ RESOLUTION = OptionSpec(
     "resolution", 256, "marching-cubes grid size, a power of two from 32 to 256",
     minimum=MIN_RESOLUTION, maximum=MAX_RESOLUTION)
 FACE_BUDGET = OptionSpec(
-    "face_budget", 50_000, "simplify to at most this many faces (0 keeps every face)",
+    "face_budget", 25_000, "simplify to at most this many faces (0 keeps every face)",
     minimum=0, maximum=MAX_FACE_BUDGET)
 BACKGROUND = OptionSpec(
     "background", "auto",

@@ -10,7 +10,7 @@ from backend.options import ReconstructOptions
 
 def test_defaults_match_the_api():
     opts = ReconstructOptions()
-    assert opts.to_json() == {"resolution": 256, "face_budget": 50_000, "background": "auto",
+    assert opts.to_json() == {"resolution": 256, "face_budget": 25_000, "background": "auto",
                               "predictor": "auto", "name": "", "keep_sdf": False,
                               "flip_average": "auto", "silhouette_fill": "auto",
                               "texture_size": 1024, "vertex_colors": False}
