@@ -35,6 +35,16 @@ a one-photo run it measures what the other photos add to the hidden side's colou
         --resolution 64 --threads 1 --pair-with runs/eval/tex_views1/results.json \
         --out runs/eval/tex_views4
 
+``--modes vertex texture oracle`` adds a ceiling: the texture with the unseen texels painted in
+the reference's own colour (the albedo at the nearest point of the true surface) instead of the
+guess. Everything else (mesh, photo where seen, de-lighting, blend) is the texture mode's, so the
+oracle against the texture is what a perfect colour guess could still gain on this mesh, and the
+oracle against vertex colours says whether the issue's hidden-side target is within reach of
+colour alone:
+
+    python -m training.texture_eval --data data/sh3d --split val --modes vertex texture oracle \
+        --per-source 40 --shapes ID ... --out runs/eval/texture_oracle
+
 ``--pair-with RESULTS.json ...`` reruns exactly the kept samples of earlier runs (same shard
 and index) and pairs them: with ``--modes texture`` only the texture is made again, the
 vertex colours' scores are the earlier run's (the same mesh when the SDF is unchanged), and the
@@ -54,7 +64,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import trimesh
 from PIL import Image
+from scipy.spatial import cKDTree
 
 from backend.contract import MAX_VIEWS
 from backend.framing import frame_object
@@ -63,7 +75,8 @@ from backend.model import read_metadata
 from backend.multiview.request import ViewRequest
 from backend.options import ReconstructOptions
 from backend.pipeline import Reconstructor
-from backend.predictors import Predictor
+from backend.predictors import NETWORK_WEIGHTS, Predictor
+from backend.predictors.base import ColourFunction, Prediction
 from backend.predictors.network import InferenceSettings, NetworkPredictor
 from training.compare import Scores, paired_difference
 from training.data.mesh import ShapeMesh
@@ -73,6 +86,7 @@ from training.evaluate import load_test
 from training.texture_render import (
     VIEWS,
     Render,
+    albedo,
     colour_error,
     coverage_iou,
     load_bundle_mesh,
@@ -81,7 +95,9 @@ from training.texture_render import (
 )
 from training.texture_sheet import write_sheet
 
-MODES = (("vertex", True), ("texture", False))  # (name, vertex_colors option)
+MODES = (("vertex", True), ("texture", False), ("oracle", False))  # (name, vertex_colors)
+DEFAULT_MODES = ("vertex", "texture")
+ORACLE_SAMPLES = 400_000  # reference surface samples the oracle's nearest colour is read from
 SHEET_VIEWS = ("input", "side", "back")
 
 
@@ -122,13 +138,23 @@ def appearance(mesh: ShapeMesh) -> str:
     return "vertex" if mesh.vertex_colors is not None else "none"
 
 
+class OracleNetwork(NetworkPredictor):
+    """The network whose unseen-colour guess can be replaced by ``oracle`` (the oracle mode)."""
+
+    oracle: ColourFunction | None = None
+
+    def colour_function(self, prediction: Prediction) -> ColourFunction | None:
+        return self.oracle if self.oracle is not None else super().colour_function(prediction)
+
+
 class ModelReconstructor(Reconstructor):
-    """The backend with every job's predictor fixed to given network weights (``--model``)."""
+    """The backend with every job's predictor fixed to given network weights (``--model``, or
+    the shipped ones for the oracle mode)."""
 
     def __init__(self, device: torch.device, weights: Path,
                  settings_from: Path | None = None) -> None:
         super().__init__(device)
-        self.network = NetworkPredictor(device, weights)
+        self.network = OracleNetwork(device, weights)
         if settings_from is not None:
             self.network.settings = InferenceSettings.from_metadata(read_metadata(settings_from))
 
@@ -137,14 +163,31 @@ class ModelReconstructor(Reconstructor):
 
 
 def make_reconstructor(args: argparse.Namespace) -> Reconstructor:
-    """The shipped backend, or one fixed to ``--model`` (with ``--settings-from``'s settings)."""
+    """The shipped backend, or one fixed to ``--model`` (with ``--settings-from``'s settings);
+    the oracle mode fixes it to the shipped weights, whose colour guess it can replace."""
     cpu = torch.device("cpu")
     if args.model is None:
         if args.settings_from is not None:
             raise SystemExit("error: --settings-from goes with --model")
+        if "oracle" in args.modes:
+            return ModelReconstructor(cpu, NETWORK_WEIGHTS)
         return Reconstructor(cpu)
     return ModelReconstructor(cpu, Path(args.model),
                               None if args.settings_from is None else Path(args.settings_from))
+
+
+def true_colour(ref: ShapeMesh, samples: int = ORACLE_SAMPLES) -> ColourFunction:
+    """The reference's albedo (sRGB 0..1) at the surface sample nearest each point."""
+    mesh = trimesh.Trimesh(ref.vertices, ref.faces, process=False)
+    points, face = trimesh.sample.sample_surface(mesh, samples, seed=0)
+    bary = trimesh.triangles.points_to_barycentric(mesh.triangles[face], points)
+    colours = np.clip(albedo(ref, face, bary), 0.0, 1.0)
+    tree = cKDTree(points)
+
+    def colour_at(query: np.ndarray) -> np.ndarray:
+        return colours[tree.query(np.asarray(query, np.float64).reshape(-1, 3))[1]]
+
+    return colour_at
 
 
 def png_bytes(rgba: np.ndarray) -> bytes:
@@ -232,9 +275,11 @@ def run_samples(args: argparse.Namespace, samples: list[dict]) -> tuple[list[dic
         preds = {}
         with tempfile.TemporaryDirectory() as tmp:
             for name, vc in [m for m in MODES if m[0] in args.modes]:
+                if isinstance(rec, ModelReconstructor):
+                    rec.network.oracle = true_colour(ref) if name == "oracle" else None
                 opts = ReconstructOptions(resolution=args.resolution, background="alpha",
                                           predictor=args.predictor, vertex_colors=vc)
-                preds[name] = reconstruct(rec, photos, opts, Path(tmp))
+                preds[name] = reconstruct(rec, photos, opts, Path(tmp) / name)
         scores, renders = score_sample(ref, preds, args.size)
         rows.append({"shape_id": sid, "source": s["source"], "family": s["family"],
                      "shard": s["shard"], "index": s["index"], "photos": len(photos.images),
@@ -263,15 +308,17 @@ def _view_scores(r: dict, mode: str) -> dict:
     return got
 
 
-def summarise(rows: list[dict], draws: int = 2000, before: str = "vertex") -> list[dict]:
+def summarise(rows: list[dict], draws: int = 2000, before: str = "vertex",
+              after: str = "texture") -> list[dict]:
     """Per view and side+back (all sources, then each source): means and the paired relative
-    change of the texture against ``before`` (vertex colours, or the earlier texture
-    ``median``), shape-clustered bootstrap interval (95%). Rows without ``before``'s scores (a
-    run of the texture mode alone) are left out: alone, such a run has no summary."""
-    rows = [r for r in rows if f"{before}/input" in r and "texture/input" in r]
+    change of ``after`` (the texture, or the oracle) against ``before`` (vertex colours, the
+    earlier texture ``median``, or the texture), shape-clustered bootstrap interval (95%). Rows
+    without both modes' scores (a run of one mode alone) are left out: alone, such a run has no
+    summary. The keys say vertex and texture for ``before`` and ``after`` whichever they are."""
+    rows = [r for r in rows if f"{before}/input" in r and f"{after}/input" in r]
     ids, srcs = [r["shape_id"] for r in rows], [r["source"] for r in rows]
     a = Scores(before, ids, srcs, [_view_scores(r, before) for r in rows])
-    b = Scores("texture", ids, srcs, [_view_scores(r, "texture") for r in rows])
+    b = Scores(after, ids, srcs, [_view_scores(r, after) for r in rows])
     out = []
     for group in ["all", *dict.fromkeys(srcs)]:
         for view in [v for v, _, _ in VIEWS] + [SIDE_BACK]:
@@ -281,7 +328,7 @@ def summarise(rows: list[dict], draws: int = 2000, before: str = "vertex") -> li
             keep = [i for i in range(len(rows)) if group in ("all", srcs[i])]
             wins = sum(1 for i in keep if None not in (a.metrics[i][view], b.metrics[i][view])
                        and b.metrics[i][view] < a.metrics[i][view])
-            pix = [rows[i].get(f"texture/{view}/pixels") for i in keep]
+            pix = [rows[i].get(f"{after}/{view}/pixels") for i in keep]
             out.append({"group": group, "view": view, "n": d.n, "shapes": d.shapes,
                         "vertex": d.mean_a, "texture": d.mean_b, "rel": d.rel,
                         "rel_low": d.rel_low, "rel_high": d.rel_high, "texture_better": wins,
@@ -296,9 +343,9 @@ def _mean_iou(rows: list[dict], group: str, view: str) -> float | None:
     return float(np.mean(got)) if got else None
 
 
-def markdown(summary: list[dict], before: str = "vertex colours") -> str:
-    lines = [f"| group | view | samples (shapes) | ΔE00 {before} | ΔE00 texture | "
-             f"texture vs {before} (95% CI) | texture better | covered px | silhouette IoU |",
+def markdown(summary: list[dict], before: str = "vertex colours", after: str = "texture") -> str:
+    lines = [f"| group | view | samples (shapes) | ΔE00 {before} | ΔE00 {after} | "
+             f"{after} vs {before} (95% CI) | {after} better | covered px | silhouette IoU |",
              "|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
         lines.append(
@@ -371,8 +418,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sheet-rows", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True)
-    p.add_argument("--modes", nargs="+", default=[m for m, _ in MODES],
-                   choices=[m for m, _ in MODES], help="which backend modes to run")
+    p.add_argument("--modes", nargs="+", default=list(DEFAULT_MODES),
+                   choices=[m for m, _ in MODES],
+                   help="which backend modes to run (oracle: the texture with the true colour "
+                        "where the photo does not see)")
     p.add_argument("--pair-with", nargs="*", default=None, metavar="RESULTS_JSON",
                    help="rerun these earlier runs' kept samples and join their scores")
     p.add_argument("--rescore", action="store_true",
@@ -413,6 +462,11 @@ def main(argv: list[str] | None = None) -> dict:
     if kept and "median/input" in kept[0]:
         report["summary_median"] = summarise(kept, before="median")
         text += "\n" + markdown(report["summary_median"], "earlier texture")
+    if kept and "oracle/input" in kept[0]:
+        report["summary_oracle"] = summarise(kept, after="oracle")
+        report["summary_oracle_texture"] = summarise(kept, before="texture", after="oracle")
+        text += ("\n" + markdown(report["summary_oracle"], after="oracle")
+                 + "\n" + markdown(report["summary_oracle_texture"], "texture", "oracle"))
     (out / "results.json").write_text(json.dumps(report, indent=1))
     (out / "summary.md").write_text(text)
     if sheet:

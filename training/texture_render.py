@@ -64,7 +64,7 @@ def load_bundle_mesh(path: Path) -> ShapeMesh:
     return out
 
 
-def _albedo(mesh: ShapeMesh, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+def albedo(mesh: ShapeMesh, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
     """sRGB surface colour at hits: texture by UV, else interpolated vertex colours, else grey."""
     corners = mesh.faces[face]
     if mesh.texture is not None and mesh.uv is not None:
@@ -88,7 +88,7 @@ def render(mesh: ShapeMesh, azimuth: float, elevation: float, size: int = 128) -
         hits = caster.cast(origin, dirs, IDENTITY_VIEW, all_hits=False)
         normals = caster.face_normals[hits.face]
         light = AMBIENT + (1 - AMBIENT) * np.abs((normals * dirs[hits.ray]).sum(1))
-        linear = srgb_to_linear(np.clip(_albedo(cam, hits.face, hits.bary), 0, 1))
+        linear = srgb_to_linear(np.clip(albedo(cam, hits.face, hits.bary), 0, 1))
         rgb[hits.ray] = linear_to_srgb(linear * light[:, None])
         hit[hits.ray] = True
     return Render(rgb.reshape(size, size, 3), hit.reshape(size, size))
