@@ -13,6 +13,7 @@ import time
 import pytest
 from backend_test_support import REPO_ROOT, ServerProcess, cutout_png
 
+from backend.meshing import grid_levels
 from backend.pipeline import STAGE_LABELS
 
 SHAPE = STAGE_LABELS["sdf"]  # "Computing the shape (level k of n)"
@@ -68,7 +69,9 @@ def test_progress_moves_in_words_through_the_grid_levels(server: ServerProcess):
         time.sleep(0.01)
     assert status["state"] == "done", status
     levels = [s for s in dict.fromkeys(stages) if s.startswith(SHAPE)]
-    assert levels == [f"{SHAPE} (level {k} of 3)" for k in range(1, 4)][-len(levels):]
+    n = grid_levels(128)  # 16^3 dense, then 32^3, 64^3 and 128^3
+    assert n == 4
+    assert levels == [f"{SHAPE} (level {k} of {n})" for k in range(1, n + 1)][-len(levels):]
     assert len(levels) >= 2, stages
     in_grid = {f for s, f in zip(stages, fractions, strict=True) if s.startswith(SHAPE)}
     assert len(in_grid) >= 4, sorted(in_grid)  # it moves within the stage, not once per stage
