@@ -59,6 +59,15 @@ def texel_at(uv: UVMesh, texture: np.ndarray, point: np.ndarray) -> np.ndarray:
     return texture[row, col].astype(float)
 
 
+def assert_photo_colour(got: np.ndarray, colour: tuple[int, int, int]) -> None:
+    """A texel painted from a photo's colour: its hue, and its brightness or more, never less
+    (the de-light brings each texel up to the best-lit seen texel's light; on these flat photos
+    the box's edges, whose normals lean, read as a little better lit than the face)."""
+    want = np.asarray(colour, float)
+    np.testing.assert_allclose(got / got.sum(), want / want.sum(), atol=0.03)
+    assert want.sum() - 12 <= got.sum() <= 1.3 * want.sum(), (got, colour)
+
+
 def test_front_takes_the_photo_and_the_back_does_not(box):
     uv, normals = box
     texture = bake_texture(uv, normals, photo(), size=SIZE)
@@ -66,9 +75,9 @@ def test_front_takes_the_photo_and_the_back_does_not(box):
     front_red = texel_at(uv, texture, np.array([0.03, 0.02, 0.2]))
     front_green = texel_at(uv, texture, np.array([0.15, -0.12, 0.2]))
     back = texel_at(uv, texture, np.array([0.03, 0.02, -0.2]))  # right behind the red square
-    np.testing.assert_allclose(front_red, RED, atol=12)
-    np.testing.assert_allclose(front_green, GREEN, atol=12)
-    np.testing.assert_allclose(back, GREEN, atol=12)  # the median colour, not the front's red
+    assert_photo_colour(front_red, RED)
+    assert_photo_colour(front_green, GREEN)
+    assert_photo_colour(back, GREEN)  # the median colour, not the front's red
 
 
 def test_a_colour_head_paints_what_the_photo_does_not_show(box):
@@ -80,7 +89,7 @@ def test_a_colour_head_paints_what_the_photo_does_not_show(box):
     texture = bake_texture(uv, normals, photo(), colour_at, size=SIZE)
     np.testing.assert_allclose(texel_at(uv, texture, np.array([0.03, 0.02, -0.2])),
                                [255, 0, 255], atol=2)
-    np.testing.assert_allclose(texel_at(uv, texture, np.array([0.03, 0.02, 0.2])), RED, atol=12)
+    assert_photo_colour(texel_at(uv, texture, np.array([0.03, 0.02, 0.2])), RED)
 
 
 def test_padding_fills_every_texel_outside_the_charts(box):
@@ -147,12 +156,12 @@ def test_a_back_photo_paints_the_back(box):
     alone = bake_texture(uv, normals, photo(), size=SIZE)
     both = bake_texture(uv, normals, photo(), size=SIZE,
                         views=[ViewPhoto(plain(BLUE), view_transform(180.0, 0.0, 0.0))])
-    np.testing.assert_allclose(texel_at(uv, alone, BACK), GREEN, atol=12)  # the median guess
-    np.testing.assert_allclose(texel_at(uv, both, BACK), BLUE, atol=12)
-    np.testing.assert_allclose(texel_at(uv, both, np.array([-0.12, -0.15, -0.2])), BLUE, atol=12)
+    assert_photo_colour(texel_at(uv, alone, BACK), GREEN)  # the median guess
+    assert_photo_colour(texel_at(uv, both, BACK), BLUE)
+    assert_photo_colour(texel_at(uv, both, np.array([-0.12, -0.15, -0.2])), BLUE)
     for point, colour in (([0.03, 0.02, 0.2], RED), ([0.15, -0.12, 0.2], GREEN)):
-        np.testing.assert_allclose(texel_at(uv, both, np.array(point)), colour, atol=12)
-    np.testing.assert_allclose(texel_at(uv, both, RIGHT), GREEN, atol=12)  # neither sees it
+        assert_photo_colour(texel_at(uv, both, np.array(point)), colour)
+    assert_photo_colour(texel_at(uv, both, RIGHT), GREEN)  # neither sees it
 
 
 def test_the_squarest_photo_counts_most_where_several_see_a_texel(box):
@@ -202,13 +211,13 @@ def test_a_transparent_photo_changes_nothing(box):
 
 def test_without_other_photos_the_texture_is_the_one_photo_bake_byte_for_byte(box):
     """sha256 of the one-photo bake (no head; the linear head) on this box, as it stands since
-    the photo's light is taken off (backend.texture.delight): the one-photo texture must not
-    move. Recompute only for a deliberate change."""
+    the photo's light is taken off relative to the best-lit seen texel (backend.texture.delight):
+    the one-photo texture must not move. Recompute only for a deliberate change."""
     uv, normals = box
     digests = [hashlib.sha256(bake_texture(uv, normals, photo(), head, size=SIZE).tobytes())
                .hexdigest() for head in (None, linear_head)]
-    assert digests == ["4b8773e7eba7fdb1407c41c131c9bf1bd3c2b16affc1514562ce3f01893222e2",
-                       "0d9fbf4c439eec7aa0c0b72a4235053b04b2c44ff32100c788d84b6ed5ea1f0b"]
+    assert digests == ["3df46d3df88f3b240847e64214c38d1532918394209fe2490d1db8021d211c6c",
+                       "dc34114281a8a4d91a36e741b77a1f06529164258d129eaebab9a8aec8caa82e"]
 
 
 def test_the_photos_light_is_taken_off_the_texture():
