@@ -90,8 +90,8 @@ def evaluate_coarse_to_fine(
     The refinements from levels up to ``BAND_UP_TO`` (the dense start grid's first) take every
     cell with a sign change or a corner within one cell diagonal of the surface, which for a true
     SDF is every cell that can hold surface. Finer levels take only the cells with a sign change:
-    a learned SDF sits near zero over
-    wide regions, so a magnitude band there would evaluate most of the grid. After each level the
+    a learned SDF sits near zero over wide regions, so a magnitude band there would evaluate most
+    of the grid. After each level the
     surface is traced outward: a fine cell with a sign change and a corner that was interpolated,
     not evaluated, gets that corner evaluated, until the surface closes (``CLOSURE_ROUNDS``).
 
