@@ -91,9 +91,9 @@ def evaluate_coarse_to_fine(
     cell with a sign change or a corner within one cell diagonal of the surface, which for a true
     SDF is every cell that can hold surface. Finer levels take only the cells with a sign change:
     a learned SDF sits near zero over wide regions, so a magnitude band there would evaluate most
-    of the grid. After each level the
-    surface is traced outward: a fine cell with a sign change and a corner that was interpolated,
-    not evaluated, gets that corner evaluated, until the surface closes (``CLOSURE_ROUNDS``).
+    of the grid. After each level the surface is traced outward: a fine cell with a sign change
+    and a corner that was interpolated, not evaluated, gets that corner evaluated, until the
+    surface closes (``CLOSURE_ROUNDS``).
 
     ``progress`` moves through every level (the dense start is level 1 of ``steps + 1``), each
     level weighted by about the share of the points it evaluates; ``on_level`` hears each start.
