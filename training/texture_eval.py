@@ -36,7 +36,7 @@ a one-photo run it measures what the other photos add to the hidden side's colou
         --out runs/eval/tex_views4
 
 ``--modes vertex texture oracle`` adds a ceiling: the texture with the unseen texels painted in
-the reference's own colour (the albedo at the nearest point of the true surface) instead of the
+the reference's own colour (the albedo at the closest point of the true surface) instead of the
 guess. Everything else (mesh, photo where seen, de-lighting, blend) is the texture mode's, so the
 oracle against the texture is what a perfect colour guess could still gain on this mesh, and the
 oracle against vertex colours says whether the issue's hidden-side target is within reach of
@@ -64,9 +64,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import trimesh
 from PIL import Image
-from scipy.spatial import cKDTree
 
 from backend.contract import MAX_VIEWS
 from backend.framing import frame_object
@@ -79,6 +77,7 @@ from backend.predictors import NETWORK_WEIGHTS, Predictor
 from backend.predictors.base import ColourFunction, Prediction
 from backend.predictors.network import InferenceSettings, NetworkPredictor
 from training.compare import Scores, paired_difference
+from training.data.colors import SurfaceIndex
 from training.data.mesh import ShapeMesh
 from training.data.sources import get_source
 from training.data.sources.base import Shape, stable_seed
@@ -97,7 +96,6 @@ from training.texture_sheet import write_sheet
 
 MODES = (("vertex", True), ("texture", False), ("oracle", False))  # (name, vertex_colors)
 DEFAULT_MODES = ("vertex", "texture")
-ORACLE_SAMPLES = 400_000  # reference surface samples the oracle's nearest colour is read from
 SHEET_VIEWS = ("input", "side", "back")
 
 
@@ -176,16 +174,14 @@ def make_reconstructor(args: argparse.Namespace) -> Reconstructor:
                               None if args.settings_from is None else Path(args.settings_from))
 
 
-def true_colour(ref: ShapeMesh, samples: int = ORACLE_SAMPLES) -> ColourFunction:
-    """The reference's albedo (sRGB 0..1) at the surface sample nearest each point."""
-    mesh = trimesh.Trimesh(ref.vertices, ref.faces, process=False)
-    points, face = trimesh.sample.sample_surface(mesh, samples, seed=0)
-    bary = trimesh.triangles.points_to_barycentric(mesh.triangles[face], points)
-    colours = np.clip(albedo(ref, face, bary), 0.0, 1.0)
-    tree = cKDTree(points)
+def true_colour(ref: ShapeMesh) -> ColourFunction:
+    """The reference's albedo (sRGB 0..1) at the surface point closest to each point (the data
+    engine's own closest-point index, ``training.data.colors.SurfaceIndex``)."""
+    index = SurfaceIndex(ref)
 
     def colour_at(query: np.ndarray) -> np.ndarray:
-        return colours[tree.query(np.asarray(query, np.float64).reshape(-1, 3))[1]]
+        face, bary, _ = index.closest(np.asarray(query, np.float64).reshape(-1, 3))
+        return np.clip(albedo(ref, face, bary), 0.0, 1.0)
 
     return colour_at
 

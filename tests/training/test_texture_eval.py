@@ -201,8 +201,8 @@ def test_a_texture_only_run_has_no_summary_of_its_own():
     assert summarise(rows) == []
 
 
-def test_true_colour_reads_the_reference_albedo_at_the_nearest_surface_point():
-    colour = true_colour(striped_box(), samples=50_000)
+def test_true_colour_reads_the_reference_albedo_at_the_closest_surface_point():
+    colour = true_colour(striped_box())
     z = HALF[2]
     got = colour(np.array([[0.0, -0.02, z + 0.01], [0.0, 0.0, -z - 0.01], [0.2, 0.0, 0.0]]))
     np.testing.assert_allclose(got[0], RED / 255.0, atol=0.02)  # the stripe, on the front
@@ -219,7 +219,7 @@ def test_the_oracle_mode_paints_the_unseen_side_in_the_true_colour(tmp_path):
     opts = ReconstructOptions(resolution=64, background="alpha", texture_size=512)
     preds = {}
     for name in ("texture", "oracle"):
-        rec.network.oracle = true_colour(box, samples=50_000) if name == "oracle" else None
+        rec.network.oracle = true_colour(box) if name == "oracle" else None
         preds[name] = reconstruct(rec, Photos.single(input_image(box)), opts, tmp_path / name)
     scores, _ = score_sample(box, preds, 96)
     assert scores["oracle/back"] < scores["texture/back"]
