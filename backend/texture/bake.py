@@ -9,9 +9,9 @@ Each photo's light is taken off the colours it gives (``delight``: a smooth ligh
 seen texels' normals and divided out), so that a texture lit again in Blender is not lit twice.
 
 The unseen side's guess is the predictor's colour head (``colour_at``) when it has one; without
-one it is the object's median visible colour (of photo 0's well-seen texels, de-lit). On
-held-out textured shapes the two took 3.4-3.5% off the colour error at the input view and
-2.4-5.4% off the hidden sides (docs/experiments/texture_colour.md). The nearest visible point's
+one it is the object's median visible colour (of photo 0's well-seen texels, de-lit); what
+de-lighting and the median do to the colour error on held-out textured shapes is measured in
+docs/experiments/texture_colour.md. The nearest visible point's
 colour would be the obvious alternative, but on a thin object the nearest visible point of a
 back texel is the front right across, which is exactly the front-on-the-back look this bake
 exists to remove; the median is one plain colour of the object, never a copy of its front's
