@@ -21,9 +21,12 @@ import re
 import secrets
 import shutil
 import stat
+import struct
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import trimesh
@@ -73,17 +76,15 @@ def write_bundle(
     clean_leftovers(out_dir)
     staging = _new_sibling_dir(out_dir, "new")
     try:
-        (staging / "slices").mkdir()
-        mesh.export(staging / "mesh.glb", file_type="glb")
-        if texture is not None:
-            Image.fromarray(texture).save(staging / TEXTURE_FILE)
-        for name, image in zip(SLICE_NAMES, slices, strict=True):
-            Image.fromarray(image, "RGBA").save(staging / "slices" / f"{name}.png")
-        Image.fromarray(model_input, "RGBA").save(staging / "input.png")
-        if views:
-            (staging / VIEWS_DIR).mkdir()
-            for k, image in sorted(views.items()):
-                Image.fromarray(image, "RGBA").save(staging / VIEWS_DIR / f"{k}.png")
+        # The pictures are encoded on a second thread while this one exports the mesh: PNG's
+        # compression lets go of the GIL, and each side is one core's work (docs/BENCHMARKS.md).
+        with ThreadPoolExecutor(1) as pool:
+            pictures = pool.submit(_write_pictures, staging, slices, model_input, views)
+            glb = cast(bytes, mesh.export(file_type="glb"))
+            (staging / "mesh.glb").write_bytes(glb)
+            if texture is not None:
+                (staging / TEXTURE_FILE).write_bytes(glb_image(glb) or _png(texture))
+            pictures.result()
         if sdf is not None:
             np.save(staging / "sdf.npy", sdf.astype(np.float16))
         (staging / "result.json").write_text(json.dumps(result, indent=2))
@@ -93,6 +94,46 @@ def write_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def _write_pictures(staging: Path, slices: np.ndarray, model_input: np.ndarray,
+                    views: dict[int, np.ndarray] | None) -> None:
+    """The slice images, the framed input and the other photos' inputs, as PNG files."""
+    (staging / "slices").mkdir()
+    for name, image in zip(SLICE_NAMES, slices, strict=True):
+        Image.fromarray(image, "RGBA").save(staging / "slices" / f"{name}.png")
+    Image.fromarray(model_input, "RGBA").save(staging / "input.png")
+    if views:
+        (staging / VIEWS_DIR).mkdir()
+        for k, image in sorted(views.items()):
+            Image.fromarray(image, "RGBA").save(staging / VIEWS_DIR / f"{k}.png")
+
+
+def _png(image: np.ndarray) -> bytes:
+    with io.BytesIO() as buffer:
+        Image.fromarray(image).save(buffer, format="png")
+        return buffer.getvalue()
+
+
+def glb_image(glb: bytes) -> bytes | None:
+    """The bytes of a binary glTF's only PNG image, or None where it holds none or several.
+
+    texture.png is the glb's base-colour texture byte for byte, so it is taken from there rather
+    than compressed a second time."""
+    if len(glb) < 20:
+        return None
+    magic, _, _ = struct.unpack_from("<4sII", glb, 0)
+    json_length, json_type = struct.unpack_from("<I4s", glb, 12)
+    if magic != b"glTF" or json_type != b"JSON":
+        return None
+    tree = json.loads(glb[20 : 20 + json_length])
+    images = tree.get("images", [])
+    if len(images) != 1 or images[0].get("mimeType") != "image/png":
+        return None
+    view = tree["bufferViews"][images[0]["bufferView"]]
+    bin_start = 20 + json_length + 8  # the BIN chunk's data, after its length and type
+    begin = bin_start + view.get("byteOffset", 0)
+    return glb[begin : begin + view["byteLength"]]
 
 
 def write_marker(folder: Path) -> None:

@@ -16,7 +16,7 @@ import trimesh
 from backend_test_support import cutout_png
 from PIL import Image
 
-from backend.bundle import MARKER_NAME, write_bundle, zip_bundle
+from backend.bundle import MARKER_NAME, glb_image, write_bundle, zip_bundle
 from backend.errors import BackendError
 from backend.geometry import MODEL_INPUT_SIZE, SLICE_NAMES
 from backend.options import ReconstructOptions
@@ -235,3 +235,36 @@ def test_bundle_folder_has_normal_permissions(tmp_path):
         os.umask(old_umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o755
     assert stat.S_IMODE((out / "slices").stat().st_mode) == 0o755
+
+
+def test_texture_png_is_the_glb_texture(bundle):
+    """texture.png is the glb's own base-colour image, byte for byte (taken, not re-encoded),
+    and it decodes to the colours the material carries."""
+    folder, _ = bundle
+    glb = (folder / "mesh.glb").read_bytes()
+    png = (folder / "texture.png").read_bytes()
+    assert glb_image(glb) == png and png.startswith(b"\x89PNG")
+    mesh = trimesh.load(folder / "mesh.glb", force="mesh")
+    carried = np.asarray(mesh.visual.material.baseColorTexture.convert("RGB"))
+    with Image.open(io.BytesIO(png)) as img:
+        assert img.mode == "RGB" and img.size == (1024, 1024)
+        np.testing.assert_array_equal(np.asarray(img), carried)
+
+
+def test_glb_image_without_a_texture():
+    """A glb of a mesh with vertex colours holds no image: None, and texture.png is encoded."""
+    mesh, _, _ = parts()
+    mesh.visual.vertex_colors = [200, 30, 30, 255]
+    assert glb_image(mesh.export(file_type="glb")) is None
+    assert glb_image(b"not a glb at all, twenty bytes or more") is None
+    assert glb_image(b"glTF") is None
+
+
+def test_texture_written_beside_a_mesh_without_one(tmp_path):
+    """A texture array with an untextured mesh: texture.png is still the array, encoded here."""
+    mesh, slices, model_input = parts()
+    texture = np.zeros((8, 8, 3), np.uint8)
+    texture[2:5, 3:7] = (10, 200, 90)
+    out = write_bundle(tmp_path / "b", mesh, slices, model_input, {"run": 1}, texture=texture)
+    with Image.open(out / "texture.png") as img:
+        np.testing.assert_array_equal(np.asarray(img), texture)
