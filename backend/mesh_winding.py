@@ -2,7 +2,7 @@
 
 Quadric decimation folds a face or two over on most network meshes (12 of 15 photo-like
 validation inputs at 128^3), and trimesh's repair then walks every pair of neighbouring faces in
-Python through networkx: 1.4-2 s for 25,000 faces, more than the clean-up's other work many
+Python through networkx: 1.2-1.5 s for 25,000 faces, more than the clean-up's other work many
 times over (docs/BENCHMARKS.md).
 
 trimesh's walk, for each connected part (faces joined by an edge that exactly two faces share),
