@@ -49,7 +49,7 @@ GREY = np.array([0.5, 0.5, 0.5])
 # 1 on held-out shapes; 0.25 was no clearer better. Each photo carries its own light, and a
 # placed photo is never exactly registered: a soft blend averages both out.
 BLEND_POWER = 1.0
-PADDING = 4  # texels of dilation around each chart (xatlas leaves 2 between charts)
+PADDING = 4  # texels of dilation around each chart, into the gutters xatlas leaves (unwrap.py)
 WELL_SEEN = 0.5  # seen weight from which a texel's de-lit colour counts in the median guess
 
 
