@@ -1,8 +1,8 @@
 """Mesh clean-up after marching cubes: stair-steps smoothed, specks removed, optional face budget.
 
-Normals need no repair: ``backend.meshing.marching_cubes`` winds every face outward (tests
-check the volume sign, also on meshes that are not watertight once merged, where trimesh's own
-winding fix does nothing)."""
+``backend.meshing.marching_cubes`` winds every face outward (tests check the volume sign, also
+on meshes that are not watertight once merged, where trimesh's own winding fix does nothing), so
+the normals need repair only where decimation folds a face over (``_validated``)."""
 
 from __future__ import annotations
 
