@@ -116,12 +116,13 @@ def photo_look(photo: np.ndarray, points: np.ndarray, normals: np.ndarray,
                depth: CameraDepth) -> Look:
     """One photo's colours, with its light taken off (``delight``), and weights for texel
     points and normals in its own view frame."""
-    weight = seen_weight(points, normals, depth)
+    cosine = facing_cosine(points, normals)
+    weight = seen_weight(points, cosine, depth)
     seen = np.flatnonzero(weight > 0)
     rgb, alpha = sample_photo(photo, points[seen])
     w = weight[seen] * smoothstep(*SEEN_ALPHA, alpha)
     rgb = delit(rgb, normals[seen], w)
-    return Look(seen, rgb, w, w * facing_cosine(points[seen], normals[seen]))
+    return Look(seen, rgb, w, w * cosine[seen])
 
 
 def blend_looks(looks: list[Look], count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -168,10 +169,10 @@ def _uv_pixels(uv: UVMesh, size: int) -> np.ndarray:
     return pix[uv.faces]
 
 
-def seen_weight(points: np.ndarray, normals: np.ndarray, depth: CameraDepth) -> np.ndarray:
-    """0..1 per point: how much of its colour the photo may give (seen and facing the camera;
-    the photo's alpha at the point scales it further)."""
-    return depth.visible(points) * smoothstep(*SEEN_COS, facing_cosine(points, normals))
+def seen_weight(points: np.ndarray, cosine: np.ndarray, depth: CameraDepth) -> np.ndarray:
+    """0..1 per point: how much of its colour the photo may give (seen, and facing the camera
+    by ``cosine``, its ``facing_cosine``; the photo's alpha at the point scales it further)."""
+    return depth.visible(points) * smoothstep(*SEEN_COS, cosine)
 
 
 def facing_cosine(points: np.ndarray, normals: np.ndarray) -> np.ndarray:

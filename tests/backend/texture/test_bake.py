@@ -9,7 +9,7 @@ import pytest
 import trimesh
 
 from backend.multiview.poses import view_transform
-from backend.texture.bake import ViewPhoto, bake_texture, pad, seen_weight
+from backend.texture.bake import ViewPhoto, bake_texture, facing_cosine, pad, seen_weight
 from backend.texture.raster import rasterize
 from backend.texture.unwrap import UVMesh, unwrap
 from backend.texture.visibility import CameraDepth
@@ -120,7 +120,7 @@ def test_seen_weight_fades_at_grazing_angles_and_is_zero_when_hidden():
     points = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, -0.2]])
     tilt = np.radians(80.0)
     normals = np.array([[0, 0, 1.0], [np.sin(tilt), 0, np.cos(tilt)], [1.0, 0, 0], [0, 0, 1.0]])
-    weight = seen_weight(points, normals, depth)
+    weight = seen_weight(points, facing_cosine(points, normals), depth)
     assert weight[0] == pytest.approx(1.0)
     assert 0.0 < weight[1] < 1.0  # cos 80 deg = 0.17: inside the blend
     assert weight[2] == 0.0 and weight[3] == 0.0  # edge-on; hidden behind the quad
