@@ -11,7 +11,7 @@ import trimesh
 from scipy.sparse import coo_matrix, csr_matrix, diags
 from scipy.sparse.csgraph import connected_components
 
-from .mesh_winding import fix_winding
+from .mesh_winding import edge_parts, fix_winding
 
 MIN_PART_SHARE = 0.02  # a part with under 2% of the largest part's faces is a floating speck
 # Taubin smoothing of the marching-cubes surface (``smooth_surface``): pairs of a shrinking step
@@ -62,11 +62,7 @@ def _may_be_inverted(mesh: trimesh.Trimesh) -> bool:
     (the cases ``trimesh.repair.fix_inversion`` inverts), with a margin for rounding."""
     tri = mesh.triangles
     signed = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6.0
-    pairs = mesh.face_adjacency
-    n = len(mesh.faces)
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])),
-                       shape=(n, n))
-    _, part = connected_components(graph, directed=False)
+    _, part = edge_parts(np.asarray(mesh.face_adjacency), len(mesh.faces))
     volumes = np.bincount(part, weights=signed)
     margin = 1e-9 * max(float(np.abs(signed).sum()), 1e-30)
     return bool(volumes.min() < margin or signed.sum() < margin)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import trimesh
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 
@@ -40,12 +40,19 @@ def fix_winding(mesh: trimesh.Trimesh) -> None:
         mesh.faces = faces  # type: ignore[assignment]  # trimesh's setter takes any array
 
 
+def edge_parts(pairs: np.ndarray, faces: int) -> tuple[csr_matrix, np.ndarray]:
+    """The graph of ``faces`` faces joined where ``pairs`` (trimesh's ``face_adjacency``) say
+    they share an edge, and each face's connected part in it."""
+    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])),
+                       shape=(faces, faces)).tocsr()
+    _, part = connected_components(graph, directed=False)
+    return graph, part
+
+
 def _reversals(faces: np.ndarray, pairs: np.ndarray) -> np.ndarray | None:
     """Which faces trimesh's walk reverses, or None where a part cannot be wound consistently."""
     n = len(faces)
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])),
-                       shape=(n, n)).tocsr()
-    _, part = connected_components(graph, directed=False)
+    graph, part = edge_parts(pairs, n)
     reverse = np.zeros(n, dtype=bool)
     position = np.empty(n, dtype=np.int64)
     for start in _starts(pairs, part):
