@@ -34,11 +34,11 @@ def sphere(centre: tuple[float, float, float], radius: float, subdivisions: int)
 @pytest.mark.parametrize("share", [0.001, 0.05, 0.5])
 def test_one_closed_part(seed, share):
     mesh = reversed_some(sphere((0, 0, 0), 0.3, 3), share, seed)
-    assume_work = not mesh.is_winding_consistent
+    had_work = not mesh.is_winding_consistent  # a 0.1% share may reverse no face at all
     theirs, ours = both_ways(mesh)
     np.testing.assert_array_equal(ours, theirs)
     fixed = trimesh.Trimesh(mesh.vertices, ours, process=False)
-    assert fixed.is_winding_consistent and (assume_work or share < 0.01)
+    assert fixed.is_winding_consistent and (had_work or share < 0.01)
 
 
 @pytest.mark.parametrize("seed", range(3))
