@@ -21,6 +21,7 @@ import torch.nn.functional as F
 import trimesh
 
 from . import __version__
+from .allocator import keep_freed_memory
 from .bundle import TEXTURE_FILE, write_bundle
 from .errors import BackendError, Cancelled
 from .foreground import BackgroundMode, extract_foreground
@@ -91,6 +92,7 @@ class Reconstructor:
         self.device = device
         self._predictors: dict[str, Predictor] = {}
         self._lock = threading.Lock()
+        keep_freed_memory()  # freed tensors stay for the next chunk (backend.allocator)
 
     def predictor(self, kind: str) -> Predictor:
         with self._lock:
