@@ -63,6 +63,15 @@ def _softmax_last(x: torch.Tensor) -> torch.Tensor:
     return e.div_(e.sum(-1, keepdim=True))
 
 
+def _gelu_in_place(x: torch.Tensor) -> torch.Tensor:
+    """GELU written over its input (the exact, erf form ``F.gelu`` uses: the same values).
+
+    The slice tokens are the decoder's largest tensor (6 MB for a 2048-point chunk), and on a
+    CPU the ops that touch them wait on memory, not arithmetic: a fresh output buffer per chunk
+    cost 3-6% of the SDF's time (docs/BENCHMARKS.md, "The allocator's thresholds")."""
+    return torch.ops.aten.gelu_(x)
+
+
 class _Layer:
     """One ``_CrossLayer`` with W2 and the token constants in its key and value maps."""
 
@@ -97,7 +106,8 @@ class _Layer:
         a = (torch.einsum("mhd,hed->mhe", mixed, self.value)
              + torch.einsum("mht,hte->mhe", weights, self.value_const) + self.v_b)
         x = x + F.linear(a.reshape(m, d), self.o_w, self.o_b)
-        hidden = F.gelu(F.linear(F.layer_norm(x, (d,), eps=self.ff_eps), self.f1_w, self.f1_b))
+        hidden = _gelu_in_place(
+            F.linear(F.layer_norm(x, (d,), eps=self.ff_eps), self.f1_w, self.f1_b))
         return x + F.linear(hidden, self.f2_w, self.f2_b)
 
 
@@ -131,7 +141,7 @@ class FusedDecoder:
         b, n, _ = points.shape
         tok_in, cin, _, _ = self.model.point_inputs(feats, points, None, sampling, self.sample)
         m = b * n
-        tokens = F.gelu(F.linear(tok_in, self.t1_w, self.t1_b))
+        tokens = _gelu_in_place(F.linear(tok_in, self.t1_w, self.t1_b))
         x = self.model.coord_tok(cin.reshape(m, -1))  # [M,d]
         if views is not None:  # the extra views' term, where decode_points adds it
             x = x + self.model.fused_views(views, points, sampling).view(m, -1).to(x.dtype)
