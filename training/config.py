@@ -18,6 +18,7 @@ from backend.model.network import SAMPLINGS
 DEFAULTS = {
     "name": "slice3d_compact",
     "data": "data/v1",
+    "val_data": "",  # the folder whose val split validates the run; "" = the first data folder
     "seed": 0,
     "model": {},
     "batch_size": 16,

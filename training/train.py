@@ -93,14 +93,16 @@ def pick_device(name: str) -> torch.device:
 
 def load_data(cfg: dict, input_size: int) -> tuple[ShardSet, ShardSet]:
     """The union of the config's data folders (or packs) for training (only ``train_sources`` when
-    it names any), and the first folder's val split (every source)."""
+    it names any), and the val split (every source) of ``val_data``, else of the first folder:
+    a set built for training alone (a train split) can be validated on a set built apart."""
     dirs = cfg["data"] if isinstance(cfg["data"], list) else [cfg["data"]]
     dirs = [REPO / d for d in dirs]  # an absolute path stays as it is
     train_data = concat_sets(
         [read_split(d, "train", input_size, cfg["max_train_samples"]) for d in dirs])
     if cfg["train_sources"]:
         train_data = keep_sources(train_data, cfg["train_sources"], {})
-    return train_data, read_split(dirs[0], "val", input_size, cfg["val_samples"])
+    val_dir = REPO / cfg["val_data"] if cfg["val_data"] else dirs[0]
+    return train_data, read_split(val_dir, "val", input_size, cfg["val_samples"])
 
 
 # ---------------------------------------------------------------------------------- run files

@@ -262,3 +262,17 @@ def test_training_the_colour_head_needs_one_and_one_photo(tmp_path):
     with pytest.raises(ValueError, match="colour_band"):
         T.train(tiny_cfg(train_only_colour=True, colour_band=0,
                          model={**TINY, "colour_head": "mlp"}), run_root=tmp_path, mirror_root=None)
+
+
+def test_val_data_validates_a_train_only_set_on_another_folder(tiny_data, tmp_path):
+    train_only = tmp_path / "train_only"
+    train_only.mkdir()
+    manifest = json.loads((tiny_data / "manifest.json").read_text())
+    manifest["splits"] = {"train": [f"{tiny_data}/{r}" for r in manifest["splits"]["train"]]}
+    (train_only / "manifest.json").write_text(json.dumps(manifest))
+    cfg = tiny_cfg(data=[str(train_only)])
+    with pytest.raises(FileNotFoundError, match="no 'val' shards"):
+        T.load_data(cfg, 64)
+    train, val = T.load_data(dict(cfg, val_data=str(tiny_data)), 64)
+    assert {s[:6] for s in train.shape_id} == {"train_"}
+    assert {s[:4] for s in val.shape_id} == {"val_"} and len(val.shape_id) == 4
