@@ -7,6 +7,7 @@ import importlib.util
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -19,9 +20,11 @@ from .errors import BackendError
 
 BackgroundMode = Literal["auto", "alpha", "remove"]
 MIN_OBJECT_FRACTION = 0.002  # below this share of the pixels there is no object to speak of
+GPU_PROVIDER = "CUDAExecutionProvider"  # onnxruntime-gpu's, where it is installed
+CPU_PROVIDER = "CPUExecutionProvider"
 
 _session_lock = threading.Lock()
-_session: Any = None
+_sessions: dict[str, Any] = {}  # one u2netp session per device kind ("cpu", "cuda")
 _PRIVATE_PACKAGE = "_slice3d_rembg_sessions"
 
 
@@ -33,9 +36,11 @@ def alpha_is_meaningful(rgba: np.ndarray) -> bool:
 
 
 def extract_foreground(
-    rgba: np.ndarray, has_alpha: bool, mode: BackgroundMode = "auto"
+    rgba: np.ndarray, has_alpha: bool, mode: BackgroundMode = "auto", device: str = "cpu"
 ) -> tuple[np.ndarray, str]:
-    """Return (RGBA with the object's mask as alpha, method used: 'alpha' or 'rembg')."""
+    """Return (RGBA with the object's mask as alpha, method used: 'alpha' or 'rembg'); the
+    background remover runs on the job's ``device`` kind where ONNX Runtime can
+    (``onnx_providers``)."""
     if mode not in ("auto", "alpha", "remove"):
         raise BackendError("bad_options", f"Unknown background mode {mode!r}.")
     use_alpha = has_alpha and alpha_is_meaningful(rgba)
@@ -49,7 +54,7 @@ def extract_foreground(
         out, method = rgba.copy(), "alpha"
     else:
         out, method = rgba.copy(), "rembg"
-        out[..., 3] = _remove_background(rgba)
+        out[..., 3] = _remove_background(rgba, device)
     out[..., 3] = _keep_main_parts(out[..., 3])
     if np.mean(out[..., 3] > 127) < MIN_OBJECT_FRACTION:
         raise BackendError(
@@ -72,33 +77,49 @@ def _keep_main_parts(alpha: np.ndarray) -> np.ndarray:
     return np.where(grown, alpha, 0).astype(np.uint8)
 
 
-def _remove_background(rgba: np.ndarray) -> np.ndarray:
+def _remove_background(rgba: np.ndarray, device: str = "cpu") -> np.ndarray:
     """The u2netp mask (uint8) of the RGB image, computed with rembg's u2netp session."""
     from PIL import Image
 
-    session = _rembg_session()
+    session = _rembg_session(device)
     rgb = Image.fromarray(np.ascontiguousarray(rgba[..., :3]))
     mask = session.predict(rgb)[0]
     return np.asarray(mask.convert("L"), dtype=np.uint8)
 
 
-def _rembg_session() -> Any:
-    """One rembg u2netp session per process (loading the ONNX model costs about a second)."""
-    global _session
+def onnx_providers(device: str, available: Sequence[str]) -> list[str]:
+    """ONNX Runtime's providers for a job on ``device`` ("cpu", "cuda"), given those installed.
+
+    CUDA first for a GPU job where onnxruntime-gpu offers it, the CPU always as the fallback.
+    Left to itself rembg takes every provider installed (TensorRT's too, which builds an engine
+    on first use), whatever device the job runs on."""
+    return ([GPU_PROVIDER] if device == "cuda" and GPU_PROVIDER in available else []) + [
+        CPU_PROVIDER]
+
+
+def _rembg_session(device: str = "cpu") -> Any:
+    """One rembg u2netp session per process and device kind (loading the ONNX model costs
+    about a second)."""
+    kind = "cuda" if device == "cuda" else "cpu"
     with _session_lock:
-        if _session is None:
+        if kind not in _sessions:
             folder = u2net_model.models_dir()
             try:
-                _session = _new_u2netp_session(folder)
+                _sessions[kind] = _new_u2netp_session(folder, kind)
             except Exception as exc:  # rembg raises whatever its download or ONNX load raised
                 raise BackendError(
                     "background_removal_unavailable",
                     f"{u2net_model.missing_message(folder)} ({type(exc).__name__})",
                 ) from exc
-        return _session
+        return _sessions[kind]
 
 
-def _new_u2netp_session(folder: Path) -> Any:
+def mask_providers(device: str = "cpu") -> list[str]:
+    """The providers the background remover's session for ``device`` runs on (loads it)."""
+    return list(_rembg_session(device).inner_session.get_providers())
+
+
+def _new_u2netp_session(folder: Path, device: str = "cpu") -> Any:
     """rembg's U2netpSession, reading (or downloading into) ``folder``, as rembg.new_session builds
     it (same ONNX session options), but without running rembg/__init__.py.
 
@@ -121,7 +142,7 @@ def _new_u2netp_session(folder: Path) -> Any:
     if "OMP_NUM_THREADS" in os.environ:  # as rembg.new_session does
         opts.inter_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
         opts.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
-    return Session("u2netp", opts, None)
+    return Session("u2netp", opts, onnx_providers(device, ort.get_available_providers()))
 
 
 def _rembg_sessions_module(name: str) -> ModuleType:

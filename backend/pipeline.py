@@ -152,8 +152,10 @@ class Reconstructor:
                                        lambda k: load_image(request.images[k]))
         with stage("mask") as report_mask:
             cutout, mask_method = extract_foreground(
-                loaded.rgba, loaded.has_alpha, cast(BackgroundMode, options.background))
-            extras = _extra_cutouts(request, extra_loaded, options, report_mask, cancel)
+                loaded.rgba, loaded.has_alpha, cast(BackgroundMode, options.background),
+                self.device.type)
+            extras = _extra_cutouts(request, extra_loaded, options, report_mask, cancel,
+                                    self.device.type)
         with stage("frame"):
             framed = frame_object(cutout)
             model_input = to_model_input(framed)
@@ -274,13 +276,14 @@ def _each_extra(request: ViewRequest, report: Callable[[float], None],
 
 
 def _extra_cutouts(request: ViewRequest, loaded: dict[int, object], options: ReconstructOptions,
-                   report: Callable[[float], None], cancel: CancelFn | None) -> list[ExtraPhoto]:
+                   report: Callable[[float], None], cancel: CancelFn | None,
+                   device: str = "cpu") -> list[ExtraPhoto]:
     def cut(k: int) -> object:
         image = loaded[k]
         if not isinstance(image, LoadedImage):
             return image  # why it could not be decoded
         rgba, _ = extract_foreground(image.rgba, image.has_alpha,
-                                     cast(BackgroundMode, options.background))
+                                     cast(BackgroundMode, options.background), device)
         return rgba
 
     done = _each_extra(request, report, cancel, cut)

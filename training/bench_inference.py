@@ -49,7 +49,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from backend.device import resolve_device
-from backend.foreground import extract_foreground
+from backend.foreground import extract_foreground, mask_providers
 from backend.framing import frame_object, to_model_input
 from backend.intake import load_image
 from backend.meshing import evaluate_coarse_to_fine
@@ -100,7 +100,8 @@ def _bench(args: argparse.Namespace) -> None:
     data = Path(args.image).read_bytes()
     out: dict = {"machine": platform.processor() or platform.machine(),
                  "threads": torch.get_num_threads(), "image": args.image,
-                 "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+                 "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                 "mask_providers": mask_providers(device.type)}
     clock = synced_clock(device)
 
     rec = Reconstructor(device)

@@ -184,7 +184,7 @@ class JobManager:
             self.reconstructor.predictor("auto")
             from ..foreground import _rembg_session
 
-            _rembg_session()
+            _rembg_session(self.reconstructor.device.type)
         except Exception as exc:  # warm-up is an optimisation; the job reports real errors
             log.warning("warm-up incomplete: %s", exc)
 

@@ -12,7 +12,14 @@ import pytest
 from backend_test_support import APPLE, disc_cutout, disc_mask, disc_on_background
 
 from backend.errors import BackendError
-from backend.foreground import alpha_is_meaningful, extract_foreground
+from backend.foreground import (
+    CPU_PROVIDER,
+    GPU_PROVIDER,
+    alpha_is_meaningful,
+    extract_foreground,
+    mask_providers,
+    onnx_providers,
+)
 from backend.u2net_model import model_present, models_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,6 +32,26 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 def test_offline_model_is_installed():
     """`python -m backend setup-models` put u2netp where rembg looks, with rembg's checksum."""
     assert model_present()
+
+
+def test_a_gpu_job_masks_on_the_gpu_where_onnx_runtime_offers_it():
+    installed = ["TensorrtExecutionProvider", GPU_PROVIDER, CPU_PROVIDER]
+    assert onnx_providers("cuda", installed) == [GPU_PROVIDER, CPU_PROVIDER]  # never TensorRT
+    assert onnx_providers("cpu", installed) == [CPU_PROVIDER]  # a CPU job leaves the GPU alone
+    assert onnx_providers("cuda", [CPU_PROVIDER]) == [CPU_PROVIDER]  # plain onnxruntime
+
+
+def test_the_real_sessions_run_on_the_providers_chosen():
+    import onnxruntime as ort
+
+    assert mask_providers("cpu") == [CPU_PROVIDER]
+    assert mask_providers("cuda") == onnx_providers("cuda", ort.get_available_providers())
+    rgba, mask = disc_on_background(128)
+    on_cpu, _ = extract_foreground(rgba, has_alpha=False, device="cpu")
+    on_gpu_job, _ = extract_foreground(rgba, has_alpha=False, device="cuda")
+    if mask_providers("cuda") == [CPU_PROVIDER]:  # no onnxruntime-gpu here: the same masks
+        np.testing.assert_array_equal(on_cpu, on_gpu_job)
+    assert iou(on_gpu_job[..., 3] > 127, mask) > 0.9
 
 
 def test_meaningful_alpha_is_used_as_is():
