@@ -119,9 +119,10 @@ def mask_providers(device: str = "cpu") -> list[str]:
     return list(_rembg_session(device).inner_session.get_providers())
 
 
-def _new_u2netp_session(folder: Path, device: str = "cpu") -> Any:
+def _new_u2netp_session(folder: Path, device: str) -> Any:
     """rembg's U2netpSession, reading (or downloading into) ``folder``, as rembg.new_session builds
-    it (same ONNX session options), but without running rembg/__init__.py.
+    it (same ONNX session options; the providers ``onnx_providers`` picks for ``device``), but
+    without running rembg/__init__.py.
 
     ``import rembg`` (or any ``rembg.x``) runs rembg/__init__.py, which imports rembg.bg and with
     it pymatting, whose numba functions carry signatures and so compile at import: 55-67 s in a

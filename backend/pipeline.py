@@ -277,7 +277,7 @@ def _each_extra(request: ViewRequest, report: Callable[[float], None],
 
 def _extra_cutouts(request: ViewRequest, loaded: dict[int, object], options: ReconstructOptions,
                    report: Callable[[float], None], cancel: CancelFn | None,
-                   device: str = "cpu") -> list[ExtraPhoto]:
+                   device: str) -> list[ExtraPhoto]:
     def cut(k: int) -> object:
         image = loaded[k]
         if not isinstance(image, LoadedImage):
