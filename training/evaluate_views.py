@@ -31,7 +31,6 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +40,6 @@ from backend.errors import BackendError
 from backend.framing import to_model_input
 from backend.meshing import extract_mesh
 from backend.model import read_metadata
-from backend.multiview import placement as placement_module
-from backend.multiview.carving import carved_sdf
 from backend.multiview.placement import ExtraPhoto, place_predicted, placed_inputs
 from backend.predictors.base import Prediction
 from backend.predictors.network import InferenceSettings, NetworkPredictor
@@ -97,8 +94,7 @@ def relative_transforms(object_to_view: np.ndarray) -> list[np.ndarray]:
     return [m @ ref for m in object_to_view]
 
 
-def columns(network: NetworkPredictor, views: list[int], margin: float = 0.01
-            ) -> dict[str, tuple[int, Column]]:
+def columns(network: NetworkPredictor, views: list[int]) -> dict[str, tuple[int, Column]]:
     """The predictor columns and how many photos each takes."""
     baseline = SilhouettePredictor(network.device)
     out: dict[str, tuple[int, Column]] = {
@@ -111,45 +107,7 @@ def columns(network: NetworkPredictor, views: list[int], margin: float = 0.01
             out[f"feat{n}"] = (n, network.predict_views)
             out[f"est{n}"] = (n, lambda ims, ts: estimated_poses(network, ims))
         out[f"hull{n}"] = (n, baseline.predict_views)
-        out[f"carve{n}"] = (n, lambda ims, ts: carved(network, ims, ts, margin))
-        if network.fuses_features:
-            out[f"featcarve{n}"] = (n, lambda ims, ts: carved(network, ims, ts, margin, True))
-        out[f"estcarve{n}"] = (n, lambda ims, ts: estimated_carve(network, ims, margin))
     return out
-
-
-def carved(network: NetworkPredictor, photos: list[np.ndarray], transforms: list[np.ndarray],
-           margin: float, fuse: bool = False) -> Prediction:
-    """The reference photo's prediction (``fuse``: every photo's fused) cut by the other
-    photos' outlines at their poses."""
-    prediction = (network.predict_views(photos, transforms) if fuse
-                  else network.predict(photos[0]))
-    sdf = carved_sdf(prediction.sdf, [p[..., 3] for p in photos[1:]], transforms[1:], margin,
-                     network.device)
-    return replace(prediction, sdf=sdf, search_sdf=None)
-
-
-def estimated_carve(network: NetworkPredictor, photos: list[np.ndarray], margin: float
-                    ) -> Prediction:
-    """Photos 1.. placed as the backend places photos without poses (every photo that clears
-    MIN_CONFIDENCE), then carving, not fusion."""
-    reference = photos[0]
-    prediction = network.predict(reference)
-    extras = [ExtraPhoto(k, f"photo {k + 1}", np.round(np.clip(p, 0, 1) * 255).astype(np.uint8))
-              for k, p in enumerate(photos[1:], start=1)]
-    saved = placement_module.MIN_FOUND_CONFIDENCE
-    placement_module.MIN_FOUND_CONFIDENCE = placement_module.MIN_CONFIDENCE
-    try:
-        placement = place_predicted(network, prediction, reference, "photo 1", extras, None,
-                                    None, network.device)
-    finally:
-        placement_module.MIN_FOUND_CONFIDENCE = saved
-    inputs, transforms = placed_inputs(reference, placement)
-    if len(inputs) == 1:
-        return prediction
-    sdf = carved_sdf(prediction.sdf, [p[..., 3] for p in inputs[1:]], transforms[1:], margin,
-                     network.device)
-    return replace(prediction, sdf=sdf, search_sdf=None)
 
 
 def estimated_poses(network: NetworkPredictor, photos: list[np.ndarray]) -> Prediction:
@@ -181,7 +139,7 @@ def evaluate(args) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     network = NetworkPredictor(torch.device("cpu"), Path(args.model))
     network.settings = InferenceSettings.from_metadata(read_metadata(args.settings_from))
-    cols = columns(network, args.views, args.carve_margin)
+    cols = columns(network, args.views)
     if args.columns:
         unknown = sorted(set(args.columns) - set(cols))
         if unknown:
@@ -252,7 +210,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sources", nargs="*", default=None, help="only these sources")
-    ap.add_argument("--carve-margin", type=float, default=0.01)
     ap.add_argument("--columns", nargs="*", default=None,
                     help="only these columns (e.g. view1 feat2 feat4; default: every one)")
     args = ap.parse_args(argv)
