@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..model.colour_head import object_colour
 from ..model.network import Slice3DCompact
 from ..model.view_fusion import ExtraViews
 from .map_sampling import MapSampler
@@ -140,12 +141,28 @@ class FusedDecoder:
         extra photos of the same objects, read by the network's view fusion."""
         b, n, _ = points.shape
         tok_in, cin, _, _ = self.model.point_inputs(feats, points, None, sampling, self.sample)
-        m = b * n
+        x = self._mixed(tok_in, cin, points, sampling, views)
+        x = F.layer_norm(x, (x.shape[-1],), eps=self.out_eps)
+        return F.linear(x, self.out_w, self.out_b).view(b, n)
+
+    @torch.no_grad()
+    def query_colour(self, feats: dict[str, torch.Tensor], points: torch.Tensor,
+                     sampling: str = "bilinear") -> torch.Tensor:
+        """sRGB colour at view-frame points [B,N,3] -> [B,N,3], as
+        ``Slice3DCompact.query_colour``: the colour head reads the same folded layers' output."""
+        tok_in, cin, img, rel = self.model.point_inputs(feats, points, None, sampling,
+                                                        self.sample)
+        hidden = self.model.out_norm(self._mixed(tok_in, cin, points, sampling, None))
+        return self.model.colour_from(hidden, img, rel, object_colour(feats["image"].float()))
+
+    def _mixed(self, tok_in: torch.Tensor, cin: torch.Tensor, points: torch.Tensor,
+               sampling: str, views: ExtraViews | None) -> torch.Tensor:
+        """The coordinate token after the folded layers [M,d], before the output norm."""
+        m = points.shape[0] * points.shape[1]
         tokens = _gelu_in_place(F.linear(tok_in, self.t1_w, self.t1_b))
         x = self.model.coord_tok(cin.reshape(m, -1))  # [M,d]
         if views is not None:  # the extra views' term, where decode_points adds it
             x = x + self.model.fused_views(views, points, sampling).view(m, -1).to(x.dtype)
         for layer in self.layers:
             x = layer(x, tokens)
-        x = F.layer_norm(x, (x.shape[-1],), eps=self.out_eps)
-        return F.linear(x, self.out_w, self.out_b).view(b, n)
+        return x

@@ -259,6 +259,8 @@ class NetworkPredictor(Predictor):
 
             def chunk(part: torch.Tensor) -> torch.Tensor:
                 both = torch.stack([part, part * mirror][:pairs])
+                if self.decoder is not None:
+                    return self.decoder.query_colour(stacked, both, sampling).mean(0)
                 return model.query_colour(stacked, both, sampling=sampling).mean(0)
 
             out = map_chunks(chunk, pts, max(self.query_chunk // pairs, 1))

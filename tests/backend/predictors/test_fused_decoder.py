@@ -77,6 +77,20 @@ def test_fused_query_equals_query(sampling, global_code):
     assert torch.allclose(got, expected, atol=2e-5, rtol=0)
 
 
+@pytest.mark.parametrize("sampling", ["bilinear", "bicubic"])
+def test_fused_colour_equals_query_colour(sampling):
+    model = randomised({**SMALL, "colour_head": "mlp", "colour_width": 16})
+    x = torch.rand(2, 4, 128, 128)
+    with torch.no_grad():
+        feats = merge_maps(model.encode(x))
+        points = torch.rand(2, 500, 3) - 0.5
+        expected = model.query_colour(feats, points, sampling=sampling)
+        got = FusedDecoder(model).query_colour(feats, points, sampling)
+    assert got.shape == expected.shape == (2, 500, 3)
+    assert expected.std() > 0.01  # colours that vary from point to point
+    assert torch.allclose(got, expected, atol=2e-5, rtol=0)
+
+
 def test_other_mixers_are_not_folded():
     assert supports(randomised(SMALL))
     for other in ({**SMALL, "mixer": "self"}, {**SMALL, "slices": False}):
