@@ -1,5 +1,6 @@
 """backend.predictors.network: the colour head's ``colour_at`` (issue 34): there only for weights
-with a head, the network's own colour, flip-averaged as the SDF is, batched over any count."""
+with a head, the network's own colour (through the folded decoder, against the model's own
+``query_colour``), flip-averaged as the SDF is, batched over any count."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def test_weights_without_a_head_give_no_colour(tmp_path):
 @pytest.mark.parametrize("flip", [False, True])
 def test_colour_at_is_the_heads_colour_flip_averaged_like_the_sdf(tmp_path, flip):
     pred = predictor(tmp_path, "mlp", flip)
+    assert pred.decoder is not None  # the colour runs through the folded decoder
     colour_at = pred.colour_function(pred.predict(image()))
     assert colour_at is not None
     rng = np.random.default_rng(1)
