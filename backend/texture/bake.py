@@ -236,11 +236,17 @@ def unseen_texels(bary: np.ndarray, corners: np.ndarray, vertices: np.ndarray,
     ([1,3])."""
     if colour_at is None:  # no head: one colour, nothing to look up per vertex
         return fallback[None, :]
-    used, local = np.unique(corners, return_inverse=True)
+    # the vertices these faces use, marked rather than sorted out (np.unique with its inverse
+    # took 0.3 s for the 1.4 M corners of a 1024 px texture's unseen part)
+    marked = np.zeros(len(vertices), dtype=bool)
+    marked[corners.ravel()] = True
+    used = np.flatnonzero(marked)
     per_vertex = unseen_colour(vertices[used], fallback, colour_at)
     if len(per_vertex) != len(used):
         return per_vertex
-    return np.einsum("kj,kjc->kc", bary, per_vertex[local.reshape(corners.shape)])
+    every_vertex = np.zeros((len(vertices), 3))
+    every_vertex[used] = per_vertex
+    return np.einsum("kj,kjc->kc", bary, every_vertex[corners])
 
 
 def pad(texture: np.ndarray, covered: np.ndarray, texels: int = PADDING) -> np.ndarray:
