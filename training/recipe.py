@@ -1,8 +1,9 @@
 """Rebuild the shipped weights from data: the phases A..O, each a training run whose output
-starts the next one, then phase V, the view fusion trained alone on O's frozen network.
+starts the next one, then phase V, the view fusion trained alone on O's frozen network, and
+phase T, the colour head trained alone on V's.
 
     python -m training.recipe --dry-run                 # the plan: data commands, runs, means
-    python -m training.recipe [--phases A..V] [--hours H]
+    python -m training.recipe [--phases A..T] [--hours H]
     python -m training.recipe --phases A --stop-at 300 --seed 1   # a noise rerun of phase A
 
 Each phase is one config in ``training/configs/recipe/`` that ``extends`` the previous phase's
@@ -12,8 +13,10 @@ network and phase O's settings). Its ``init_weights`` names the previous phase's
 phase G the mean of phase F's weights and phase G's mean (``model_soup``), as the shipped
 lineage was built (docs/MODEL.md section 2). A phase whose ``done.json`` exists is skipped; an
 interrupted one resumes from its checkpoint. Phase V adds the tensors that read several photos
-(``view_fusion``) and leaves every one-photo tensor as O made it. After phases O and V the recipe
-calibrates the inference settings (V's equal O's: one photo is answered as O answers it), and
+(``view_fusion``) and leaves every one-photo tensor as O made it; phase T adds the colour head
+(``colour_head``, the texture's colour where the photo does not see) and leaves every other
+tensor as V made it. After phases O, V and T the recipe calibrates the inference settings (V's
+and T's equal O's: one photo's SDF is answered as O answers it), and
 after the last phase it prints the ``training.ship`` command: it never writes
 ``backend/weights/`` itself (``training.train`` refuses a run folder or starting weights there).
 
@@ -71,8 +74,22 @@ DATA_NEW_SOURCES = (
     "python -m training.data build --out data/sh3d --sources sh3d-furniture sh3d-jar "
     "--shapes sh3d-furniture=900 sh3d-jar=120 --views 4 --workers 2",
 )
+# Phase T: Cycles renders of Sweet Home 3D's training shapes (photo-like light and exposure),
+# and everyday and procedural shapes of the data engine's own (colours of every kind, so the head
+# does not learn furniture's colours for every object)
+DATA_COLOUR = (
+    "python -m training.data photo-val --out data/photo_train_sh3d --from data/sh3d --split train "
+    "--shapes 380 --views 2",
+    "python -m training.data photo-val --out data/photo_val_sh3d --from data/sh3d --split val "
+    "--shapes 40 --views 2",
+    "python -m training.data build --out data/wide --sources everyday procedural "
+    "--shapes everyday=500 procedural=500 --views 2 --workers 2 --splits train --exclude data/v1",
+    "python -m training.data build --out data/wide2 --sources everyday procedural "
+    "--shapes everyday=1100 procedural=1100 --views 2 --workers 2 --splits train "
+    "--exclude data/v1 data/wide",
+)
 SHIP = ("python -m training.ship --candidate {candidate} --describe "
-        "\"rebuilt from data by python -m training.recipe (phases A..V)\"")
+        "\"rebuilt from data by python -m training.recipe (phases A..T)\"")
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,7 @@ PHASES = (
     Phase("N", data=DATA_V1_0AD, average=True),
     Phase("O", data=DATA_O, stop_at=2372, average=True, calibrate=True),
     Phase("V", data=DATA_NEW_SOURCES, stop_at=551, calibrate=True),
+    Phase("T", data=DATA_COLOUR, calibrate=True),
 )
 
 
@@ -262,7 +280,7 @@ def plan(phases: list[Phase], run_root: Path, config_dir: Path = CONFIG_DIR,
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--phases", default="A..V", help="e.g. A..V, D.., A-C, A,B")
+    ap.add_argument("--phases", default="A..T", help="e.g. A..T, D.., A-C, A,B")
     ap.add_argument("--hours", type=float, default=None, help="budget of each phase's call")
     ap.add_argument("--stop-at", type=int, default=None,
                     help="stop each phase at this step (the schedule stays the phase's)")

@@ -106,9 +106,11 @@ def test_the_main_config_is_the_shipped_network():
     shipped = json.loads(read_metadata(REPO / "backend/weights/slice3d_compact.safetensors")
                          ["slice3d_config"])
     ours = asdict(ModelConfig.from_dict(load_config(CONFIG_DIR / "slice3d_compact.json")["model"]))
-    # the shipped network, its view fusion (several photos, issue 35) included
+    # the shipped network, its view fusion (several photos, issue 35) and its colour head (the
+    # texture's unseen colour, issue 34) included
     assert json.loads(json.dumps(ours)) == shipped
     assert shipped["view_fusion"] == "meanmax" and shipped["view_width"] == 64
+    assert shipped["colour_head"] == "mlp" and shipped["colour_width"] == 64
     assert shipped["fourier"] == 3 and shipped["global_code"] is True
     noslice = load_config(CONFIG_DIR / "noslice_compact.json")
     assert noslice["model"] == {**load_config(CONFIG_DIR / "slice3d_compact.json")["model"],

@@ -25,7 +25,7 @@ def sha256(path: Path) -> str:
 
 def test_each_phase_starts_from_the_output_of_the_phase_before():
     names = [p.name for p in R.PHASES]
-    assert names == list("ABCDEFGXKLMNOV")
+    assert names == list("ABCDEFGXKLMNOVT")
     assert load_config(R.CONFIG_DIR / "A.json")["init_weights"] == ""
     for prev, phase in zip(R.PHASES, R.PHASES[1:], strict=False):
         raw = json.loads((R.CONFIG_DIR / f"{phase.name}.json").read_text())
@@ -33,7 +33,7 @@ def test_each_phase_starts_from_the_output_of_the_phase_before():
         cfg = load_config(R.CONFIG_DIR / f"{phase.name}.json")
         assert cfg["name"] == f"recipe/{phase.name}"
         assert cfg["init_weights"] == f"runs/recipe/{prev.name}/{prev.output_name}"
-    assert all(p.calibrate for p in R.PHASES[-2:])  # O, and V: the ship candidate
+    assert all(p.calibrate for p in R.PHASES[-3:])  # O, V, and T: the ship candidate
 
 
 def test_phase_o_is_the_main_config():
@@ -50,6 +50,14 @@ def test_phase_v_trains_only_the_view_fusion_of_the_main_network():
     assert v["train_only_fusion"] and max(v["views"]) > 1
 
 
+def test_phase_t_trains_only_the_colour_head_of_the_main_network():
+    t = load_config(R.CONFIG_DIR / "T.json")
+    main = load_config(REPO / "training" / "configs" / "slice3d_compact.json")
+    assert t["model"] == main["model"] and main["model"]["colour_head"] != "none"
+    assert t["train_only_colour"] and not t["train_only_fusion"]
+    assert any(f"--out {t['val_data']} " in c for c in R.PHASES[-1].data)
+
+
 def test_the_first_phase_reads_data_the_documented_command_rebuilds():
     a = load_config(R.CONFIG_DIR / "A.json")
     assert a["data"] == "data/pre1r"
@@ -63,7 +71,7 @@ def test_the_first_phase_reads_data_the_documented_command_rebuilds():
 
 
 @pytest.mark.parametrize(("text", "names"), [
-    ("A..O", "ABCDEFGXKLMNO"), ("A..V", "ABCDEFGXKLMNOV"), ("A", "A"), ("D..", "DEFGXKLMNOV"),
+    ("A..O", "ABCDEFGXKLMNO"), ("A..V", "ABCDEFGXKLMNOV"), ("A", "A"), ("D..", "DEFGXKLMNOVT"),
     ("A-C", "ABC"),
     ("A,X", "AX"), ("..B", "AB"),
 ])

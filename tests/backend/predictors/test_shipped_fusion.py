@@ -1,8 +1,9 @@
 """The shipped weights and several photos (issue 35): feature fusion on, one photo as before.
 
-The shipped file is phase O's network plus a view fusion trained alone on it (``training.ship``'s
-extension phase). These tests read the real file: its single-view tensors must be phase O's bit
-for bit, one photo must never reach the fusion, and several photos must.
+The shipped file is phase O's network plus a view fusion trained alone on it and a colour head
+trained alone on both (``training.ship``'s extension phases). These tests read the real file:
+its single-view SDF tensors must be phase O's bit for bit, one photo must never reach the
+fusion, and several photos must.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from backend.predictors.network import NetworkPredictor
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED = REPO / "backend" / "weights" / "slice3d_compact.safetensors"
 CPU = torch.device("cpu")
-# sha256 over the non-fusion tensors (name, dtype, bytes; sorted by name) of phase O's file
+# sha256 over the tensors neither of the fusion nor of the colour head (name, dtype, bytes;
+# sorted by name) of phase O's file
 # (sha256 c81880bd...), the weights shipped before the fusion: the one-photo network.
 PHASE_O_TENSORS = "1ac45f31fe37383a69c35d134b23a3625e3178fbef743e22c95a8e0a82554a0b"
 
@@ -35,7 +37,7 @@ def single_view_digest(path: Path) -> str:
     h = hashlib.sha256()
     with safe_open(str(path), framework="pt") as f:  # type: ignore[attr-defined]
         for key in sorted(f.keys()):
-            if key.startswith("view_fusion."):
+            if key.startswith(("view_fusion.", "colour_head.")):  # phases V and T added these
                 continue
             t = f.get_tensor(key)
             h.update(key.encode())
