@@ -29,7 +29,8 @@ used bfloat16 autocast, 3-10x slower on CPUs without native bf16); each phase st
 fp32 output of the one before, not from the fp16 file ``training.ship`` wrote; phase V reads
 whatever ``data/v1`` the recipe built (the recorded run read the first 872 training samples of its
 rebuild under the HDRI light) and the whole of ``data/fg`` and ``data/sh3d`` (the recorded run: the
-first 40% of Sweet Home 3D's training split).
+first 40% of Sweet Home 3D's training split); phase T reads the whole of ``data/sh3d``'s training
+split too (the recorded run: 228 samples, the first 8 shards of a build stopped early).
 """
 
 from __future__ import annotations
