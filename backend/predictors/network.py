@@ -22,9 +22,10 @@ by ``training.calibrate`` on a validation split, never on the test split):
 Weights without the key run the network as it is.
 
 Weights with a colour head (``colour_head`` in their config, issue 34) give each prediction a
-``colour_at``: sRGB at view-frame points, batched like the SDF and flip-averaged when the SDF is
-(the SDF's mirror-image features where it made them, else that encoding made on the first
-call). Several photos: the reference photo's colours.
+``colour_at``: sRGB at view-frame points, batched like the SDF, read from the photo alone. The
+flip average is not applied to the colours: on the photo-like set it changed the texture's
+colour error by -0.2% (-0.6..+0.2%) and cost half the head's time
+(docs/experiments/texture_colour.md). Several photos: the reference photo's colours.
 
 Several photos (``predict_views``, issue 35): weights with a view fusion (``view_fusion`` in
 their config) read every photo at each point; other weights intersect the photos' own SDFs
@@ -162,8 +163,7 @@ class NetworkPredictor(Predictor):
                 search = self._sdf_of(merge_maps(feats))
         else:
             averaged = self._sdf_of(merge_maps(feats))
-        return self._finished(image, feats, averaged, depth_clip, flip=self._flip(flip_average),
-                              search=search, mirrored=mirrored)
+        return self._finished(image, feats, averaged, depth_clip, search=search)
 
     def predict_views(
         self, images: list[np.ndarray], transforms: list[np.ndarray],
@@ -184,7 +184,7 @@ class NetworkPredictor(Predictor):
             flip = torch.diag(torch.tensor((*MIRROR_X, 1.0)))
             sdf = self._fused_features_sdf_of([feats, mirrored[0]], [extra, mirrored[1:]],
                                               torch.stack([mats, flip @ mats @ flip]))
-            return self._finished(images[0], feats, sdf, None, mirrored=mirrored[0])
+            return self._finished(images[0], feats, sdf, None)
         sdf = self._fused_features_sdf_of([feats], [extra], mats[None])
         return self._finished(images[0], feats, sdf, None)
 
@@ -204,13 +204,10 @@ class NetworkPredictor(Predictor):
 
     def _finished(self, image: np.ndarray, feats: dict[str, torch.Tensor], sdf: SdfFunction,
                   depth_clip: float | None, offset: bool = True,
-                  flip: bool | None = None, search: SdfFunction | None = None,
-                  mirrored: dict[str, torch.Tensor] | None = None) -> Prediction:
+                  search: SdfFunction | None = None) -> Prediction:
         """The reference photo's slices, slabs, fill and colours around ``sdf``, cut to the
         predicted depth (``depth_clip``) and lowered by the surface offset (``offset``);
-        ``flip``: whether the colours are flip-averaged (None: the predictor's setting);
-        ``search``: the cheaper SDF for the mesher's coarse levels, cut and lowered alike;
-        ``mirrored``: the mirror image's features when the SDF already encoded them."""
+        ``search``: the cheaper SDF for the mesher's coarse levels, cut and lowered alike."""
         bbox = feats["bbox"][0].float().cpu().numpy().astype(np.float64)
         slabs = slabs_for_bounds(bbox[0], bbox[1])
         slices = _slice_rgba(feats.get("slices"), image.shape[0])
@@ -227,47 +224,29 @@ class NetworkPredictor(Predictor):
             fill = SilhouetteFill(mask=image[..., 3] > 0.5, half_thickness=settings.silhouette_fill)
         colour = None
         if self.model.colour_head is not None:
-            colour = self._colour_of(image, feats, self._flip(flip), mirrored)
+            colour = self._colour_of(feats)
         return Prediction(slices=slices, slabs=slabs, sdf=finished(sdf), silhouette_fill=fill,
                           colour_at=colour,
                           search_sdf=None if search is None else finished(search))
 
-    def _colour_of(self, image: np.ndarray, feats: dict[str, torch.Tensor], flip: bool,
-                   mirrored: dict[str, torch.Tensor] | None = None) -> ColourFunction:
-        """The colour head's closure over cached features: NumPy view-frame points [N,3] ->
-        sRGB [N,3] in 0..1; with ``flip`` the mean with the mirror image at mirrored points
-        (both in one query call, as the SDF's flip average): the SDF's ``mirrored`` features,
-        or that encoding made on first use."""
+    def _colour_of(self, feats: dict[str, torch.Tensor]) -> ColourFunction:
+        """The colour head's closure over the photo's cached features: NumPy view-frame points
+        [N,3] -> sRGB [N,3] in 0..1, through the folded decoder where there is one (the same
+        colours, x1.4 faster)."""
         model, sampling = self.model, self.settings.feature_sampling
-
-        def plain(maps: dict[str, torch.Tensor], points: torch.Tensor, how: str) -> torch.Tensor:
-            return model.query_colour(maps, points, sampling=how)
-
-        # folded where it can be: the same colours, x1.4 faster
-        query = self.decoder.query_colour if self.decoder is not None else plain
-        cached: dict[str, torch.Tensor] = {}
-        mirror = torch.tensor(MIRROR_X, device=self.device)
-
-        def features() -> dict[str, torch.Tensor]:
-            if not cached:
-                sets = [feats]
-                if flip:
-                    sets.append(mirrored if mirrored is not None
-                                else self.encode(np.ascontiguousarray(image[:, ::-1])))
-                cached.update(stacked_maps(sets))
-            return cached
+        maps = merge_maps(feats)
+        if self.decoder is not None:
+            query = self.decoder.query_colour
+        else:
+            def query(maps: dict[str, torch.Tensor], points: torch.Tensor,
+                      how: str) -> torch.Tensor:
+                return model.query_colour(maps, points, sampling=how)
 
         @torch.no_grad()
         def colour_at(points: np.ndarray) -> np.ndarray:
-            stacked = features()
-            pairs = stacked["bbox"].shape[0]
             pts = torch.from_numpy(np.asarray(points, np.float32).reshape(-1, 3)).to(self.device)
-
-            def chunk(part: torch.Tensor) -> torch.Tensor:
-                both = torch.stack([part, part * mirror][:pairs])
-                return query(stacked, both, sampling).mean(0)
-
-            out = map_chunks(chunk, pts, max(self.query_chunk // pairs, 1))
+            out = map_chunks(lambda part: query(maps, part[None], sampling)[0], pts,
+                             self.query_chunk)
             return torch.cat(out).cpu().numpy().astype(np.float64) if out else np.zeros((0, 3))
 
         return colour_at
