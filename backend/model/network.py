@@ -75,7 +75,8 @@ class ModelConfig:
     # "efficientnet_lite0", "efficientnet_lite2"
     encoder: str = "unet"
     upsample: str = "nearest"  # decoder upsampling; "bilinear" leaves no 2-texel blocks in the maps
-    view_fusion: str = "none"  # "meanmax": extra views' features join the coordinate token
+    # "meanmax" or "attention": extra views' features join the coordinate token (view_fusion.py)
+    view_fusion: str = "none"
     view_width: int = 64  # width of the per-view MLP of the view fusion
     colour_head: str = "none"  # "mlp": surface colour per point (query_colour)
     colour_width: int = 64  # hidden width of the colour head's MLP
@@ -392,7 +393,7 @@ class Slice3DCompact(nn.Module):
         slice_tokens = self.slice_tok(tok_in.to(self.slice_emb.dtype)) + self.slice_emb  # [M,12,d]
         coord = self.coord_tok(cin.to(self.slice_emb.dtype))  # [M,1,d]
         if views is not None:
-            coord = coord + self.fused_views(views, points, sampling).to(coord.dtype)
+            coord = coord + self.fused_views(views, points, sampling, coord).to(coord.dtype)
         if cfg.mixer == "self":
             x = self.mixer(torch.cat([coord, slice_tokens], dim=1))[:, :1]
         elif cfg.mixer == "mlp":
@@ -449,9 +450,10 @@ class Slice3DCompact(nn.Module):
             parts += [cast(torch.Tensor, sv), slab_coords(points, bb)]
         return torch.cat([part.to(points.dtype) for part in parts], dim=-1)
 
-    def fused_views(self, views: ExtraViews, points: torch.Tensor,
-                    sampling: str = "bilinear") -> torch.Tensor:
-        """The extra views' contribution to the coordinate token of points [B,N,3]: [B*N,1,d]."""
+    def fused_views(self, views: ExtraViews, points: torch.Tensor, sampling: str = "bilinear",
+                    coord: torch.Tensor | None = None) -> torch.Tensor:
+        """The extra views' contribution to the coordinate token ``coord`` [B*N,1,d] of points
+        [B,N,3]: [B*N,1,d] (an attention fusion asks with ``coord``)."""
         if self.view_fusion is None:
             raise ValueError("this network has no view fusion (view_fusion is 'none'); "
                              "fuse its per-view SDFs instead (Predictor.predict_views)")
@@ -461,7 +463,7 @@ class Slice3DCompact(nn.Module):
         reading = self.view_reading(views.feats, moved, sampling)
         reading = reading.view(b, k, n, -1).transpose(1, 2).reshape(b * n, k, -1)
         present = views.present.bool()[:, None, :].expand(b, n, k).reshape(b * n, k)
-        return self.view_fusion(reading.to(self.slice_emb.dtype), present)
+        return self.view_fusion(reading.to(self.slice_emb.dtype), present, coord)
 
     def forward(self, image: torch.Tensor, points: torch.Tensor):
         feats = self.encode(image)

@@ -162,7 +162,8 @@ class FusedDecoder:
         tokens = _gelu_in_place(F.linear(tok_in, self.t1_w, self.t1_b))
         x = self.model.coord_tok(cin.reshape(m, -1))  # [M,d]
         if views is not None:  # the extra views' term, where decode_points adds it
-            x = x + self.model.fused_views(views, points, sampling).view(m, -1).to(x.dtype)
+            term = self.model.fused_views(views, points, sampling, x.view(m, 1, -1))
+            x = x + term.view(m, -1).to(x.dtype)
         for layer in self.layers:
             x = layer(x, tokens)
         return x

@@ -233,19 +233,14 @@ class NetworkPredictor(Predictor):
         """The colour head's closure over the photo's cached features: NumPy view-frame points
         [N,3] -> sRGB [N,3] in 0..1, through the folded decoder where there is one (the same
         colours, x1.4 faster)."""
-        model, sampling = self.model, self.settings.feature_sampling
+        sampling = self.settings.feature_sampling
         maps = merge_maps(feats)
-        if self.decoder is not None:
-            query = self.decoder.query_colour
-        else:
-            def query(maps: dict[str, torch.Tensor], points: torch.Tensor,
-                      how: str) -> torch.Tensor:
-                return model.query_colour(maps, points, sampling=how)
+        query = self.model.query_colour if self.decoder is None else self.decoder.query_colour
 
         @torch.no_grad()
         def colour_at(points: np.ndarray) -> np.ndarray:
             pts = torch.from_numpy(np.asarray(points, np.float32).reshape(-1, 3)).to(self.device)
-            out = map_chunks(lambda part: query(maps, part[None], sampling)[0], pts,
+            out = map_chunks(lambda part: query(maps, part[None], sampling=sampling)[0], pts,
                              self.query_chunk)
             return torch.cat(out).cpu().numpy().astype(np.float64) if out else np.zeros((0, 3))
 

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from backend.model import ModelConfig, Slice3DCompact, load_weights, save_weights
-from backend.model.view_fusion import ExtraViews, moved_points
+from backend.model.view_fusion import FUSIONS, ExtraViews, ViewAttention, moved_points
 
 TINY = {"channels": [8, 8, 16, 16], "group": 2, "d_model": 16, "heads": 2, "layers": 1, "ff": 32,
         "view_width": 8}
+KINDS = [kind for kind in FUSIONS if kind != "none"]
 
 
 def tiny(**kw) -> Slice3DCompact:
@@ -43,9 +44,10 @@ def setup(b: int = 2, k: int = 3, n: int = 50):
     return image, others, transforms, points
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @torch.no_grad()
-def test_new_fusion_weights_answer_exactly_as_the_single_view_network():
-    single, fused = tiny(), tiny(view_fusion="meanmax")
+def test_new_fusion_weights_answer_exactly_as_the_single_view_network(kind):
+    single, fused = tiny(), tiny(view_fusion=kind)
     fused.load_state_dict(single.state_dict(), strict=False)
     image, others, transforms, points = setup()
     feats = fused.encode(image)
@@ -55,9 +57,10 @@ def test_new_fusion_weights_answer_exactly_as_the_single_view_network():
     assert torch.equal(fused.query(feats, points, views=views), plain)  # gate at zero
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @torch.no_grad()
-def test_with_an_open_gate_the_views_count_but_padding_and_order_do_not():
-    model = tiny(view_fusion="meanmax")
+def test_with_an_open_gate_the_views_count_but_padding_and_order_do_not(kind):
+    model = tiny(view_fusion=kind)
     assert model.view_fusion is not None
     model.view_fusion.gate.fill_(1.0)
     image, others, transforms, points = setup()
@@ -100,22 +103,50 @@ def test_a_view_is_read_at_the_point_moved_into_its_frame():
     assert reading.shape == (2, points.shape[1], model.view_fusion.per_view[1].in_features)
 
 
-def test_the_fusion_travels_in_the_weights_file(tmp_path):
-    model = tiny(view_fusion="meanmax")
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_fusion_travels_in_the_weights_file(tmp_path, kind):
+    model = tiny(view_fusion=kind)
     assert model.view_fusion is not None
     with torch.no_grad():
         model.view_fusion.gate.fill_(0.5)
     back = load_weights(save_weights(model, tmp_path / "w.safetensors", dtype=torch.float32))
-    assert back.config.view_fusion == "meanmax" and back.view_fusion is not None
+    assert back.config.view_fusion == kind and back.view_fusion is not None
     assert torch.equal(back.view_fusion.gate, model.view_fusion.gate)
     assert tiny().config.view_fusion == "none" and tiny().view_fusion is None
 
 
 def test_an_unknown_fusion_and_views_without_a_fusion_are_refused():
-    with pytest.raises(ValueError, match="unknown view_fusion 'attention'"):
-        tiny(view_fusion="attention")
+    with pytest.raises(ValueError, match="unknown view_fusion 'transformer'"):
+        tiny(view_fusion="transformer")
     model = tiny()
     image, others, transforms, points = setup(k=1)
     views = extra(model, others, transforms, torch.ones(2, 1, dtype=torch.bool))
     with pytest.raises(ValueError, match="has no view fusion"):
         model.query(model.encode(image), points, views=views)
+
+
+@torch.no_grad()
+def test_attention_weighs_the_views_by_what_the_point_asks():
+    """Keys that say nothing give the mean of the views there; keys that differ let the point's
+    own token choose the mix, which the mean and max cannot."""
+    torch.manual_seed(0)
+    fusion = ViewAttention(reading=6, width=8, d_model=4, heads=2)
+    fusion.gate.fill_(1.0)
+    readings = torch.randn(1, 3, 6)
+    values = fusion.value(fusion.per_view(readings))[0]  # [3,8]
+    everyone, two = torch.ones(1, 3, dtype=torch.bool), torch.tensor([[True, False, True]])
+    asks = torch.randn(2, 1, 4) * 50.0
+    plain = ViewAttention(reading=6, width=8, d_model=4, heads=2)
+    plain.load_state_dict(fusion.state_dict())
+    plain.key.weight.zero_()
+    plain.key.bias.zero_()
+    for ask in asks:
+        assert torch.allclose(plain(readings, everyone, ask[None])[0, 0],
+                              fusion.merge(values.mean(0)), atol=1e-5)
+        assert torch.allclose(plain(readings, two, ask[None])[0, 0],
+                              fusion.merge(values[[0, 2]].mean(0)), atol=1e-5)
+    first, second = (fusion(readings, everyone, ask[None])[0, 0] for ask in asks)
+    spread = (fusion.merge(values) - fusion.merge(values.mean(0))).abs().max()
+    assert (first - second).abs().max() > 0.2 * spread
+    with pytest.raises(ValueError, match="coordinate tokens"):
+        fusion(readings, everyone)

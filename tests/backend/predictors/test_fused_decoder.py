@@ -18,6 +18,7 @@ from backend.predictors.network import InferenceSettings, NetworkPredictor
 SMALL = {"channels": [8, 8, 16, 16], "group": 4, "d_model": 32, "heads": 4, "layers": 2, "ff": 48,
          "fourier": 3}
 FUSING = {**SMALL, "view_fusion": "meanmax", "view_width": 16}
+ATTENDING = {**FUSING, "view_fusion": "attention"}
 SHIPPED = Path(__file__).resolve().parents[3] / "backend/weights/slice3d_compact.safetensors"
 CPU = torch.device("cpu")
 
@@ -114,11 +115,13 @@ def test_predictor_sdf_is_the_same_fused_or_not(tmp_path):
         assert torch.allclose(a, b, atol=2e-5, rtol=0)
 
 
+@pytest.mark.parametrize("config", [FUSING, ATTENDING], ids=["meanmax", "attention"])
 @pytest.mark.parametrize("extra", [1, 2, 3])
-def test_fused_query_with_extra_views_equals_query(extra):
-    """Several photos: the view fusion's term joins the folded decoder's coordinate token;
-    object 1 has one view only (the rest padding), object 2 none."""
-    model = randomised(FUSING)
+def test_fused_query_with_extra_views_equals_query(extra, config):
+    """Several photos: the view fusion's term joins the folded decoder's coordinate token
+    (attention asks with that token); object 1 has one view only (the rest padding), object 2
+    none."""
+    model = randomised(config)
     b = 3
     with torch.no_grad():
         feats = merge_maps(model.encode(torch.rand(b, 4, 128, 128)))
