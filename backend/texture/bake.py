@@ -8,6 +8,14 @@ counts most (``blend_looks``). With photo 0 alone the texture is what it was bef
 Each photo's light is taken off the colours it gives (``delight``: a smooth light fitted over the
 seen texels' normals and divided out), so that a texture lit again in Blender is not lit twice.
 
+With a colour head, the photos' colours are also brought to the head's level (``head_level``):
+the de-light keeps the photo's exposure, which says little of the albedo, while the head, trained
+against albedo on photos lit and exposed many ways, judges the level from the whole photo. One
+gain on the luminance of every photo colour, the ratio of the head's median to the photo's over
+photo 0's well-seen texels, so the photo's hue and pattern stay and the seam between photo and
+guess narrows. Measured in docs/experiments/texture_colour.md ("The seen side at the head's
+level").
+
 The unseen side's guess is the predictor's colour head (``colour_at``) when it has one; without
 one it is the object's median visible colour (of photo 0's well-seen texels, de-lit); what
 de-lighting and the median do to the colour error on held-out textured shapes is measured in
@@ -32,7 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..contract import CAMERA_DISTANCE, project
-from .delight import delit
+from ..srgb import linear_to_srgb, srgb_to_linear
+from .delight import LUMA, MIN_TEXELS, delit
 from .raster import rasterize
 from .unwrap import UVMesh
 from .visibility import CameraDepth
@@ -51,6 +60,8 @@ GREY = np.array([0.5, 0.5, 0.5])
 BLEND_POWER = 1.0
 PADDING = 4  # texels of dilation around each chart, into the gutters xatlas leaves (unwrap.py)
 WELL_SEEN = 0.5  # seen weight from which a texel's de-lit colour counts in the median guess
+LEVEL_TEXELS = 4000  # well-seen texels the head is asked at to set the photo colours' level
+LEVEL_GAIN = (0.5, 2.0)  # the level's gain is kept to this range
 
 
 def smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
@@ -91,6 +102,8 @@ def bake_texture(uv: UVMesh, normals: np.ndarray, photo: np.ndarray,
                                 moved(normal, view.transform, rotate_only=True),
                                 CameraDepth(moved(uv.vertices, view.transform), uv.faces)))
     seen, seen_rgb, w = blend_looks(looks, len(points))
+    if colour_at is not None:
+        seen_rgb = head_level(seen_rgb, seen, looks[0], points, colour_at)
     guessed = np.ones(len(points), bool)  # texels the guess shows in: all but the fully seen
     guessed[seen[w[:, 0] >= 1.0]] = False
     colour = np.zeros((len(points), 3))
@@ -198,6 +211,25 @@ def sample_photo(photo: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.
     alpha = value[:, 3]
     rgb = value[:, :3] / np.maximum(alpha, 1e-6)[:, None]
     return np.clip(rgb, 0.0, 1.0).astype(np.float64), alpha.astype(np.float64)
+
+
+def head_level(seen_rgb: np.ndarray, seen: np.ndarray, look: Look, points: np.ndarray,
+               colour_at: ColourFn) -> np.ndarray:
+    """The photo colours ``seen_rgb`` of texels ``seen`` times one luminance gain: the colour
+    head's median luminance over the photo's median, in linear light, at up to LEVEL_TEXELS of
+    the texels ``look`` (photo 0) shows well. Too few such texels, or a head that answers
+    nothing usable: the colours as they are."""
+    good = look.seen[look.weight >= WELL_SEEN]
+    if len(good) < MIN_TEXELS:
+        return seen_rgb
+    pick = good[np.linspace(0, len(good) - 1, min(len(good), LEVEL_TEXELS)).astype(int)]
+    head = np.asarray(colour_at(points[pick]), dtype=np.float64)
+    if head.shape != (len(pick), 3) or not np.isfinite(head).all():
+        return seen_rgb
+    head_luma = srgb_to_linear(np.clip(head, 0.0, 1.0)) @ LUMA
+    photo_luma = srgb_to_linear(seen_rgb[np.searchsorted(seen, pick)]) @ LUMA
+    gain = np.median(head_luma) / max(float(np.median(photo_luma)), 1e-4)
+    return linear_to_srgb(srgb_to_linear(seen_rgb) * float(np.clip(gain, *LEVEL_GAIN)))
 
 
 def seen_median(look: Look, photo: np.ndarray) -> np.ndarray:

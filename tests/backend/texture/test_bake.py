@@ -9,13 +9,24 @@ import pytest
 import trimesh
 
 from backend.multiview.poses import view_transform
-from backend.texture.bake import ViewPhoto, bake_texture, facing_cosine, pad, seen_weight
+from backend.srgb import linear_to_srgb, srgb_to_linear
+from backend.texture.bake import (
+    LEVEL_GAIN,
+    LEVEL_TEXELS,
+    ViewPhoto,
+    bake_texture,
+    facing_cosine,
+    pad,
+    seen_weight,
+)
+from backend.texture.delight import LUMA
 from backend.texture.raster import rasterize
 from backend.texture.unwrap import UVMesh, unwrap
 from backend.texture.visibility import CameraDepth
 
 GREEN, RED, MAGENTA = (40, 160, 60), (220, 30, 30), (1.0, 0.0, 1.0)
 BLUE, YELLOW = (30, 60, 210), (230, 210, 40)
+DARK_RED = (110, 20, 20)
 SIZE = 256
 
 
@@ -92,6 +103,27 @@ def test_a_colour_head_paints_what_the_photo_does_not_show(box):
     assert_photo_colour(texel_at(uv, texture, np.array([0.03, 0.02, 0.2])), RED)
 
 
+@pytest.mark.parametrize("head_gain", [0.6, 1.5, 4.0])
+def test_a_colour_head_sets_the_level_of_the_photo_colours_and_keeps_their_hue(box, head_gain):
+    """The photo shows a dark red box; a head that says the object is a grey ``head_gain``
+    times as bright brings the front's red to that luminance (the gain kept to LEVEL_GAIN),
+    still the photo's red."""
+    uv, normals = box
+    front = np.array([0.03, 0.02, 0.2])
+    alone = texel_at(uv, bake_texture(uv, normals, plain(DARK_RED), size=SIZE), front)
+    photo_luma = srgb_to_linear(alone / 255.0) @ LUMA
+    grey = linear_to_srgb(np.full(3, photo_luma * head_gain))
+
+    def colour_at(points: np.ndarray) -> np.ndarray:
+        return np.tile(grey, (len(points), 1))
+
+    got = texel_at(uv, bake_texture(uv, normals, plain(DARK_RED), colour_at, size=SIZE), front)
+    gain = float(np.clip(head_gain, *LEVEL_GAIN))
+    np.testing.assert_allclose(srgb_to_linear(got / 255.0) @ LUMA, photo_luma * gain, rtol=0.06)
+    np.testing.assert_allclose(srgb_to_linear(got / 255.0) / gain, srgb_to_linear(alone / 255.0),
+                               atol=0.01)  # the same colour, scaled: the hue kept
+
+
 def test_padding_fills_every_texel_outside_the_charts(box):
     uv, normals = box
     texture = bake_texture(uv, normals, photo(), size=SIZE)
@@ -137,8 +169,10 @@ def test_the_colour_head_is_asked_at_the_vertices_and_interpolated_across_faces(
         return linear_head(points)
 
     texture = bake_texture(uv, normals, photo(), colour_at, size=SIZE)
-    # the front's inner vertices are fully seen and never asked
-    assert len(asked) == 1 and 0 < asked[0] < len(uv.vertices)
+    # asked once for the photo colours' level (at well-seen texels), then at the vertices of the
+    # faces the photo does not fully colour: the front's inner vertices are never asked
+    assert len(asked) == 2 and 0 < asked[0] <= LEVEL_TEXELS
+    assert 0 < asked[1] < len(uv.vertices)
     for point in ([0.03, 0.02, -0.2], [-0.1, 0.12, -0.2], [0.2, -0.05, -0.1]):
         p = np.array(point)
         expected = np.clip(0.5 + p * np.array([1.0, 1.5, -1.0]), 0.0, 1.0) * 255
@@ -211,14 +245,15 @@ def test_a_transparent_photo_changes_nothing(box):
 
 def test_without_other_photos_the_texture_is_the_one_photo_bake_byte_for_byte(box):
     """sha256 of the one-photo bake (no head; the linear head) on this box, as it stands since
-    the photo's light is taken off relative to the best-lit seen texel (backend.texture.delight)
-    and the atlas is packed on a smaller grid (backend.texture.unwrap.PACK_SHARE): the one-photo
-    texture must not move. Recompute only for a deliberate change."""
+    the photo's light is taken off relative to the best-lit seen texel (backend.texture.delight),
+    the atlas is packed on a smaller grid (backend.texture.unwrap.PACK_SHARE) and, with a head,
+    the photo colours are brought to the head's level (``head_level``): the one-photo texture
+    must not move. Recompute only for a deliberate change."""
     uv, normals = box
     digests = [hashlib.sha256(bake_texture(uv, normals, photo(), head, size=SIZE).tobytes())
                .hexdigest() for head in (None, linear_head)]
     assert digests == ["3b9822c7901697a72d652bc73058778a3ec0a873d5475093223b15b2fc8c0649",
-                       "cd5331d44245c3039d72eae8276f1de58cbfbe7f47b5932fefb1f725e1c9237c"]
+                       "7bac968e44cb2244201792bc01f733de1ac490a8108df2456b66be95e2c3be2f"]
 
 
 def test_the_photos_light_is_taken_off_the_texture():
