@@ -50,7 +50,7 @@ DEFAULTS = {
     "train_sources": [],  # train on these sources only (e.g. the real-mesh ones); [] = all
     "source_weights": {},  # e.g. {"0ad": 3}: each 0ad sample comes 3 times per epoch (default 1)
     "init_weights": "",  # start a fresh run from these weights (training.warm_start)
-    "init_encoder": "",  # ImageNet MobileNetV2 trunk (training.pretrained) for a fresh run
+    "init_encoder": "",  # an ImageNet trunk (training.pretrained): the encoder or side encoder
     # photos per batch item, [least, most], the reference included; above [1, 1] the network
     # needs a view fusion (model key view_fusion) and the data object_to_view (issue 35)
     "views": [1, 1],

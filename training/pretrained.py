@@ -115,13 +115,19 @@ def trunk_encoder(path: str | Path) -> str:
 
 
 def init_encoder(model: torch.nn.Module, path: str | Path) -> None:
-    """Load converted trunk weights into ``model.trunk`` (a network of the file's encoder)."""
+    """Load converted trunk weights into ``model.trunk`` (a network whose encoder is the file's)
+    or else into its side encoder's trunk (a network whose side encoder is)."""
     encoder = trunk_encoder(path)
     config = getattr(model, "config", None)
-    if getattr(model, "trunk", None) is None or getattr(config, "encoder", None) != encoder:
+    if getattr(model, "trunk", None) is not None and getattr(config, "encoder", None) == encoder:
+        trunk = model.trunk
+    elif getattr(model, "side", None) is not None and getattr(config, "side_encoder",
+                                                              None) == encoder:
+        trunk = model.side.trunk
+    else:
         raise ValueError(f"{path} holds a {encoder} trunk: init_encoder needs a network built "
-                         f"with encoder {encoder!r}")
-    model.trunk.load_state_dict(load_file(str(path)))
+                         f"with encoder or side_encoder {encoder!r}")
+    trunk.load_state_dict(load_file(str(path)))
 
 
 def _read_source(encoder: str, scratch: Path) -> bytes:

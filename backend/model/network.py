@@ -52,6 +52,7 @@ from .colour_head import build_colour_head, object_colour
 from .efficientnet import VARIANTS as EFFICIENTNET_LITE
 from .efficientnet import EfficientNetLite, trunk_widths
 from .mobilenet import MobileNetV2Trunk
+from .side_encoder import SIDE_TAPS, SideEncoder
 from .view_fusion import ExtraViews, build_view_fusion, moved_points
 
 N_SLICES = 12
@@ -80,7 +81,17 @@ class ModelConfig:
     view_width: int = 64  # width of the per-view MLP of the view fusion
     colour_head: str = "none"  # "mlp": surface colour per point (query_colour)
     colour_width: int = 64  # hidden width of the colour head's MLP
+    # "efficientnet_lite0" / "_lite2": frozen ImageNet features beside the encoder, read by the
+    # coordinate token (side_encoder.py); side_width channels of them at each point
+    side_encoder: str = "none"
+    side_width: int = 32
     extra: dict = field(default_factory=dict)
+
+    def side_inputs(self) -> int:
+        """Coordinate-token inputs the side encoder adds: its sampled map and its pooled code."""
+        if self.side_encoder == "none":
+            return 0
+        return self.side_width + trunk_widths(self.side_encoder)[SIDE_TAPS[-1]]
 
     def encoder_widths(self) -> tuple[int, ...]:
         """Channels of the encoder maps at 1/2, 1/4, 1/8, 1/16 (the decoder's skips)."""
@@ -282,7 +293,11 @@ class Slice3DCompact(nn.Module):
         d = cfg.d_model
         self.slice_tok = nn.Sequential(nn.Linear(tok_in, d), nn.GELU(), nn.Linear(d, d))
         self.slice_emb = nn.Parameter(torch.randn(N_SLICES, d) * 0.02)
-        coord_in = 3 + 6 * cfg.fourier + c1 + 4 + 3 + (e3 if cfg.global_code else 0)
+        self.side: SideEncoder | None = None
+        if cfg.side_encoder != "none":
+            self.side = SideEncoder(cfg.side_encoder, cfg.side_width)
+        coord_in = (3 + 6 * cfg.fourier + c1 + 4 + 3 + (e3 if cfg.global_code else 0)
+                    + cfg.side_inputs())
         self.coord_tok = nn.Sequential(nn.Linear(coord_in, d), nn.GELU(), nn.Linear(d, d))
         if cfg.mixer == "self":
             layer = nn.TransformerEncoderLayer(
@@ -338,6 +353,8 @@ class Slice3DCompact(nn.Module):
         }
         if self.slice_head is not None:
             feats["slices"] = torch.sigmoid(self.slice_head(fmap).float())  # [B,24,S/2,S/2]
+        if self.side is not None:
+            feats["side"], feats["side_global"] = self.side(image)
         return feats
 
     def _up(self, x: torch.Tensor) -> torch.Tensor:
@@ -432,6 +449,9 @@ class Slice3DCompact(nn.Module):
                        img.to(points.dtype), rel]
         if cfg.global_code:
             coord_parts.append(feats["global"].to(points.dtype)[:, None].expand(b, n, -1))
+        if self.side is not None:
+            coord_parts += [sample(feats["side"], ndc, sampling).to(points.dtype),
+                            feats["side_global"].to(points.dtype)[:, None].expand(b, n, -1)]
         cin = torch.cat(coord_parts, dim=-1).reshape(b * n, 1, -1)
         return tok_in, cin, img, rel
 

@@ -71,7 +71,7 @@ DEVICE_QUERY_CHUNK = 65536
 INFERENCE_KEY = "slice3d_inference"
 MIRROR_X = (-1.0, 1.0, 1.0)
 # what Slice3DCompact.query reads of the image features (the flip average stacks these)
-QUERY_FEATURES = ("fmap", "ctx", "image", "bbox", "global", "slices")
+QUERY_FEATURES = ("fmap", "ctx", "image", "bbox", "global", "slices", "side", "side_global")
 
 
 def query_chunk(device: torch.device) -> int:
