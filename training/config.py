@@ -25,6 +25,9 @@ DEFAULTS = {
     "points_per_shape": 256,
     "lr": 3e-4,
     "min_lr_frac": 0.1,
+    # {"side.": 10}: parameters whose name starts with a key train at the lr times its value (a
+    # part added to a trained network, which a warm start left silent, may move faster)
+    "lr_scale": {},
     "warmup_steps": 100,
     "decay_from": 0,  # constant lr until this step, then cosine down to min_lr_frac at max_steps
     "max_steps": 100_000,
@@ -106,10 +109,22 @@ def validate(cfg: dict, where: str | Path) -> None:
     if unknown:
         raise ValueError(f"{where}: unknown config keys {unknown}; known keys: {sorted(DEFAULTS)}")
     check_source_weights(cfg["source_weights"])
+    check_lr_scale(cfg["lr_scale"], where)
     if cfg["feature_sampling"] not in SAMPLINGS:
         raise ValueError(f"{where}: feature_sampling must be one of {SAMPLINGS}")
     check_views(cfg, where)
     check_colour(cfg, where)
+
+
+def check_lr_scale(scale: dict, where: str | Path) -> None:
+    """``lr_scale`` maps parameter-name prefixes to multipliers above 0."""
+    if not isinstance(scale, dict):
+        raise ValueError(f"{where}: lr_scale maps parameter-name prefixes to multipliers, "
+                         f"got {scale!r}")
+    for prefix, k in scale.items():
+        if not prefix or isinstance(k, bool) or not isinstance(k, int | float) or not k > 0:
+            raise ValueError(f"{where}: lr_scale[{prefix!r}] must be a number above 0 for a "
+                             f"non-empty prefix, got {k!r}")
 
 
 def check_colour(cfg: dict, where: str | Path) -> None:

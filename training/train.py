@@ -30,6 +30,7 @@ import torch
 from backend.model import ModelConfig, Slice3DCompact, save_weights
 from training.config import (
     check_colour,
+    check_lr_scale,
     check_source_weights,
     check_views,
     load_config,
@@ -241,12 +242,28 @@ def trained_parameters(model: Slice3DCompact, only_fusion: bool,
     return kept
 
 
+def param_groups(model: Slice3DCompact, params: list[torch.nn.Parameter],
+                 lr_scale: dict[str, float]) -> list[dict]:
+    """``params`` as optimiser groups, each with its lr multiplier ``scale``: the parameters
+    whose name starts with a prefix of ``lr_scale`` get its value (the first prefix that
+    matches), the rest 1 in the first group."""
+    wanted = {id(p) for p in params}
+    groups: dict[float, list[torch.nn.Parameter]] = {1.0: []}
+    for name, p in model.named_parameters():
+        if id(p) in wanted:
+            scale = next((float(k) for prefix, k in lr_scale.items()
+                          if name.startswith(prefix)), 1.0)
+            groups.setdefault(scale, []).append(p)
+    return [{"params": ps, "scale": scale} for scale, ps in groups.items() if ps]
+
+
 # --------------------------------------------------------------------------------------- loop
 def preflight(cfg: dict, run_root: Path | None = None,
               mirror_root: Path | None = MIRROR) -> tuple[Path, Path | None]:
     """Checks that fail in a second, before the data loads: source weights, and the run folder,
     its mirror and its starting weights all outside ``backend/weights/``."""
     check_source_weights(cfg["source_weights"])
+    check_lr_scale(cfg["lr_scale"], "the config")
     check_views(cfg, "the config")
     check_colour(cfg, "the config")
     run_dir = (run_root or REPO / "runs") / cfg["name"]
@@ -274,8 +291,9 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
 
     mcfg = ModelConfig.from_dict(cfg["model"])
     model = Slice3DCompact(mcfg).to(device)
-    opt = torch.optim.Adam(trained_parameters(model, cfg["train_only_fusion"],
-                                              cfg["train_only_colour"]), lr=cfg["lr"])
+    opt = torch.optim.Adam(param_groups(model, trained_parameters(
+        model, cfg["train_only_fusion"], cfg["train_only_colour"]), cfg["lr_scale"]),
+        lr=cfg["lr"])
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and
                                   cfg["autocast"] == "fp16")
     autocast = make_autocast(cfg["autocast"], device)
@@ -304,7 +322,7 @@ def train(cfg: dict, hours: float | None = None, resume: bool = False,
             break
         t0 = time.time()
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = lr_at(step, cfg) * g.get("scale", 1.0)  # checkpoints from before: 1
         idx = order[batch_indices(len(order), step, cfg["batch_size"], cfg["seed"])]
         rng = np.random.default_rng([cfg["seed"], step, 1])
         batch = make_batch(train_data, idx, cfg["points_per_shape"], rng, device,

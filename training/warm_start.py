@@ -36,7 +36,6 @@ def coordinate_inputs(cfg: ModelConfig) -> dict[str, int]:
     names += [f"rel{i}" for i in range(3)]
     if cfg.global_code:
         names += [f"global{i}" for i in range(c3)]
-    names += [f"side{i}" for i in range(cfg.side_inputs())]
     return {name: i for i, name in enumerate(names)}
 
 

@@ -81,14 +81,15 @@ class ModelConfig:
     view_width: int = 64  # width of the per-view MLP of the view fusion
     colour_head: str = "none"  # "mlp": surface colour per point (query_colour)
     colour_width: int = 64  # hidden width of the colour head's MLP
-    # "efficientnet_lite0" / "_lite2": frozen ImageNet features beside the encoder, read by the
+    # "efficientnet_lite0" / "_lite2": frozen ImageNet features beside the encoder, added to the
     # coordinate token (side_encoder.py); side_width channels of them at each point
     side_encoder: str = "none"
     side_width: int = 32
     extra: dict = field(default_factory=dict)
 
     def side_inputs(self) -> int:
-        """Coordinate-token inputs the side encoder adds: its sampled map and its pooled code."""
+        """Point inputs the side encoder adds after the coordinate token's: its sampled map
+        and its pooled code."""
         if self.side_encoder == "none":
             return 0
         return self.side_width + trunk_widths(self.side_encoder)[SIDE_TAPS[-1]]
@@ -295,9 +296,8 @@ class Slice3DCompact(nn.Module):
         self.slice_emb = nn.Parameter(torch.randn(N_SLICES, d) * 0.02)
         self.side: SideEncoder | None = None
         if cfg.side_encoder != "none":
-            self.side = SideEncoder(cfg.side_encoder, cfg.side_width)
-        coord_in = (3 + 6 * cfg.fourier + c1 + 4 + 3 + (e3 if cfg.global_code else 0)
-                    + cfg.side_inputs())
+            self.side = SideEncoder(cfg.side_encoder, cfg.side_width, cfg.d_model)
+        coord_in = 3 + 6 * cfg.fourier + c1 + 4 + 3 + (e3 if cfg.global_code else 0)
         self.coord_tok = nn.Sequential(nn.Linear(coord_in, d), nn.GELU(), nn.Linear(d, d))
         if cfg.mixer == "self":
             layer = nn.TransformerEncoderLayer(
@@ -408,7 +408,7 @@ class Slice3DCompact(nn.Module):
         cfg = self.config
         tok_in, cin, img, rel = self.point_inputs(feats, points, bbox, sampling)
         slice_tokens = self.slice_tok(tok_in.to(self.slice_emb.dtype)) + self.slice_emb  # [M,12,d]
-        coord = self.coord_tok(cin.to(self.slice_emb.dtype))  # [M,1,d]
+        coord = self.coordinate_token(cin.to(self.slice_emb.dtype))  # [M,1,d]
         if views is not None:
             coord = coord + self.fused_views(views, points, sampling, coord).to(coord.dtype)
         if cfg.mixer == "self":
@@ -420,6 +420,14 @@ class Slice3DCompact(nn.Module):
             for layer in cast(nn.ModuleList, self.mixer):
                 x = layer(x, slice_tokens, self.kv)
         return self.out_norm(x), img, rel
+
+    def coordinate_token(self, cin: torch.Tensor) -> torch.Tensor:
+        """The coordinate token [..., d] of its inputs [..., c] (``point_inputs``' ``cin``): the
+        coordinate MLP on its own columns, plus the side encoder's term on the columns after."""
+        if self.side is None:
+            return self.coord_tok(cin)
+        own = cast(nn.Linear, self.coord_tok[0]).in_features
+        return self.coord_tok(cin[..., :own]) + self.side.to_coord(cin[..., own:])
 
     def point_inputs(
         self, feats: dict[str, torch.Tensor], points: torch.Tensor, bbox: torch.Tensor | None,

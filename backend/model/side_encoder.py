@@ -4,9 +4,10 @@ A pretrained trunk that *replaces* the U-Net must relearn everything the decoder
 to read, and short runs could not afford that (docs/experiments/pretrained_encoder.md). Here
 the U-Net stays and a frozen ImageNet trunk runs beside it: its 1/4, 1/8 and 1/16 maps,
 brought to 1/4 and projected to a few channels, are sampled at each point's projection, and its
-pooled 1/16 map joins them; both reach the coordinate token through inputs that a warm start
-sets to zero (``training.warm_start``). So a trained network keeps its output at the first step
-and only learns what the ImageNet features add, which is the question for photos.
+pooled 1/16 map joins them; a small MLP whose last layer starts at zero adds what they say to
+the coordinate token (``to_coord``). So a trained network keeps its output at the first step and
+only learns what the ImageNet features add, which is the question for photos; and the new part
+is a module of its own, which a run may train at its own learning rate (config ``lr_scale``).
 
 The trunk is frozen (no gradients, batch norm on its ImageNet statistics whatever the mode):
 its features stay those that generalise beyond our renders.
@@ -26,7 +27,7 @@ SIDE_TAPS = (1, 2, 3)  # the trunk's 1/4, 1/8 and 1/16 maps
 class SideEncoder(nn.Module):
     """RGBA [B,4,S,S] in [0,1] -> a [B,width,S/4,S/4] map and a [B,pooled] code."""
 
-    def __init__(self, encoder: str, width: int) -> None:
+    def __init__(self, encoder: str, width: int, d_model: int) -> None:
         super().__init__()
         if encoder not in VARIANTS:
             raise ValueError(f"unknown side encoder {encoder!r}; use one of {sorted(VARIANTS)}")
@@ -35,6 +36,10 @@ class SideEncoder(nn.Module):
         widths = self.trunk.widths
         self.pooled = widths[SIDE_TAPS[-1]]
         self.proj = nn.Conv2d(sum(widths[i] for i in SIDE_TAPS), width, 1)
+        last = nn.Linear(d_model, d_model)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.to_coord = nn.Sequential(nn.Linear(width + self.pooled, d_model), nn.GELU(), last)
 
     def train(self, mode: bool = True) -> SideEncoder:
         """Only the projection follows ``mode``: the trunk keeps its ImageNet statistics."""

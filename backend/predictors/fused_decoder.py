@@ -160,7 +160,7 @@ class FusedDecoder:
         """The coordinate token after the folded layers [M,d], before the output norm."""
         m = points.shape[0] * points.shape[1]
         tokens = _gelu_in_place(F.linear(tok_in, self.t1_w, self.t1_b))
-        x = self.model.coord_tok(cin.reshape(m, -1))  # [M,d]
+        x = self.model.coordinate_token(cin.reshape(m, -1))  # [M,d]
         if views is not None:  # the extra views' term, where decode_points adds it
             term = self.model.fused_views(views, points, sampling, x.view(m, 1, -1))
             x = x + term.view(m, -1).to(x.dtype)

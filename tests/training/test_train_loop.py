@@ -276,3 +276,30 @@ def test_val_data_validates_a_train_only_set_on_another_folder(tiny_data, tmp_pa
     train, val = T.load_data(dict(cfg, val_data=str(tiny_data)), 64)
     assert {s[:6] for s in train.shape_id} == {"train_"}
     assert {s[:4] for s in val.shape_id} == {"val_"} and len(val.shape_id) == 4
+
+
+def test_lr_scale_moves_the_named_parameters_at_their_own_pace(tiny_data, tmp_path):
+    side = {**TINY, "side_encoder": "efficientnet_lite0", "side_width": 4}
+    model = Slice3DCompact(ModelConfig.from_dict(side))
+    groups = T.param_groups(model, list(model.parameters()), {"side.to_coord.": 10, "side.": 3})
+    named = {id(p): n for n, p in model.named_parameters()}
+    by_scale = {g["scale"]: {named[id(p)] for p in g["params"]} for g in groups}
+    assert groups[0]["scale"] == 1.0 and set(by_scale) == {1.0, 10.0, 3.0}
+    assert all(n.startswith("side.to_coord.") for n in by_scale[10.0])
+    assert "side.proj.weight" in by_scale[3.0] and "sdf_head.weight" in by_scale[1.0]
+
+    def run(name: str, scale: dict) -> dict[str, torch.Tensor]:
+        T.train(tiny_cfg(data=str(tiny_data), name=name, lr_scale=scale, max_steps=3),
+                run_root=tmp_path, mirror_root=None)
+        return load_weights(tmp_path / name / "model.safetensors").state_dict()
+
+    torch.manual_seed(0)
+    start = Slice3DCompact(ModelConfig.from_dict(TINY)).state_dict()
+    plain, slowed = run("plain", {}), run("slowed", {"sdf_head.": 1e-6})
+    for key in ("sdf_head.weight", "coord_tok.0.weight"):
+        assert not torch.allclose(plain[key], start[key], atol=1e-5), key
+    assert torch.allclose(slowed["sdf_head.weight"], start["sdf_head.weight"], atol=1e-5)
+    assert not torch.allclose(slowed["coord_tok.0.weight"], start["coord_tok.0.weight"],
+                              atol=1e-5)
+    with pytest.raises(ValueError, match="lr_scale"):
+        T.train(tiny_cfg(lr_scale={"side.": 0}), run_root=tmp_path, mirror_root=None)

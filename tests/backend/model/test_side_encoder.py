@@ -1,5 +1,5 @@
-"""backend.model.side_encoder: frozen ImageNet features beside the network's own encoder, read by
-the coordinate token, starting silent on a warm start."""
+"""backend.model.side_encoder: frozen ImageNet features beside the network's own encoder, added
+to the coordinate token, silent on a warm start until training gives them a say."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 
 from backend.model import ModelConfig, Slice3DCompact, load_weights, save_weights
 from backend.model.side_encoder import SideEncoder
+from backend.predictors.fused_decoder import FusedDecoder
 from training.pretrained import init_encoder, install, package_weights
 from training.warm_start import warm_start
 
@@ -29,16 +30,16 @@ def test_a_warm_start_keeps_the_trained_output_and_the_side_then_has_a_say(tmp_p
     plain, path = trained_without_side(tmp_path)
     model = Slice3DCompact(ModelConfig.from_dict(SIDE))
     fresh = warm_start(model, path)
-    assert {k for k in fresh if not k.startswith("side.trunk.")} == {"side.proj.weight",
-                                                                      "side.proj.bias"}
+    assert {k for k in fresh if not k.startswith("side.trunk.")} == {
+        "side.proj.weight", "side.proj.bias", "side.to_coord.0.weight", "side.to_coord.0.bias",
+        "side.to_coord.2.weight", "side.to_coord.2.bias"}
     model.eval()
     img, pts = torch.rand(2, 4, 128, 128), torch.rand(2, 50, 3) - 0.5
     with torch.no_grad():
         before = plain.query(plain.encode(img), pts)
         torch.testing.assert_close(model.query(model.encode(img), pts), before)
-        cols = model.config.side_inputs()
-        assert cols == 8 + 112
-        model.coord_tok[0].weight[:, -cols:].normal_(0.0, 0.3)  # what training would do
+        assert model.config.side_inputs() == 8 + 112
+        model.side.to_coord[2].weight.normal_(0.0, 0.3)  # what training would do
         assert not torch.allclose(model.query(model.encode(img), pts), before, atol=1e-3)
 
 
@@ -46,7 +47,7 @@ def test_training_moves_the_projection_and_never_the_imagenet_trunk():
     torch.manual_seed(1)
     model = Slice3DCompact(ModelConfig.from_dict(SIDE))
     with torch.no_grad():
-        model.coord_tok[0].weight.normal_(0.0, 0.3)
+        model.side.to_coord[2].weight.normal_(0.0, 0.3)
     trunk_before = {k: v.clone() for k, v in model.side.trunk.state_dict().items()}
     proj_before = model.side.proj.weight.clone()
     model.train()
@@ -87,4 +88,17 @@ def test_init_encoder_fills_the_side_trunk_from_the_package(tmp_path):
 
 def test_an_unknown_side_encoder_is_refused():
     with pytest.raises(ValueError, match="unknown side encoder 'resnet'"):
-        SideEncoder("resnet", 8)
+        SideEncoder("resnet", 8, 16)
+
+
+def test_the_folded_decoder_adds_the_side_term_as_query_does():
+    torch.manual_seed(2)
+    model = Slice3DCompact(ModelConfig.from_dict(SIDE)).eval()
+    with torch.no_grad():
+        model.side.to_coord[2].weight.normal_(0.0, 0.3)
+    img, pts = torch.rand(1, 4, 128, 128), torch.rand(1, 40, 3) - 0.5
+    with torch.no_grad():
+        feats = model.encode(img)
+        torch.testing.assert_close(FusedDecoder(model).query(feats, pts, "bicubic"),
+                                   model.query(feats, pts, sampling="bicubic"),
+                                   atol=2e-5, rtol=1e-4)
