@@ -91,6 +91,7 @@ def test_an_unknown_side_encoder_is_refused():
         SideEncoder("resnet", 8, 16)
 
 
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta state")  # bicubic reader
 def test_the_folded_decoder_adds_the_side_term_as_query_does():
     torch.manual_seed(2)
     model = Slice3DCompact(ModelConfig.from_dict(SIDE)).eval()
