@@ -52,7 +52,7 @@ from .colour_head import build_colour_head, object_colour
 from .efficientnet import VARIANTS as EFFICIENTNET_LITE
 from .efficientnet import EfficientNetLite, trunk_widths
 from .mobilenet import MobileNetV2Trunk
-from .side_encoder import SIDE_TAPS, SideEncoder
+from .side_encoder import SideEncoder
 from .view_fusion import ExtraViews, build_view_fusion, moved_points
 
 N_SLICES = 12
@@ -86,13 +86,6 @@ class ModelConfig:
     side_encoder: str = "none"
     side_width: int = 32
     extra: dict = field(default_factory=dict)
-
-    def side_inputs(self) -> int:
-        """Point inputs the side encoder adds after the coordinate token's: its sampled map
-        and its pooled code."""
-        if self.side_encoder == "none":
-            return 0
-        return self.side_width + trunk_widths(self.side_encoder)[SIDE_TAPS[-1]]
 
     def encoder_widths(self) -> tuple[int, ...]:
         """Channels of the encoder maps at 1/2, 1/4, 1/8, 1/16 (the decoder's skips)."""

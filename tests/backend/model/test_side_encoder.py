@@ -38,7 +38,7 @@ def test_a_warm_start_keeps_the_trained_output_and_the_side_then_has_a_say(tmp_p
     with torch.no_grad():
         before = plain.query(plain.encode(img), pts)
         torch.testing.assert_close(model.query(model.encode(img), pts), before)
-        assert model.config.side_inputs() == 8 + 112
+        assert model.side.to_coord[0].in_features == 8 + 112  # sampled map, pooled code
         model.side.to_coord[2].weight.normal_(0.0, 0.3)  # what training would do
         assert not torch.allclose(model.query(model.encode(img), pts), before, atol=1e-3)
 
